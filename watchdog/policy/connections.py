@@ -1,0 +1,188 @@
+"""`config/watchdog.yaml`: the named sources, targets and notifiers that policies refer to.
+
+Secret values never sit here: each one is named by an env var (`*_env`) or a file (`*_file`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from watchdog.policy.checks import Strict
+from watchdog.policy.durations import Duration
+from watchdog.policy.service import EnvironmentPolicy
+
+# ---- sources -------------------------------------------------------------------------------------
+
+
+class PrometheusSourceConfig(Strict):
+    type: Literal["prometheus"]
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict, description="e.g. X-Scope-OrgID; ${NAME} from env")
+    bearer_token_env: str | None = None
+    bearer_token_file: str | None = None
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    timeout: Duration = 10.0
+    concurrency: int = Field(8, ge=1)
+    retries: int = Field(2, ge=0)
+
+
+class DatadogSourceConfig(Strict):
+    type: Literal["datadog"]
+    site: str = "datadoghq.com"
+    host: str | None = Field(None, description="full base URL; overrides site (self-hosted proxies, tests)")
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    app_key_env: str | None = None
+    app_key_file: str | None = None
+    timeout: Duration = 15.0
+    concurrency: int = Field(4, ge=1)
+    retries: int = Field(2, ge=0)
+    cache_bucket: Duration = Field(30.0, description="identical queries in one bucket are sent once")
+
+
+class SentrySourceConfig(Strict):
+    type: Literal["sentry"]
+    url: str = "https://sentry.io"
+    organization: str
+    project: str | None = None
+    environment: str | None = Field(None, description="Sentry environment name, when it differs from ours")
+    token_env: str | None = None
+    token_file: str | None = None
+    timeout: Duration = 15.0
+    concurrency: int = Field(4, ge=1)
+    retries: int = Field(2, ge=0)
+
+
+class ScrapeSourceConfig(Strict):
+    type: Literal["scrape"]
+    url: str = Field(description="the service's own /metrics; may use {{ service }}, {{ environment }}")
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = 5.0
+    concurrency: int = Field(16, ge=1)
+
+
+SourceConfig = Annotated[
+    PrometheusSourceConfig | DatadogSourceConfig | SentrySourceConfig | ScrapeSourceConfig,
+    Field(discriminator="type"),
+]
+
+# ---- targets -------------------------------------------------------------------------------------
+
+
+class KubernetesTargetConfig(Strict):
+    type: Literal["kubernetes"]
+    namespace: str
+    deployment: str
+    container: str | None = Field(None, description="the container whose image is restored; default all")
+    timeout: Duration = 300.0
+    api_url: str | None = Field(None, description="API server URL; default in-cluster, then kubeconfig")
+    kubeconfig: str | None = None
+    context: str | None = None
+    token_env: str | None = None
+    token_file: str | None = None
+    ca_file: str | None = None
+    insecure_skip_tls_verify: bool = False
+
+
+class HelmTargetConfig(Strict):
+    type: Literal["helm"]
+    release: str
+    namespace: str
+    timeout: Duration = 300.0
+    helm: str = Field("helm", description="the helm executable")
+    kube_context: str | None = None
+
+
+class ArgoCDTargetConfig(Strict):
+    type: Literal["argocd"]
+    url: str
+    application: str
+    app_namespace: str | None = None
+    token_env: str | None = None
+    token_file: str | None = None
+    timeout: Duration = 300.0
+    allow_disable_autosync: bool = Field(False, description="turn automated sync off before rolling back")
+    insecure: bool = False
+
+
+class WebhookTargetConfig(Strict):
+    type: Literal["webhook"]
+    url: str = Field(description="${NAME} is read from the environment at call time")
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict, description="${NAME} from the environment")
+    body: Any = Field(default_factory=dict, description="JSON; strings may hold {{ placeholders }}")
+    timeout: Duration = 30.0
+    retries: int = Field(3, ge=0)
+
+
+class CommandTargetConfig(Strict):
+    type: Literal["command"]
+    argv: list[str] = Field(min_length=1, description="each item may hold {{ placeholders }}; no shell")
+    timeout: Duration = 600.0
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment; ${NAME} from ours")
+
+
+TargetConfig = Annotated[
+    KubernetesTargetConfig
+    | HelmTargetConfig
+    | ArgoCDTargetConfig
+    | WebhookTargetConfig
+    | CommandTargetConfig,
+    Field(discriminator="type"),
+]
+
+# ---- notifiers -----------------------------------------------------------------------------------
+
+NotifyEvent = Literal["started", "passed", "failed", "inconclusive", "rolled_back", "rollback_failed"]
+ALL_EVENTS: list[NotifyEvent] = ["failed", "inconclusive", "rolled_back", "rollback_failed"]
+
+
+class SlackNotifierConfig(Strict):
+    type: Literal["slack"]
+    webhook_url_env: str | None = None
+    webhook_url_file: str | None = None
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(ALL_EVENTS))
+
+
+class DatadogEventNotifierConfig(Strict):
+    type: Literal["datadog_event"]
+    site: str = "datadoghq.com"
+    host: str | None = None
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(ALL_EVENTS))
+
+
+class WebhookNotifierConfig(Strict):
+    type: Literal["webhook"]
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    secret_env: str | None = Field(None, description="Standard Webhooks signing secret (whsec_...)")
+    secret_file: str | None = None
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(ALL_EVENTS))
+
+
+NotifierConfig = Annotated[
+    SlackNotifierConfig | DatadogEventNotifierConfig | WebhookNotifierConfig, Field(discriminator="type")
+]
+
+
+class ReportsConfig(Strict):
+    template: str | None = Field(None, description="a Jinja2 Markdown template replacing the built-in one")
+    base_url: str | None = Field(None, description="public URL of this daemon, for links in notifications")
+
+
+class DaemonConfig(Strict):
+    """`config/watchdog.yaml`."""
+
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    targets: dict[str, TargetConfig] = Field(default_factory=dict)
+    notifiers: dict[str, NotifierConfig] = Field(default_factory=dict)
+    defaults: EnvironmentPolicy | None = Field(None, description="policy defaults for every service")
+    reports: ReportsConfig = Field(default_factory=lambda: ReportsConfig())

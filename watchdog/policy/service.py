@@ -1,0 +1,65 @@
+"""One environment's policy, and the service file that holds a `defaults` layer and one layer per environment.
+
+Every field has a default, so a layer validates alone; layers merge key by key (daemon -> service -> env).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from watchdog.policy.checks import Check, Strict
+from watchdog.policy.durations import Duration
+
+Action = Literal["rollback", "alert", "none"]
+
+
+class Verification(Strict):
+    duration: Duration = Field(600.0, description="the verification window after the deploy")
+    interval: Duration = Field(30.0, description="one sample of every check per interval")
+    warmup: Duration = Field(60.0, description="samples at t <= warmup are kept but not judged")
+    failure_limit: int = Field(2, ge=1, description="consecutive failing judged samples of one check fail it")
+    min_conclusive: float = Field(
+        0.6, ge=0, le=1, description="each check needs this fraction of judged samples conclusive to pass"
+    )
+    baseline_window: Duration = Field(
+        1800.0, description="the look-back before the deploy that forms the baseline"
+    )
+
+
+class RollbackVerification(Strict):
+    duration: Duration = Field(120.0, description="how long the restored version is verified")
+    interval: Duration = 15.0
+    warmup: Duration = 0.0
+    failure_limit: int = Field(2, ge=1)
+    min_conclusive: float = Field(0.6, ge=0, le=1)
+    checks: list[Check] | None = Field(None, description="defaults to the environment's http checks")
+
+
+class RollbackPolicy(Strict):
+    max_per_hour: int = Field(3, ge=0, description="automatic rollbacks per service+environment per hour")
+    allow_major: bool = Field(False, description="roll back across a SemVer major version")
+    verification: RollbackVerification = Field(default_factory=lambda: RollbackVerification())
+
+
+class EnvironmentPolicy(Strict):
+    verification: Verification = Field(default_factory=lambda: Verification())
+    on_failure: Action = Field("rollback", description="what a failed verdict does; none = dry run")
+    on_inconclusive: Action = Field("alert", description="what an inconclusive verdict does")
+    rollback: RollbackPolicy = Field(default_factory=lambda: RollbackPolicy())
+    notify: list[str] = Field(default_factory=list, description="notifiers named in config/watchdog.yaml")
+    dashboards: dict[str, str] = Field(default_factory=dict, description="title -> URL, linked from reports")
+    target: str | None = Field(None, description="a deploy target named in config/watchdog.yaml")
+    require_verified_in: str | None = Field(
+        None, description="the gate: the same artifact must have passed in this environment first"
+    )
+    checks: list[Check] = Field(default_factory=list)
+
+
+class ServiceFile(Strict):
+    """`config/services/<service>.yaml`."""
+
+    service: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", description="must equal the file name")
+    defaults: EnvironmentPolicy = Field(default_factory=lambda: EnvironmentPolicy())
+    environments: dict[str, EnvironmentPolicy] = Field(default_factory=dict)

@@ -1,0 +1,87 @@
+"""Process settings: `WATCHDOG_*` environment variables, a `.env` file and a secrets directory.
+
+Loaded once in `cli` and passed down; nothing reads the environment at import time. Secrets are SecretStr.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from watchdog.redact import REDACTOR
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WATCHDOG_", env_file=".env", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="listen address")
+    port: int = Field(8080, description="listen port")
+    config_dir: Path = Field(Path("config"), description="holds watchdog.yaml and services/*.yaml")
+    data_dir: Path = Field(Path("data"), description="the default SQLite file and reports live here")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<data_dir>/watchdog.db"
+    )
+    reports_dir: Path | None = Field(None, description="post-mortem stubs; default <data_dir>/reports")
+    auto_migrate: bool | None = Field(None, description="upgrade the schema on start; default on for SQLite")
+    admin_token: SecretStr | None = Field(None, description="bearer token of the admin API")
+    webhook_secret: SecretStr | None = Field(
+        None, description="Standard Webhooks secret(s) of POST /v1/events; space-separated during rotation"
+    )
+    github_webhook_secret: SecretStr | None = None
+    gitlab_webhook_token: SecretStr | None = None
+    argocd_webhook_token: SecretStr | None = None
+    sentry_dsn: SecretStr | None = Field(None, description="the daemon's own errors go to Sentry when set")
+    environment: str = Field("local", description="this daemon's environment, for its own Sentry events")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "text"
+    tick_seconds: float = Field(1.0, gt=0, description="how often due verifications are looked for")
+    lease_seconds: float = Field(30.0, gt=0, description="how long a claimed verification stays ours")
+    instance_id: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
+    max_concurrent_verifications: int = Field(200, ge=1)
+    max_body_bytes: int = Field(1024 * 1024, description="larger webhook bodies are refused with 413")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'watchdog.db'}"
+
+    @property
+    def resolved_reports_dir(self) -> Path:
+        return self.reports_dir or self.data_dir / "reports"
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.resolved_database_url.startswith("sqlite")
+
+    def register_secrets(self) -> None:
+        """Tells the redactor every secret value so no log line or report can carry one."""
+        for value in (
+            self.admin_token,
+            self.webhook_secret,
+            self.github_webhook_secret,
+            self.gitlab_webhook_token,
+            self.argocd_webhook_token,
+            self.sentry_dsn,
+        ):
+            if value is not None:
+                REDACTOR.add(value.get_secret_value(), *value.get_secret_value().split())
+        # A password inside the database URL is a secret too.
+        url = self.resolved_database_url
+        if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
+            REDACTOR.add(url.split("@", 1)[0].split("//", 1)[-1].split(":", 1)[1])
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, `.env`, and `$WATCHDOG_SECRETS_DIR` (a Kubernetes Secret mount)."""
+    secrets_dir = os.environ.get("WATCHDOG_SECRETS_DIR")
+    kwargs: dict[str, object] = dict(overrides)
+    if secrets_dir and Path(secrets_dir).is_dir():
+        kwargs["_secrets_dir"] = secrets_dir
+    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    settings.register_secrets()
+    return settings

@@ -1,0 +1,65 @@
+"""The contract of a metric source: sample one check at one instant, and optionally its history.
+
+A source never raises through the engine: every upstream problem becomes `Measurement(error=...)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from watchdog.analysis.models import Baseline, Measurement
+from watchdog.policy.checks import ErrorRateCheck, HttpCheck, LatencyCheck, MetricCheck
+
+AnyCheck = HttpCheck | ErrorRateCheck | LatencyCheck | MetricCheck
+
+
+@dataclass(frozen=True)
+class SampleContext:
+    """What a check is sampled for; fills `{{ version }}` and the like, scopes Sentry by release."""
+
+    deployment_id: str
+    verification_id: str
+    service: str
+    environment: str
+    version: str
+    artifact: str
+    deployed_at: datetime
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def placeholders(self) -> dict[str, str]:
+        return {
+            "service": self.service,
+            "environment": self.environment,
+            "version": self.version,
+            "artifact": self.artifact,
+            "deployment_id": self.deployment_id,
+        }
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: str
+
+    async def sample(
+        self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext
+    ) -> Measurement:
+        """The check's value(s) for the interval ending at `at` (counts over `interval` seconds)."""
+        ...
+
+    async def history(
+        self, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
+    ) -> Baseline | None:
+        """Per-interval values over [start, end) for the baseline; None when the source keeps no history."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Fills `{{ name }}` placeholders; an unknown name is left as written (it is a literal then)."""
+    out = template
+    for key, value in values.items():
+        out = out.replace("{{ " + key + " }}", value).replace("{{" + key + "}}", value)
+    return out

@@ -1,0 +1,102 @@
+"""The daemon's own Prometheus metrics, its logging set-up (JSON or text, redacted) and Sentry set-up.
+
+Metrics live on a registry owned by the runtime, so tests build their own instead of patching globals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from watchdog.redact import redact
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "watchdog_events_total",
+            "Inbound deploy events by source and outcome",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.verifications = Gauge(
+            "watchdog_verifications", "Deploy verifications by state", ["state"], registry=r
+        )
+        self.transitions = Counter(
+            "watchdog_transitions_total", "Verification state transitions", ["state"], registry=r
+        )
+        self.samples = Counter(
+            "watchdog_samples_total", "Samples by check type and outcome", ["type", "outcome"], registry=r
+        )
+        self.rollbacks = Counter(
+            "watchdog_rollbacks_total",
+            "Rollbacks by target type and outcome",
+            ["target", "outcome"],
+            registry=r,
+        )
+        self.tick_lag = Histogram(
+            "watchdog_tick_lag_seconds",
+            "How late a sample was taken after it was due",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=r,
+        )
+        self.source_requests = Counter(
+            "watchdog_source_requests_total", "Requests to metric sources", ["source", "outcome"], registry=r
+        )
+        self.source_errors = Counter(
+            "watchdog_source_errors_total", "Source errors by kind", ["source", "kind"], registry=r
+        )
+        self.source_latency = Histogram(
+            "watchdog_source_request_seconds", "Source request latency", ["source"], registry=r
+        )
+        self.source_cache = Counter(
+            "watchdog_source_cache_total", "Source query cache lookups", ["source", "result"], registry=r
+        )
+        self.notifications = Counter(
+            "watchdog_notifications_total",
+            "Notifications by notifier and outcome",
+            ["notifier", "outcome"],
+            registry=r,
+        )
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key in ("deployment_id", "service", "environment", "version", "check"):
+            if hasattr(record, key):
+                data[key] = getattr(record, key)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return redact(json.dumps(data, default=str))
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def setup_logging(*, level: str = "INFO", fmt: str = "text") -> None:
+    """Every handler's output passes through the redactor: a secret cannot reach a log line."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "apscheduler", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
