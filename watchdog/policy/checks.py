@@ -17,7 +17,7 @@ class Strict(BaseModel):
 
 
 class BaselineLimits(Strict):
-    """Limits relative to the pre-deploy baseline; a sample breaches only when every given limit is exceeded."""
+    """Limits relative to the pre-deploy baseline; every given limit must be exceeded to breach."""
 
     max_ratio: float | None = Field(None, description="fail when value > baseline x max_ratio (must be > 1)")
     max_increase: float | None = Field(None, description="fail when value - baseline > max_increase")
