@@ -1,0 +1,4 @@
+"""The verification lifecycle: scheduling, leases, sampling, decisions, rollbacks and guard rails.
+
+Everything it decides is written to the store before it acts.
+"""
