@@ -1,13 +1,121 @@
-"""`watchdog serve`: placeholder until its owner fills it in.
+"""`watchdog serve`: the daemon — HTTP API, engine ticks, and with --demo the bundled demo service.
 
-Registers no commands yet.
+SIGTERM and Ctrl-C drain: the running tick finishes, notifications get a last chance, leases lapse.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import secrets
+from pathlib import Path
 from typing import Any
+
+from watchdog.settings import Settings, load_settings
+
+log = logging.getLogger("watchdog")
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    return None
+    p = sub.add_parser(
+        "serve", help="run the daemon", description="Run the daemon: API, engine and scheduler."
+    )
+    p.add_argument("--config", type=Path, help="config directory (default $WATCHDOG_CONFIG_DIR or config/)")
+    p.add_argument("--host", help="listen address (default $WATCHDOG_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="listen port (default $WATCHDOG_PORT or 8080)")
+    p.add_argument("--demo", action="store_true", help="also run the bundled demo service on 127.0.0.1:8081")
+    p.set_defaults(handler=run)
+
+
+def _demo_secret(settings: Settings) -> Settings:
+    """The demo needs a webhook secret; one is made once and kept in the data dir (never in a config file)."""
+    if settings.webhook_secret is not None:
+        return settings
+    path = settings.data_dir / "webhook.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("whsec_" + secrets.token_urlsafe(32).replace("-", "A").replace("_", "B") + "\n")
+        path.chmod(0o600)
+    import base64
+
+    raw = path.read_text().strip()
+    # Standard Webhooks secrets are base64 after the prefix; re-encode anything else into that form.
+    body = raw.removeprefix("whsec_")
+    try:
+        base64.b64decode(body, validate=True)
+    except ValueError:
+        raw = "whsec_" + base64.b64encode(body.encode()).decode()
+        path.write_text(raw + "\n")
+    log.info("demo: webhook secret kept in %s (watchdog notify reads it from there)", path)
+    from pydantic import SecretStr
+
+    settings = settings.model_copy(update={"webhook_secret": SecretStr(raw)})
+    settings.register_secrets()
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides: dict[str, object] = {}
+    if args.config:
+        overrides["config_dir"] = args.config
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    settings = load_settings(**overrides)
+    from watchdog.errors import ConfigError
+    from watchdog.telemetry import setup_logging
+
+    setup_logging(level=settings.log_level, fmt=settings.log_format)
+    if args.demo:
+        settings = _demo_secret(settings)
+    try:
+        return asyncio.run(_serve(settings, demo=args.demo))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print("the daemon did not start: fix the problems above (watchdog check shows them too)")
+        return 1
+
+
+async def _serve(settings: Settings, *, demo: bool) -> int:
+    import uvicorn
+
+    from watchdog import __version__
+    from watchdog.api.app import create_app
+    from watchdog.engine.runtime import build_runtime
+    from watchdog.errortracking import setup_sentry
+
+    setup_sentry(
+        dsn=settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None,
+        environment=settings.environment,
+        release=f"deploy-watchdog@{__version__}",
+    )
+    demo_app = None
+    if demo:
+        from watchdog.demo.app import DemoApp
+
+        demo_app = DemoApp(host="127.0.0.1", port=8081, version="1.0.0").start()
+        log.info("demo: service 'demo' runs 1.0.0 on %s (healthz, metrics, POST /deploy)", demo_app.url)
+    runtime = build_runtime(settings)
+    app = create_app(runtime)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    await runtime.engine.start()
+    log.info(
+        "watchdog %s listening on http://%s:%d (config %s, store %s)",
+        __version__,
+        settings.host,
+        settings.port,
+        settings.config_dir,
+        settings.resolved_database_url.split("@")[-1],
+    )
+    try:
+        await server.serve()
+    finally:
+        await runtime.engine.stop()
+        runtime.store.close()
+        if demo_app is not None:
+            demo_app.stop()
+    return 0

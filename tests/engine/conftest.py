@@ -1,0 +1,166 @@
+"""An engine on a real SQLite store and a fake clock, with scripted sources and a recording target.
+
+Scripted sources answer per sample index so each lifecycle rule can be driven exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from watchdog.analysis.models import Baseline, Measurement
+from watchdog.clock import FakeClock
+from watchdog.engine.engine import Engine
+from watchdog.engine.outputs import Outputs
+from watchdog.events import DeployEvent
+from watchdog.notify.dispatcher import Dispatcher
+from watchdog.policy.reload import PolicyHolder
+from watchdog.settings import Settings
+from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.store import Store
+from watchdog.store.records import VerificationRow
+from watchdog.targets.base import Current, RollbackRequest, RollbackResult
+from watchdog.telemetry import Metrics
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+Script = Callable[[str, int], Measurement]  # (version, k) -> measurement
+
+
+class ScriptedSource:
+    """Answers each check from a function of the version being verified and the sample index."""
+
+    def __init__(self, name: str, script: Script, *, baseline: Baseline | None = None) -> None:
+        self.name = name
+        self.script = script
+        self.baseline = baseline
+        self.calls: list[tuple[str, str, int]] = []
+
+    async def sample(self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext) -> Measurement:
+        k = math.floor((at - ctx.deployed_at).total_seconds() / interval + 1e-9)
+        self.calls.append((ctx.version, check.name, k))
+        return self.script(ctx.version, k)
+
+    async def history(
+        self, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
+    ) -> Baseline | None:
+        return self.baseline
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class RecordingTarget:
+    """Runs `running` and records every rollback call; `fail` makes the call fail."""
+
+    name: str = "t"
+    running: str = "reg/app@sha256:v1"
+    fail: str | None = None
+    calls: list[RollbackRequest] = field(default_factory=list)
+
+    async def current(self, req: RollbackRequest) -> Current:
+        return Current(artifact=self.running)
+
+    async def rollback(self, req: RollbackRequest) -> RollbackResult:
+        self.calls.append(req)
+        if self.fail:
+            return RollbackResult(ok=False, detail=self.fail)
+        self.running = req.artifact
+        return RollbackResult(ok=True, detail=f"image set to {req.artifact}", output="patched deployment")
+
+
+def up(ok: bool = True) -> Measurement:
+    return Measurement(values={"up": 1.0 if ok else 0.0}, note=None if ok else "status 503, expected 200")
+
+
+def rate(errors: float, requests: float = 1000.0) -> Measurement:
+    return Measurement(values={"errors": errors, "requests": requests})
+
+
+POLICY: dict[str, Any] = {
+    "service": "app",
+    "defaults": {
+        "verification": {"duration": "60s", "interval": "10s", "warmup": "10s", "failure_limit": 2,
+                         "min_conclusive": 0.6, "baseline_window": "10m"},
+        "on_failure": "rollback",
+        "rollback": {"max_per_hour": 1, "verification": {"duration": "20s", "interval": "10s"}},
+    },
+    "environments": {
+        "prod": {
+            "target": "t",
+            "checks": [
+                {"name": "healthz", "type": "http", "url": "http://127.0.0.1:1/healthz"},
+                {"name": "errors", "type": "error_rate", "source": "m", "errors": "e", "requests": "r",
+                 "max": 0.02},
+            ],
+        }
+    },
+}
+
+
+@dataclass
+class Harness:
+    engine: Engine
+    store: Store
+    clock: FakeClock
+    target: RecordingTarget
+    holder: PolicyHolder
+    reports: Path
+
+    def deploy(self, version: str, *, at: datetime | None = None, **kw: Any) -> str:
+        event = DeployEvent(service="app", environment="prod", version=version,
+                            artifact=f"reg/app@sha256:{version}", deployed_at=at or self.clock.now(), **kw)
+        policy = self.holder.current.policy("app", "prod")
+        assert policy is not None
+        acc = self.store.accept_event(event=event, source="generic", delivery_id=None,
+                                      policy=policy.model_dump(mode="json", by_alias=True), now=self.clock.now())
+        return acc.deployment.id
+
+    async def run_for(self, seconds: float, *, step: float = 10.0) -> None:
+        """Moves the clock in steps, ticking at every one: the engine sees each sample come due."""
+        await self.engine.tick()
+        end = self.clock.now() + timedelta(seconds=seconds)
+        while self.clock.now() < end:
+            self.clock.advance(step)
+            await self.engine.tick()
+
+    def state(self, deployment_id: str) -> VerificationRow:
+        return self.store.deploy_verification(deployment_id)
+
+
+def build(tmp_path: Path, *, policy: dict[str, Any], script: Script, target: RecordingTarget,
+          engine_store: Store | None = None, clock: FakeClock | None = None, owner: str = "test-1",
+          baseline: Baseline | None = None) -> Harness:
+    config = tmp_path / "config"
+    (config / "services").mkdir(parents=True, exist_ok=True)
+    (config / "watchdog.yaml").write_text(yaml.safe_dump({
+        "sources": {"m": {"type": "scrape", "url": "http://127.0.0.1:1/metrics"}},
+        "targets": {"t": {"type": "command", "argv": ["true"]}},
+    }))
+    (config / "services" / "app.yaml").write_text(yaml.safe_dump(policy))
+    store = engine_store or Store(f"sqlite:///{tmp_path / 'wd.db'}")
+    store.upgrade()
+    clock = clock or FakeClock(T0)
+    holder = PolicyHolder(config)
+    metrics = Metrics()
+    settings = Settings(data_dir=tmp_path, instance_id=owner, lease_seconds=30)
+    reports = tmp_path / "reports"
+    outputs = Outputs(store=store, policies=holder, clock=clock, dispatcher=Dispatcher({}, metrics=metrics),
+                      reports_dir=reports)
+    sources = {"http": ScriptedSource("http", script), "m": ScriptedSource("m", script, baseline=baseline)}
+    engine = Engine(store=store, policies=holder, sources=sources, targets={"t": target}, clock=clock,
+                    metrics=metrics, settings=settings, outputs=outputs)
+    return Harness(engine=engine, store=store, clock=clock, target=target, holder=holder, reports=reports)
+
+
+@pytest.fixture
+def target() -> Iterator[RecordingTarget]:
+    yield RecordingTarget()

@@ -1,0 +1,50 @@
+"""The clock-free shape of one verification window: duration, interval, warm-up and the streak rules.
+
+Built from a policy's Verification or RollbackVerification; the Evaluator counts samples with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from watchdog.policy.service import RollbackVerification, Verification
+
+# Sample times are k x interval in float seconds; this tolerance keeps `t <= warmup` exact in spirit when
+# a fractional interval (e.g. 0.1 s in a test) makes k x interval land a hair above the warm-up boundary.
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Timing:
+    duration: float
+    interval: float
+    warmup: float
+    failure_limit: int
+    min_conclusive: float
+
+    def __post_init__(self) -> None:
+        if self.interval <= 0:
+            raise ValueError(f"interval must be positive, got {self.interval}")
+        if self.failure_limit < 1:
+            raise ValueError(f"failure_limit must be at least 1, got {self.failure_limit}")
+
+    @classmethod
+    def of(cls, verification: Verification | RollbackVerification) -> Timing:
+        return cls(
+            duration=float(verification.duration),
+            interval=float(verification.interval),
+            warmup=float(verification.warmup),
+            failure_limit=int(verification.failure_limit),
+            min_conclusive=float(verification.min_conclusive),
+        )
+
+    @property
+    def samples_total(self) -> int:
+        return int(self.duration // self.interval + _EPS)
+
+    def t(self, k: int) -> float:
+        """Seconds after deploy_at of sample k."""
+        return k * self.interval
+
+    def is_warmup(self, k: int) -> bool:
+        return k * self.interval <= self.warmup + _EPS

@@ -1,0 +1,69 @@
+"""Everything a running daemon holds, built once from Settings and handed to the API and the engine.
+
+`build_runtime` is the only place that wires sources, targets, notifiers, store and policies together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from watchdog.clock import Clock, SystemClock
+from watchdog.policy.reload import PolicyHolder
+from watchdog.settings import Settings
+from watchdog.store import Store
+from watchdog.telemetry import Metrics
+
+if TYPE_CHECKING:
+    from watchdog.engine.engine import Engine
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    policies: PolicyHolder
+    clock: Clock
+    metrics: Metrics
+    engine: Engine
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    """Opens the store (migrating when allowed), loads policies and builds the engine with its plug-ins."""
+    from watchdog.engine.engine import Engine
+    from watchdog.engine.outputs import Outputs
+    from watchdog.notify.dispatcher import Dispatcher
+    from watchdog.notify.registry import build_notifiers
+    from watchdog.sources.registry import build_sources
+    from watchdog.targets.registry import build_targets
+
+    clock = clock or SystemClock()
+    metrics = Metrics()
+    store = Store(settings.resolved_database_url)
+    if settings.should_auto_migrate:
+        store.upgrade()
+    policies = PolicyHolder(settings.config_dir)
+    daemon = policies.current.daemon
+    sources = build_sources(daemon, metrics=metrics)
+    targets = build_targets(daemon)
+    dispatcher = Dispatcher(build_notifiers(daemon), metrics=metrics)
+    outputs = Outputs(
+        store=store,
+        policies=policies,
+        clock=clock,
+        dispatcher=dispatcher,
+        reports_dir=settings.resolved_reports_dir,
+    )
+    engine = Engine(
+        store=store,
+        policies=policies,
+        sources=sources,
+        targets=targets,
+        clock=clock,
+        metrics=metrics,
+        settings=settings,
+        outputs=outputs,
+    )
+    return Runtime(
+        settings=settings, store=store, policies=policies, clock=clock, metrics=metrics, engine=engine
+    )

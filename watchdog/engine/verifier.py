@@ -1,0 +1,299 @@
+"""One step of one claimed verification: start it (baseline), or sample the due index, judge, write, decide.
+
+The judging is the pure analysis Evaluator, rebuilt from stored samples whenever this process lacks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from watchdog.analysis.evaluator import Evaluator
+from watchdog.analysis.models import Baseline, Decision, Judgement, Measurement
+from watchdog.analysis.timing import Timing
+from watchdog.clock import Clock
+from watchdog.engine import baselines
+from watchdog.engine.progress import log_progress
+from watchdog.engine.sampling import sample_all
+from watchdog.events import SAMPLING, State
+from watchdog.policy.service import EnvironmentPolicy
+from watchdog.sources.base import AnyCheck, SampleContext, Source
+from watchdog.store import Store
+from watchdog.store.records import DeploymentRow, SampleRow, VerificationRow
+from watchdog.telemetry import Metrics
+
+log = logging.getLogger(__name__)
+
+OnDecided = Callable[[VerificationRow, Decision], Awaitable[None]]
+
+VERDICT_STATE = {"passed": State.PASSED, "failed": State.FAILED, "inconclusive": State.INCONCLUSIVE}
+
+
+@dataclass
+class Prepared:
+    """What this process keeps between steps of one verification (rebuilt after a restart or lost lease)."""
+
+    epoch: int
+    deployment: DeploymentRow
+    policy: EnvironmentPolicy
+    checks: list[AnyCheck]
+    evaluator: Evaluator
+    ctx: SampleContext
+    last_k: int
+
+
+def _policy_of(v: VerificationRow) -> EnvironmentPolicy:
+    return EnvironmentPolicy.model_validate(v.policy)
+
+
+def _baselines_of(v: VerificationRow) -> dict[str, Baseline | None]:
+    raw = v.baseline or {}
+    return {name: (Baseline.from_json(b) if b else None) for name, b in raw.items()}
+
+
+class Verifier:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        sources: Mapping[str, Source],
+        clock: Clock,
+        metrics: Metrics,
+        owner: str,
+        on_decided: OnDecided,
+        on_started: Callable[[VerificationRow], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.sources = sources
+        self.clock = clock
+        self.metrics = metrics
+        self.owner = owner
+        self.on_decided = on_decided
+        self.on_started = on_started
+        self._cache: dict[str, Prepared] = {}
+
+    def forget(self, verification_id: str) -> None:
+        self._cache.pop(verification_id, None)
+
+    async def step(self, v: VerificationRow) -> None:
+        try:
+            if v.state == State.PENDING:
+                await self._start(v)
+                v = await asyncio.to_thread(self.store.get_verification, v.id)
+                # A verification that starts late (a rollback check, a delayed event) samples at once.
+                if v.state in SAMPLING and v.next_sample_at is not None and v.next_sample_at <= self.clock.now():
+                    await self._sample(v)
+            else:
+                await self._sample(v)
+        except BaseException:
+            self.forget(v.id)  # the cached evaluator may be ahead of the store now
+            raise
+
+    # ---- start: capture the baseline ----
+
+    async def _start(self, v: VerificationRow) -> None:
+        dep = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
+        policy = _policy_of(v)
+        ctx = self._context(v, dep)
+        timing = Timing.of(policy.verification)
+        found = await baselines.capture(
+            store=self.store,
+            sources=self.sources,
+            checks=policy.checks,
+            ctx=ctx,
+            window=policy.verification.baseline_window,
+            interval=timing.interval,
+        )
+        for check in policy.checks:
+            prime = getattr(self.sources.get(check.source or "http"), "prime", None)
+            if prime is not None:
+                await prime(check, ctx)
+        missing = [name for name, b in found.items() if b is None and not name.startswith("_")]
+        warm = timing.warmup >= timing.interval
+        state = State.WARMING if warm else State.VERIFYING
+        reason = "verification started"
+        if any(c.type != "http" for c in policy.checks):
+            reason += "; no baseline for " + ", ".join(missing) if missing else "; baseline captured"
+        ok = await asyncio.to_thread(
+            self.store.record_step,
+            verification_id=v.id,
+            owner=self.owner,
+            epoch=v.lease_epoch,
+            now=self.clock.now(),
+            samples=[],
+            next_k=1,
+            next_sample_at=v.starts_at + timedelta(seconds=timing.interval),
+            baseline={name: (b.to_json() if b else None) for name, b in found.items()},
+            transition=(state.value, reason),
+        )
+        if ok:
+            self.metrics.transitions.labels(state.value).inc()
+            self._cache[v.id] = Prepared(
+                epoch=v.lease_epoch,
+                deployment=dep,
+                policy=policy,
+                checks=list(policy.checks),
+                evaluator=Evaluator(checks=policy.checks, timing=timing, baselines=found),
+                ctx=ctx,
+                last_k=0,
+            )
+            if self.on_started is not None:
+                await self.on_started(v)
+
+    # ---- sample the due index ----
+
+    async def _prepared(self, v: VerificationRow) -> Prepared:
+        cached = self._cache.get(v.id)
+        if cached is not None and cached.epoch == v.lease_epoch and cached.last_k == v.next_k - 1:
+            return cached
+        dep = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
+        policy = _policy_of(v)
+        evaluator = Evaluator(
+            checks=policy.checks, timing=Timing.of(policy.verification), baselines=_baselines_of(v)
+        )
+        rows = await asyncio.to_thread(self.store.samples_for, v.id)
+        by_k: dict[int, dict[str, Measurement]] = {}
+        for row in rows:
+            by_k.setdefault(row.k, {})[row.check_name] = Measurement.from_json(row.measurement)
+        for k in sorted(by_k):
+            evaluator.observe(k=k, measurements=by_k[k])  # replay: pure, so it reaches the same state
+        prepared = Prepared(
+            epoch=v.lease_epoch,
+            deployment=dep,
+            policy=policy,
+            checks=list(policy.checks),
+            evaluator=evaluator,
+            ctx=self._context(v, dep),
+            last_k=v.next_k - 1,
+        )
+        self._cache[v.id] = prepared
+        return prepared
+
+    async def _sample(self, v: VerificationRow) -> None:
+        p = await self._prepared(v)
+        now = self.clock.now()
+        total = p.evaluator.samples_total
+        interval = v.interval_s
+        k_now = math.floor((now - v.starts_at).total_seconds() / interval + 1e-9)
+        due = v.next_k
+        if k_now > total:
+            # The window ended while nobody held this verification: decide on what was seen, invent nothing.
+            if due <= total:
+                await self._note_gap(v, first=due, last=total, interval=interval)
+            await self._write(v, p, k=due - 1, judgements=[], decision=p.evaluator.finish())
+            return
+        k = max(due, k_now)
+        if k > due:
+            await self._note_gap(v, first=due, last=k - 1, interval=interval)
+        at = v.starts_at + timedelta(seconds=k * interval)
+        self.metrics.tick_lag.observe(max(0.0, (now - at).total_seconds()))
+        measurements = await sample_all(
+            sources=self.sources, checks=p.checks, at=at, interval=interval, ctx=p.ctx
+        )
+        judgements, decision = p.evaluator.observe(k=k, measurements=measurements)
+        rows = [
+            SampleRow(
+                verification_id=v.id,
+                check_name=j.check,
+                k=j.k,
+                t=j.t,
+                taken_at=now,
+                outcome=j.outcome.value,
+                reason=j.reason,
+                observed=j.observed,
+                warmup=j.warmup,
+                measurement=measurements.get(j.check, Measurement(error="not sampled")).to_json(),
+            )
+            for j in judgements
+        ]
+        await self._write(v, p, k=k, judgements=rows, decision=decision, raw=judgements)
+
+    async def _write(
+        self,
+        v: VerificationRow,
+        p: Prepared,
+        *,
+        k: int,
+        judgements: list[SampleRow],
+        decision: Decision | None,
+        raw: list[Judgement] | None = None,
+    ) -> None:
+        interval = v.interval_s
+        transition: tuple[str, str] | None = None
+        fields: dict[str, object] = {}
+        if decision is not None:
+            state = VERDICT_STATE[decision.verdict.value]
+            transition = (state.value, "; ".join(decision.reasons) or decision.verdict.value)
+            fields = {
+                "verdict": decision.verdict.value,
+                "decided_after_s": decision.decided_after_s,
+                "failed_checks": list(decision.failed_checks),
+            }
+        elif v.state == State.WARMING and k * interval > p.policy.verification.warmup:
+            transition = (State.VERIFYING.value, f"warm-up over after {p.policy.verification.warmup:g}s")
+        next_at: datetime | None = None if decision else v.starts_at + timedelta(seconds=(k + 1) * interval)
+        ok = await asyncio.to_thread(
+            self.store.record_step,
+            verification_id=v.id,
+            owner=self.owner,
+            epoch=v.lease_epoch,
+            now=self.clock.now(),
+            samples=judgements,
+            next_k=k + 1,
+            next_sample_at=next_at,
+            transition=transition,
+            **fields,  # type: ignore[arg-type]
+        )
+        if not ok:
+            log.info("verification %s moved on elsewhere (superseded, cancelled or lease lost)", v.id)
+            self.forget(v.id)
+            return
+        p.last_k = k
+        for row in judgements:
+            self.metrics.samples.labels(self._type_of(p, row.check_name), row.outcome).inc()
+        if transition:
+            self.metrics.transitions.labels(transition[0]).inc()
+        if raw:
+            log_progress(v=v, deployment=p.deployment, k=k, total=p.evaluator.samples_total, judgements=raw)
+        if decision is not None:
+            self.forget(v.id)
+            fresh = await asyncio.to_thread(self.store.get_verification, v.id)
+            await self.on_decided(fresh, decision)
+
+    async def _note_gap(self, v: VerificationRow, *, first: int, last: int, interval: float) -> None:
+        what = f"sample {first}" if first == last else f"samples {first}-{last}"
+        reason = (
+            f"gap: {what} (t={first * interval:g}s-{last * interval:g}s) missed while no replica held this "
+            "verification; not invented"
+        )
+        log.warning("%s: %s", v.id, reason)
+        await asyncio.to_thread(
+            self.store.add_transition,
+            verification_id=v.id,
+            deployment_id=v.deployment_id,
+            from_state=v.state,
+            to_state=v.state,
+            reason=reason,
+            now=self.clock.now(),
+        )
+
+    @staticmethod
+    def _type_of(p: Prepared, check_name: str) -> str:
+        return next((c.type for c in p.checks if c.name == check_name), "unknown")
+
+    @staticmethod
+    def _context(v: VerificationRow, dep: DeploymentRow) -> SampleContext:
+        return SampleContext(
+            deployment_id=dep.id,
+            verification_id=v.id,
+            service=dep.service,
+            environment=dep.environment,
+            version=v.version,
+            artifact=v.artifact,
+            deployed_at=v.starts_at,
+            labels=dict(dep.labels),
+        )

@@ -1,0 +1,98 @@
+"""The notification every notifier sends: what happened to which deploy, with numbers and a report link.
+
+Built by the engine from the store's detail and the report's summary; notify never imports reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from watchdog.policy.connections import NotifyEvent
+from watchdog.store.records import DeploymentDetail
+
+# Words for a header line: "checkout 2.4.1 rolled back in production".
+HEADLINE: dict[str, str] = {
+    "started": "is being verified",
+    "passed": "passed verification",
+    "failed": "failed verification",
+    "inconclusive": "was inconclusive",
+    "rolled_back": "was rolled back",
+    "rollback_failed": "could not be rolled back",
+}
+
+
+@dataclass(frozen=True)
+class Notification:
+    event: NotifyEvent
+    service: str
+    environment: str
+    version: str
+    deployment_id: str
+    state: str  # the lifecycle state, lower case
+    verdict: str | None
+    summary: str  # one sentence with numbers
+    checks: tuple[str, ...] = ()  # one line per check
+    report_url: str | None = None  # reports.base_url + /v1/incidents/{id}
+    report_path: str | None = None
+    previous_stable: str | None = None
+    artifact: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> str:
+        return f"{self.service} {self.version} {HEADLINE.get(self.event, self.event)} in {self.environment}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "service": self.service,
+            "environment": self.environment,
+            "version": self.version,
+            "artifact": self.artifact,
+            "deployment_id": self.deployment_id,
+            "state": self.state,
+            "verdict": self.verdict,
+            "headline": self.headline,
+            "summary": self.summary,
+            "checks": list(self.checks),
+            "report_url": self.report_url,
+            "report_path": self.report_path,
+            "previous_stable": self.previous_stable,
+            **({"extra": dict(self.extra)} if self.extra else {}),
+        }
+
+
+def incident_url(*, base_url: str | None, incident_id: str) -> str | None:
+    return f"{base_url.rstrip('/')}/v1/incidents/{incident_id}" if base_url else None
+
+
+def from_detail(
+    *,
+    event: NotifyEvent,
+    detail: DeploymentDetail,
+    summary: str,
+    checks: Sequence[str] = (),
+    base_url: str | None = None,
+    report_path: str | None = None,
+    previous_stable: str | None = None,
+) -> Notification:
+    """The usual way to build one: the engine passes reports.summary_sentence and reports.check_lines."""
+    dep, ver = detail.deployment, detail.verification
+    incident = detail.incident
+    return Notification(
+        event=event,
+        service=dep.service,
+        environment=dep.environment,
+        version=dep.version,
+        artifact=dep.artifact,
+        deployment_id=dep.id,
+        state=ver.state,
+        verdict=ver.verdict,
+        summary=summary,
+        checks=tuple(checks),
+        report_url=incident_url(base_url=base_url, incident_id=incident.id) if incident else None,
+        report_path=report_path or (incident.path if incident else None),
+        previous_stable=previous_stable or dep.previous_version,
+    )

@@ -1,0 +1,75 @@
+"""Builds the notifiers named in config/watchdog.yaml: a literal dict of types that fails loudly.
+
+Secrets are resolved here, once at start-up, so a missing variable stops the daemon instead of a 3 a.m. page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from watchdog.errors import ConfigError
+from watchdog.notify.base import Notifier
+from watchdog.notify.datadog_event import DatadogEventNotifier
+from watchdog.notify.slack import SlackNotifier
+from watchdog.notify.webhook import WebhookNotifier
+from watchdog.policy.connections import (
+    DaemonConfig,
+    DatadogEventNotifierConfig,
+    NotifierConfig,
+    SlackNotifierConfig,
+    WebhookNotifierConfig,
+)
+from watchdog.policy.secrets import expand_env, resolve_secret
+
+Env = Mapping[str, str] | None
+
+
+def _slack(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
+    assert isinstance(cfg, SlackNotifierConfig)
+    url = resolve_secret(
+        env=cfg.webhook_url_env, file=cfg.webhook_url_file, what=f"notifier {name}", environ=environ
+    )
+    if url is None:
+        raise ConfigError(f"notifier {name}: slack needs webhook_url_env or webhook_url_file")
+    return SlackNotifier(name=name, url=url, events=cfg.events)
+
+
+def _datadog_event(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
+    assert isinstance(cfg, DatadogEventNotifierConfig)
+    key = resolve_secret(env=cfg.api_key_env, file=cfg.api_key_file, what=f"notifier {name}", environ=environ)
+    if key is None:
+        raise ConfigError(f"notifier {name}: datadog_event needs api_key_env or api_key_file")
+    return DatadogEventNotifier(
+        name=name, api_key=key, events=cfg.events, site=cfg.site, host=cfg.host, tags=cfg.tags
+    )
+
+
+def _webhook(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
+    assert isinstance(cfg, WebhookNotifierConfig)
+    secret = resolve_secret(
+        env=cfg.secret_env, file=cfg.secret_file, what=f"notifier {name}", environ=environ
+    )
+    headers = {k: expand_env(v, environ=environ) for k, v in cfg.headers.items()}
+    return WebhookNotifier(
+        name=name, url=expand_env(cfg.url, environ=environ), events=cfg.events, headers=headers, secret=secret
+    )
+
+
+NOTIFIERS: dict[str, Callable[[str, NotifierConfig, Env], Notifier]] = {
+    "slack": _slack,
+    "datadog_event": _datadog_event,
+    "webhook": _webhook,
+}
+
+
+def build_notifiers(daemon: DaemonConfig, *, environ: Mapping[str, str] | None = None) -> dict[str, Notifier]:
+    """One notifier per entry of `notifiers:`; `environ` defaults to the process environment."""
+    out: dict[str, Notifier] = {}
+    for name, cfg in daemon.notifiers.items():
+        factory = NOTIFIERS.get(cfg.type)
+        if factory is None:
+            raise ConfigError(
+                f"notifier {name}: unknown notifier type {cfg.type!r}; known: {', '.join(NOTIFIERS)}"
+            )
+        out[name] = factory(name, cfg, environ)
+    return out

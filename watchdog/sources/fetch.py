@@ -1,0 +1,140 @@
+"""One upstream query as a value: retries with back-off, rate-limit respect, metrics, reading the answer.
+
+Shared by the Datadog and Sentry sources. A failure becomes `Fetched(error=...)`, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from watchdog.analysis.models import Measurement
+from watchdog.errors import SourceError
+from watchdog.policy.checks import ErrorRateCheck, HttpCheck, queries
+from watchdog.redact import redact
+from watchdog.sources.base import AnyCheck, SampleContext, render
+from watchdog.sources.ratelimit import RateLimiter
+from watchdog.sources.series import Reduce, Series
+from watchdog.telemetry import Metrics
+
+log = logging.getLogger(__name__)
+
+# Worth another attempt: the upstream or the path to it hiccupped. A 4xx or a bad body will not heal.
+RETRYABLE = frozenset({"http_5xx", "timeout", "connect"})
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The answer to one query: series (or one value), or the reason there is none."""
+
+    series: tuple[Series, ...] = ()
+    value: float | None = None
+    note: str | None = None
+    error: str | None = None
+    kind: str | None = None
+
+
+@dataclass
+class FetchLoop:
+    """Runs a call (which raises SourceError with a kind) under the rate limiter, retrying what may heal."""
+
+    source: str
+    upstream: str
+    limiter: RateLimiter
+    retries: int
+    max_wait: float
+    metrics: Metrics | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    backoff: float = 0.5
+
+    async def run(self, call: Callable[[], Awaitable[Fetched]]) -> Fetched:
+        last = SourceError(f"{self.upstream} was not called", kind="error")
+        tries = 0
+        for attempt in range(self.retries + 1):
+            if self.limiter.blocked_for() > 0:
+                # No call at all until the window resets: the sample is inconclusive, not failing.
+                return self._failed(
+                    SourceError(self.limiter.reason(), kind="rate_limited"), tries, quiet=True
+                )
+            wait = self.limiter.reserve(max_wait=self.max_wait)
+            if wait is None:
+                reason = f"{self.upstream} rate limit nearly used up ({self.limiter.remaining} calls left)"
+                return self._failed(SourceError(reason, kind="rate_limited"), tries)
+            if wait > 0:
+                await self.sleep(wait)
+            tries += 1
+            started = time.perf_counter()
+            try:
+                result = await call()
+            except SourceError as exc:
+                self._record(started, exc.kind)
+                last = exc
+                if exc.kind not in RETRYABLE:
+                    break
+                if attempt < self.retries:
+                    await self.sleep(self.backoff * 2**attempt)
+                continue
+            self._record(started, None)
+            return result
+        return self._failed(last, tries)
+
+    def _record(self, started: float, kind: str | None) -> None:
+        if self.metrics is None:
+            return
+        m = self.metrics
+        m.source_latency.labels(source=self.source).observe(time.perf_counter() - started)
+        outcome = "ok" if kind is None else ("rate_limited" if kind == "rate_limited" else "error")
+        m.source_requests.labels(source=self.source, outcome=outcome).inc()
+
+    def _failed(self, exc: SourceError, tries: int, *, quiet: bool = False) -> Fetched:
+        message = redact(str(exc))
+        if tries > 1:
+            message += f" (after {tries} attempts)"
+        if self.metrics is not None:
+            self.metrics.source_errors.labels(source=self.source, kind=exc.kind).inc()
+        # While blocked every sample lands here without a call: one warning per 429 is enough.
+        log.log(logging.DEBUG if quiet else logging.WARNING, "source %s: %s", self.source, message)
+        return Fetched(error=message, kind=exc.kind)
+
+
+def role_queries(check: AnyCheck, ctx: SampleContext) -> tuple[dict[str, str] | str, Reduce]:
+    """Role -> query with placeholders filled, and how points reduce; a string is why it cannot run."""
+    if isinstance(check, HttpCheck):
+        return f"check {check.name}: http checks are probed by the http source", "last"
+    rendered = {role: render(q, ctx.placeholders()).strip() for role, q in queries(check).items()}
+    missing = [role for role, q in rendered.items() if not q]
+    if missing:
+        return f"check {check.name}: no query for {', '.join(missing)}", "last"
+    return rendered, ("sum" if isinstance(check, ErrorRateCheck) else "last")
+
+
+def combine(
+    *, roles: Sequence[str], values: Mapping[str, float | None], fetched: Sequence[Fetched]
+) -> Measurement:
+    """One measurement from each role's answer: errors win, then notes for missing data."""
+    errors = [(role, f.error) for role, f in zip(roles, fetched, strict=True) if f.error]
+    if errors:
+        unique = {e for _, e in errors}
+        text = unique.pop() if len(unique) == 1 else "; ".join(f"{role}: {e}" for role, e in errors)
+        return Measurement(values={role: None for role in roles}, error=text)
+    out = dict(values)
+    notes = [f.note for f in fetched if f.note]
+    if "requests" in out and out.get("errors") is None and out["requests"] is not None:
+        # Count metrics send no point for an interval without events: that is zero errors, not a gap.
+        out["errors"] = 0.0
+    empty = [role for role in roles if out.get(role) is None]
+    if empty and not notes:
+        notes.append("no data" if len(empty) == len(roles) else f"no data for {', '.join(empty)}")
+    return Measurement(values=out, note="; ".join(notes) or None)
+
+
+def finite(value: object) -> float | None:
+    """A JSON number as a float; None for null, NaN or anything that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None

@@ -1,0 +1,202 @@
+"""HTTP plumbing every network source shares: one client, a concurrency limit, timeouts and safe retries.
+
+Failures come out as `SourceError(kind=...)` with a redacted message; metrics are recorded per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from watchdog.errors import SourceError
+from watchdog.redact import redact
+from watchdog.telemetry import Metrics
+
+# Retrying a non-idempotent request could act twice upstream; only reads are retried.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def status_kind(status: int) -> str:
+    """The metrics label of an HTTP status that is an error."""
+    if status == 429:
+        return "rate_limited"
+    return "http_5xx" if status >= 500 else "http_4xx"
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait (delta-seconds or an HTTP date); None when absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class SourceHttp:
+    """One source's HTTP client: created lazily on first use (inside the running loop), closed by aclose()."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        timeout: float,
+        concurrency: int = 8,
+        retries: int = 0,
+        metrics: Metrics | None = None,
+        base_url: str = "",
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: float = 0.25,
+        max_retry_after: float = 5.0,
+    ) -> None:
+        self.source = source
+        self.timeout = timeout
+        self.retries = retries
+        self.metrics = metrics
+        self.backoff = backoff
+        self.max_retry_after = max_retry_after
+        self._base_url = base_url
+        self._transport = transport
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._client: httpx.AsyncClient | None = None
+
+    def _get_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self._base_url,
+                timeout=httpx.Timeout(self.timeout),
+                transport=self._transport,
+                follow_redirects=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        check_status: bool = True,
+    ) -> httpx.Response:
+        """Sends one request (retrying idempotent reads); with check_status, a status >= 400 is an error.
+
+        The whole attempt, body included, must finish within `timeout`: a server that trickles bytes
+        forever is as dead as one that never answers.
+        """
+        method = method.upper()
+        limit = self.retries if retries is None else retries
+        attempts = 1 + (limit if method in IDEMPOTENT else 0)
+        wait = self.timeout if timeout is None else timeout
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = await self._attempt(
+                    method, url, params=params, headers=headers, auth=auth, wait=wait
+                )
+            except SourceError as exc:
+                if last or exc.kind not in ("connection", "timeout"):
+                    raise
+                await asyncio.sleep(self._delay(attempt))
+                continue
+            if response.status_code in RETRY_STATUS and not last:
+                pause = retry_after(response) if response.status_code in (429, 503) else None
+                if pause is None or pause <= self.max_retry_after:
+                    await asyncio.sleep(self._delay(attempt) if pause is None else pause)
+                    continue
+            if check_status and response.status_code >= 400:
+                kind = status_kind(response.status_code)
+                raise SourceError(
+                    redact(f"HTTP {response.status_code} from {self.source}: {_snippet(response)}"), kind=kind
+                )
+            return response
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _delay(self, attempt: int) -> float:
+        # Exponential with full jitter, so many verifications retrying at once do not stampede.
+        return float(self.backoff * (2**attempt) * (0.5 + random.random()))
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        auth: httpx.Auth | None,
+        wait: float,
+    ) -> httpx.Response:
+        started = time.perf_counter()
+        kind: str | None = None
+        message = ""
+        response: httpx.Response | None = None
+        async with self._semaphore:
+            try:
+                async with asyncio.timeout(wait):
+                    kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": wait}
+                    if auth is not None:
+                        kwargs["auth"] = auth
+                    response = await self._get_client().request(method, url, **kwargs)
+            except (TimeoutError, httpx.TimeoutException):
+                kind, message = "timeout", f"no answer within {_seconds(wait)}"
+            except httpx.ConnectError as exc:
+                kind, message = "connection", _connect_message(exc)
+            except httpx.HTTPError as exc:
+                kind, message = "transport", f"{type(exc).__name__}: {exc}"
+        elapsed = time.perf_counter() - started
+        if response is not None and response.status_code >= 400:
+            self._record(outcome="error", kind=status_kind(response.status_code), elapsed=elapsed)
+        elif response is not None:
+            self._record(outcome="ok", kind=None, elapsed=elapsed)
+        else:
+            self._record(outcome="error", kind=kind, elapsed=elapsed)
+            raise SourceError(redact(message), kind=kind or "error")
+        return response
+
+    def _record(self, *, outcome: str, kind: str | None, elapsed: float) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.source_requests.labels(source=self.source, outcome=outcome).inc()
+        self.metrics.source_latency.labels(source=self.source).observe(elapsed)
+        if kind is not None:
+            self.metrics.source_errors.labels(source=self.source, kind=kind).inc()
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _connect_message(exc: httpx.ConnectError) -> str:
+    # anyio reports "All connection attempts failed"; the refusal itself sits in the cause chain.
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc)
+    return f"cannot connect: {text}" if text else "cannot connect"
+
+
+def _snippet(response: httpx.Response, limit: int = 200) -> str:
+    text = " ".join(response.text.split())
+    return text[:limit] + ("..." if len(text) > limit else "") if text else response.reason_phrase

@@ -1,0 +1,181 @@
+"""The `scrape` source: reads a service's own /metrics exposition, no Prometheus server needed.
+
+A check's query is a selector; counters give their increase since the previous scrape, gauges their value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from watchdog.analysis.models import Baseline, Measurement
+from watchdog.errors import ConfigError, SourceError
+from watchdog.policy.checks import queries
+from watchdog.policy.connections import ScrapeSourceConfig
+from watchdog.policy.secrets import expand_env
+from watchdog.redact import redact
+from watchdog.sources.base import AnyCheck, SampleContext, render
+from watchdog.sources.httpclient import SourceHttp
+from watchdog.sources.selector import Selector, parse_selector
+from watchdog.telemetry import Metrics
+
+FIRST_SCRAPE = "first scrape: no previous value"
+# Bounds memory when an engine never calls forget(); the oldest keys go first.
+MAX_KEYS = 20_000
+_COUNTER_PARTS = ("_bucket", "_count", "_sum")
+_ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
+
+SeriesKey = tuple[str, frozenset[tuple[str, str]]]
+StateKey = tuple[str, str, str]  # (verification_id, check name, role)
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    labels: Mapping[str, str]
+    value: float
+    counter: bool  # monotonic: judged by its increase, not its level
+
+
+class ScrapeSource:
+    """Selector queries over a scraped exposition.
+
+    The engine should call `prime(check, ctx)` when a verification starts, so that the first sample
+    already has a previous scrape to measure counter increases against; without it the first sample of
+    each (verification, check) is inconclusive ("first scrape: no previous value").
+    `forget(verification_id)` drops a finished verification's state.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: ScrapeSourceConfig,
+        *,
+        metrics: Metrics | None = None,
+        environ: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._environ = environ
+        self._http = SourceHttp(
+            source=name,
+            timeout=config.timeout,
+            concurrency=config.concurrency,
+            retries=1,
+            metrics=metrics,
+            transport=transport,
+        )
+        self._previous: dict[StateKey, dict[SeriesKey, float]] = {}
+
+    async def prime(self, check: AnyCheck, ctx: SampleContext) -> Measurement:
+        """Remembers the current counter values as the starting point; an error comes back, never raised."""
+        return await self._measure(check, ctx=ctx, remember_only=True)
+
+    async def sample(
+        self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext
+    ) -> Measurement:
+        return await self._measure(check, ctx=ctx, remember_only=False)
+
+    async def history(
+        self, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
+    ) -> Baseline | None:
+        # A bare exposition has no past: the engine falls back to the previous stable version's samples.
+        return None
+
+    def forget(self, verification_id: str) -> None:
+        for key in [k for k in self._previous if k[0] == verification_id]:
+            del self._previous[key]
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _measure(self, check: AnyCheck, *, ctx: SampleContext, remember_only: bool) -> Measurement:
+        roles = queries(check)
+        if not roles:
+            return Measurement(error=f"the scrape source has no query for a {check.type} check")
+        try:
+            selectors = {role: parse_selector(render(q, ctx.placeholders())) for role, q in roles.items()}
+            series = await self._scrape(ctx)
+        except (ConfigError, SourceError) as exc:
+            return Measurement(error=redact(str(exc)))
+        values: dict[str, float | None] = {}
+        notes: list[str] = []
+        for role, selector in selectors.items():
+            value, note = self._value(selector, series, key=(ctx.verification_id, check.name, role))
+            values[role] = None if remember_only else value
+            if note:
+                notes.append(note if len(selectors) == 1 else f"{role}: {note}")
+        joined = FIRST_SCRAPE if notes and all(FIRST_SCRAPE in n for n in notes) else "; ".join(notes)
+        return Measurement(values=values, note=joined or None)
+
+    async def _scrape(self, ctx: SampleContext) -> list[Series]:
+        try:
+            url = expand_env(render(self.config.url, ctx.placeholders()), environ=self._environ)
+            headers = {"Accept": _ACCEPT}
+            headers.update({k: expand_env(v, environ=self._environ) for k, v in self.config.headers.items()})
+        except ConfigError as exc:
+            raise SourceError(f"source {self.name}: {exc}", kind="config") from None
+        response = await self._http.request("GET", url, headers=headers)
+        try:
+            return parse_exposition(response.text)
+        except ValueError as exc:
+            raise SourceError(f"cannot parse the exposition from {self.name}: {exc}", kind="parse") from None
+
+    def _value(self, selector: Selector, series: list[Series], *, key: StateKey) -> tuple[float | None, str]:
+        matching = [s for s in series if _name_matches(selector.name, s) and selector.matches(s.labels)]
+        if not matching and not any(_name_matches(selector.name, s) for s in series):
+            return None, f"no metric named {selector.name} in the exposition"
+        is_counter = any(s.counter for s in matching) or (
+            not matching and any(s.counter for s in series if _name_matches(selector.name, s))
+        )
+        gauges = sum(s.value for s in matching if not s.counter)
+        if not is_counter:
+            return (gauges if matching else None), ("" if matching else "no series match the selector")
+        current = {(s.name, frozenset(s.labels.items())): s.value for s in matching if s.counter}
+        previous = self._previous.pop(key, None)
+        self._previous[key] = current
+        while len(self._previous) > MAX_KEYS:
+            del self._previous[next(iter(self._previous))]
+        if previous is None:
+            return None, FIRST_SCRAPE
+        return gauges + sum(_increase(v, previous.get(k)) for k, v in current.items()), ""
+
+
+def _increase(now: float, before: float | None) -> float:
+    # A series that is new since the last scrape, or whose counter went down (a restart), counted from 0.
+    if before is None or now < before:
+        return now
+    return now - before
+
+
+def _name_matches(wanted: str, series: Series) -> bool:
+    if series.name == wanted:
+        return True
+    # A counter may be asked for with or without its `_total` suffix.
+    return series.counter and (series.name == wanted + "_total" or wanted == series.name + "_total")
+
+
+def parse_exposition(text: str) -> list[Series]:
+    """Every sample of a text exposition, marked counter-like (counters, histogram parts) or not."""
+    out: list[Series] = []
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                counter = False
+            elif family.type == "counter":
+                counter = True
+            elif family.type in ("histogram", "summary"):
+                counter = sample.name.endswith(_COUNTER_PARTS)
+            else:
+                counter = False
+            out.append(
+                Series(
+                    name=sample.name, labels=dict(sample.labels), value=float(sample.value), counter=counter
+                )
+            )
+    return out

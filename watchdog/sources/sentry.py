@@ -1,0 +1,306 @@
+"""The Sentry source: error and transaction counts (events-stats), crash-free rates (sessions) of a release.
+
+REST over httpx with a bearer token; Sentry's rate-limit headers (Reset: an epoch) are obeyed (ratelimit.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from watchdog.analysis.models import Baseline, Measurement
+from watchdog.errors import SourceError
+from watchdog.policy.checks import MetricCheck
+from watchdog.policy.connections import SentrySourceConfig
+from watchdog.policy.secrets import resolve_secret
+from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.fetch import Fetched, FetchLoop, combine, role_queries
+from watchdog.sources.ratelimit import RateLimiter, header_float
+from watchdog.sources.sentry_query import (
+    RELEASE_TERM,
+    TOTAL_FIELD,
+    SentryQuery,
+    event_type,
+    iso,
+    parse_events_stats,
+    parse_query,
+    parse_sessions,
+    release_filter,
+)
+from watchdog.sources.series import error_rate_pairs
+from watchdog.telemetry import Metrics
+
+UPSTREAM = "Sentry"
+
+
+class SentrySource:
+    """Queries are `events`, `transactions` or `crash_free_rate(session)`, each with optional search terms.
+
+    Counts cover [at - interval, at) of the new release (`release:"<version>"` unless the check names
+    a release); crash-free rates cover the release since the deploy. See docs/sources.md.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: SentrySourceConfig,
+        *,
+        metrics: Metrics | None = None,
+        environ: Mapping[str, str] | None = None,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        backoff: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self._config = config
+        self._now = now
+        token = resolve_secret(
+            env=config.token_env, file=config.token_file, what=f"source {name}", environ=environ
+        )
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+        self._client = httpx.AsyncClient(
+            base_url=config.url.rstrip("/") + "/api/0/",
+            headers=headers,
+            timeout=config.timeout,
+            limits=httpx.Limits(max_connections=config.concurrency),
+            transport=transport,
+        )
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self.limiter = RateLimiter(upstream=UPSTREAM, now=now)
+        self._loop = FetchLoop(
+            source=name,
+            upstream=UPSTREAM,
+            limiter=self.limiter,
+            retries=config.retries,
+            max_wait=config.timeout,
+            metrics=metrics,
+            sleep=sleep,
+            backoff=backoff,
+        )
+
+    async def sample(
+        self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext
+    ) -> Measurement:
+        roles, _how = role_queries(check, ctx)
+        if isinstance(roles, str):
+            return Measurement(error=roles)
+        min_sessions = check.min_sessions if isinstance(check, MetricCheck) else None
+        fetched = await asyncio.gather(
+            *(
+                self._sample_one(q, at=at, interval=interval, ctx=ctx, min_sessions=min_sessions)
+                for q in roles.values()
+            )
+        )
+        values = {role: _reading(f) for role, f in zip(roles, fetched, strict=True)}
+        return combine(roles=list(roles), values=values, fetched=fetched)
+
+    async def history(
+        self, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
+    ) -> Baseline | None:
+        """Per-bucket counts of the whole project before the deploy (the releases running then).
+
+        None for crash-free rates: the previous release is unknown here, and sessions come hourly.
+        """
+        roles, _how = role_queries(check, ctx)
+        if isinstance(roles, str):
+            return None
+        try:
+            parsed = {role: parse_query(q) for role, q in roles.items()}
+        except SourceError:
+            return None
+        if any(p.kind == "crash_free_rate" for p in parsed.values()):
+            return None
+        fetched = await asyncio.gather(
+            *(
+                self._counts(
+                    p,
+                    search=RELEASE_TERM.sub("", p.filter).strip(),
+                    start=start,
+                    end=end,
+                    interval=interval,
+                    environment=ctx.environment,
+                )
+                for p in parsed.values()
+            )
+        )
+        if any(f.error or not f.series for f in fetched):
+            return None
+        per_role = {role: dict(f.series[0].points) for role, f in zip(roles, fetched, strict=True)}
+        times = sorted(set().union(*(p.keys() for p in per_role.values())))
+        if "requests" in per_role:
+            errors, requests = error_rate_pairs(
+                [per_role["errors"].get(t) for t in times], [per_role["requests"].get(t) for t in times]
+            )
+            return Baseline({"errors": errors, "requests": requests}) if requests else None
+        values = [per_role["value"][t] for t in times if t in per_role["value"]]
+        return Baseline({"value": values}) if values else None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # ---- requests -------------------------------------------------------------------------------
+
+    async def _sample_one(
+        self, text: str, *, at: datetime, interval: float, ctx: SampleContext, min_sessions: int | None
+    ) -> Fetched:
+        try:
+            query = parse_query(text)
+        except SourceError as exc:
+            return Fetched(error=str(exc), kind=exc.kind)
+        search = release_filter(query, ctx.version)
+        if query.kind != "crash_free_rate":
+            return await self._counts(
+                query,
+                search=search,
+                start=at - timedelta(seconds=interval),
+                end=at,
+                interval=interval,
+                environment=ctx.environment,
+            )
+        return await self._crash_free(
+            query,
+            search=search,
+            since=ctx.deployed_at,
+            until=at,
+            min_sessions=min_sessions,
+            environment=ctx.environment,
+        )
+
+    def _scope(self, environment: str) -> list[tuple[str, str]]:
+        params: list[tuple[str, str]] = []
+        project = self._config.project
+        if project:
+            # Sentry's organization endpoints take numeric `project` ids, or `projectSlug` names.
+            params.append(("project" if project.lstrip("-").isdigit() else "projectSlug", project))
+        environment = self._config.environment or environment
+        if environment:
+            params.append(("environment", environment))
+        return params
+
+    async def _counts(
+        self,
+        query: SentryQuery,
+        *,
+        search: str,
+        start: datetime,
+        end: datetime,
+        interval: float,
+        environment: str,
+    ) -> Fetched:
+        params = [
+            ("yAxis", "count()"),
+            ("query", f"{event_type(query)} {search}".strip()),
+            ("start", iso(start)),
+            ("end", iso(end)),
+            ("interval", f"{max(1, round(interval))}s"),
+            *self._scope(environment),
+        ]
+        path = f"organizations/{self._config.organization}/events-stats/"
+
+        async def call() -> Fetched:
+            return Fetched(series=(parse_events_stats(await self._get(path, params)),))
+
+        return await self._loop.run(call)
+
+    async def _crash_free(
+        self,
+        query: SentryQuery,
+        *,
+        search: str,
+        since: datetime,
+        until: datetime,
+        min_sessions: int | None,
+        environment: str,
+    ) -> Fetched:
+        rate_field, total_field = f"crash_free_rate({query.unit})", TOTAL_FIELD[query.unit]
+        # Sentry buckets sessions by the hour at least: the release scopes them, the range only covers it.
+        hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        params = [
+            ("field", rate_field),
+            ("field", total_field),
+            ("query", search),
+            ("start", iso(hour)),
+            ("end", iso(max(until, hour + timedelta(hours=1)))),
+            ("interval", "1h"),
+            *self._scope(environment),
+        ]
+        path = f"organizations/{self._config.organization}/sessions/"
+
+        async def call() -> Fetched:
+            rates = parse_sessions(
+                await self._get(path, params), rate_field=rate_field, total_field=total_field
+            )
+            count = sum(n for _, n in rates)
+            if min_sessions is not None and count < min_sessions:
+                word = "sessions" if query.unit == "session" else "users"
+                return Fetched(note=f"{count:.0f} {word} < min_sessions {min_sessions}")
+            known = [(r, n) for r, n in rates if r is not None]
+            if not known:
+                return Fetched()
+            # Several groups (a grouped query) combine weighted by their counts.
+            weight = sum(n for _, n in known)
+            value = sum(r * n for r, n in known) / weight if weight else known[0][0]
+            return Fetched(value=value)
+
+        return await self._loop.run(call)
+
+    async def _get(self, path: str, params: list[tuple[str, str]]) -> Any:
+        async with self._slots:
+            try:
+                response = await self._client.get(path, params=httpx.QueryParams(tuple(params)))
+            except httpx.TimeoutException:
+                raise SourceError(
+                    f"Sentry did not answer within {self._config.timeout:g} s", kind="timeout"
+                ) from None
+            except httpx.TransportError as exc:
+                raise SourceError(
+                    f"cannot reach Sentry: {type(exc).__name__}: {exc}", kind="connect"
+                ) from None
+        self._note(response.headers)
+        if response.status_code == 429:
+            reset = header_float(response.headers, "X-Sentry-Rate-Limit-Reset")
+            retry = header_float(response.headers, "Retry-After")
+            self.limiter.block(
+                reset_at=reset if reset is not None else None if retry is None else self._now() + retry
+            )
+            raise SourceError(self.limiter.reason(), kind="rate_limited")
+        if response.status_code >= 500:
+            raise SourceError(f"Sentry answered {response.status_code}", kind="http_5xx")
+        if response.status_code >= 400:
+            raise SourceError(f"Sentry answered {response.status_code}: {_detail(response)}", kind="http_4xx")
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceError("malformed response from Sentry: not JSON", kind="parse") from None
+
+    def _note(self, headers: Mapping[str, str]) -> None:
+        self.limiter.update(
+            limit=header_float(headers, "X-Sentry-Rate-Limit-Limit"),
+            remaining=header_float(headers, "X-Sentry-Rate-Limit-Remaining"),
+            reset_at=header_float(headers, "X-Sentry-Rate-Limit-Reset"),  # an epoch, unlike Datadog's
+        )
+
+
+def _reading(fetched: Fetched) -> float | None:
+    """A count answer sums every bucket (Sentry already filtered by start/end); a rate is its value."""
+    if not fetched.series:
+        return fetched.value
+    points = fetched.series[0].points
+    return sum(v for _, v in points) if points else None
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail)[:200] if detail else response.reason_phrase
