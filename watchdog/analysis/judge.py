@@ -96,6 +96,16 @@ def _judge_http(m: Measurement) -> Reading:
     return Reading(Outcome.FAIL, f"probe failed: {m.note}" if m.note else "probe failed", 0.0)
 
 
+def _breach_threshold(b: float, limits: BaselineLimits) -> float:
+    """The error proportion above which every given baseline limit is exceeded."""
+    candidates = [b]
+    if limits.max_ratio is not None:
+        candidates.append(b * limits.max_ratio)
+    if limits.max_increase is not None:
+        candidates.append(b + limits.max_increase)
+    return min(max(candidates), 1.0 - 1e-9)
+
+
 def _judge_error_rate(check: ErrorRateCheck, m: Measurement, stats: BaselineStats | None) -> Reading:
     errors, requests = m.values.get("errors"), m.values.get("requests")
     if errors is None or requests is None:
@@ -119,8 +129,10 @@ def _judge_error_rate(check: ErrorRateCheck, m: Measurement, stats: BaselineStat
     text = f"error rate {_pct(r)} vs baseline {_pct(b)}: {detail}"
     if not breach or check.confidence is None:
         return Reading(Outcome.FAIL if breach else Outcome.PASS, text, r)
-    # The cheap comparison found a breach; only now is the exact test worth its cost.
-    p0 = b if b > 0 else rate_floor(stats.requests)
+    # The cheap comparison found a breach; only now is the exact test worth its cost. The test asks whether
+    # the true error proportion is above the breach threshold, not merely above the baseline: a rollback
+    # needs evidence that the limit the SRE wrote is exceeded (1 error in 10 requests against 0.4% is not).
+    p0 = _breach_threshold(b if b > 0 else rate_floor(stats.requests), check.baseline)
     p = binomial_p(errors=errors, requests=requests, p0=p0)
     alpha = 1.0 - check.confidence
     if p < alpha:
