@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--host", help="listen address (default $WATCHDOG_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="listen port (default $WATCHDOG_PORT or 8080)")
     p.add_argument("--demo", action="store_true", help="also run the bundled demo service on 127.0.0.1:8081")
+    p.add_argument("--demo-port", type=int, default=8081, help="port of the demo service (default 8081)")
     p.set_defaults(handler=run)
 
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.demo:
         settings = _demo_secret(settings)
     try:
-        return asyncio.run(_serve(settings, demo=args.demo))
+        return asyncio.run(_serve(settings, demo=args.demo, demo_port=args.demo_port))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem)
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _serve(settings: Settings, *, demo: bool) -> int:
+async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> int:
     import uvicorn
 
     from watchdog import __version__
@@ -96,7 +97,7 @@ async def _serve(settings: Settings, *, demo: bool) -> int:
     if demo:
         from watchdog.demo.app import DemoApp
 
-        demo_app = DemoApp(host="127.0.0.1", port=8081, version="1.0.0").start()
+        demo_app = DemoApp(host="127.0.0.1", port=demo_port, version="1.0.0").start()
         log.info("demo: service 'demo' runs 1.0.0 on %s (healthz, metrics, POST /deploy)", demo_app.url)
     runtime = build_runtime(settings)
     app = create_app(runtime)

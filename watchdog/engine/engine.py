@@ -188,7 +188,7 @@ class Engine:
             return
         deployment = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
         policy = EnvironmentPolicy.model_validate(deployment.policy)
-        action = action_for(
+        action = v.action or action_for(
             verdict=decision.verdict, on_failure=policy.on_failure, on_inconclusive=policy.on_inconclusive
         )
         now = self.clock.now()

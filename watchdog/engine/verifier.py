@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from watchdog.analysis.actions import action_for
 from watchdog.analysis.evaluator import Evaluator
 from watchdog.analysis.models import Baseline, Decision, Judgement, Measurement
 from watchdog.analysis.timing import Timing
@@ -85,7 +86,11 @@ class Verifier:
                 await self._start(v)
                 v = await asyncio.to_thread(self.store.get_verification, v.id)
                 # A verification that starts late (a rollback check, a delayed event) samples at once.
-                if v.state in SAMPLING and v.next_sample_at is not None and v.next_sample_at <= self.clock.now():
+                if (
+                    v.state in SAMPLING
+                    and v.next_sample_at is not None
+                    and v.next_sample_at <= self.clock.now()
+                ):
                     await self._sample(v)
             else:
                 await self._sample(v)
@@ -108,10 +113,7 @@ class Verifier:
             window=policy.verification.baseline_window,
             interval=timing.interval,
         )
-        for check in policy.checks:
-            prime = getattr(self.sources.get(check.source or "http"), "prime", None)
-            if prime is not None:
-                await prime(check, ctx)
+        await self._prime(policy, ctx)
         missing = [name for name, b in found.items() if b is None and not name.startswith("_")]
         warm = timing.warmup >= timing.interval
         state = State.WARMING if warm else State.VERIFYING
@@ -161,13 +163,16 @@ class Verifier:
             by_k.setdefault(row.k, {})[row.check_name] = Measurement.from_json(row.measurement)
         for k in sorted(by_k):
             evaluator.observe(k=k, measurements=by_k[k])  # replay: pure, so it reaches the same state
+        ctx = self._context(v, dep)
+        # Sources without history (scrape) measure from their previous read: take one now, after a restart.
+        await self._prime(policy, ctx)
         prepared = Prepared(
             epoch=v.lease_epoch,
             deployment=dep,
             policy=policy,
             checks=list(policy.checks),
             evaluator=evaluator,
-            ctx=self._context(v, dep),
+            ctx=ctx,
             last_k=v.next_k - 1,
         )
         self._cache[v.id] = prepared
@@ -228,7 +233,15 @@ class Verifier:
         if decision is not None:
             state = VERDICT_STATE[decision.verdict.value]
             transition = (state.value, "; ".join(decision.reasons) or decision.verdict.value)
+            action = "none"
+            if v.kind == "deploy":
+                action = action_for(
+                    verdict=decision.verdict,
+                    on_failure=p.policy.on_failure,
+                    on_inconclusive=p.policy.on_inconclusive,
+                )
             fields = {
+                "action": action,
                 "verdict": decision.verdict.value,
                 "decided_after_s": decision.decided_after_s,
                 "failed_checks": list(decision.failed_checks),
@@ -263,6 +276,12 @@ class Verifier:
             self.forget(v.id)
             fresh = await asyncio.to_thread(self.store.get_verification, v.id)
             await self.on_decided(fresh, decision)
+
+    async def _prime(self, policy: EnvironmentPolicy, ctx: SampleContext) -> None:
+        for check in policy.checks:
+            prime = getattr(self.sources.get(check.source or "http"), "prime", None)
+            if prime is not None:
+                await prime(check, ctx)
 
     async def _note_gap(self, v: VerificationRow, *, first: int, last: int, interval: float) -> None:
         what = f"sample {first}" if first == last else f"samples {first}-{last}"

@@ -1,0 +1,210 @@
+"""Engine throughput: N concurrent verifications with 3 checks each against a loopback demo service.
+
+Prints ticks/s, samples/s, tick lag p50/p99 (how late each sample was taken after it was due), CPU and RSS
+for each N, and writes bench/results/engine.json. Usage: python bench/engine.py [--sizes 100,1000,5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from watchdog.engine.runtime import build_runtime  # noqa: E402
+from watchdog.events import DeployEvent  # noqa: E402
+from watchdog.settings import Settings  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def write_config(root: Path, port: int, interval: int) -> Path:
+    config = root / "config"
+    (config / "services").mkdir(parents=True)
+    base = f"http://127.0.0.1:{port}"
+    (config / "watchdog.yaml").write_text(
+        yaml.safe_dump({"sources": {"demo-metrics": {"type": "scrape", "url": f"{base}/metrics", "concurrency": 32}}})
+    )
+    policy = {
+        "service": "bench",
+        "defaults": {
+            "verification": {"duration": "10m", "interval": f"{interval}s", "warmup": "0s", "failure_limit": 2},
+            "on_failure": "alert",
+        },
+        "environments": {
+            "prod": {
+                "checks": [
+                    {"name": "healthz", "type": "http", "url": f"{base}/healthz", "expect": {"status": 200}},
+                    {"name": "version", "type": "http", "url": f"{base}/healthz",
+                     "expect": {"json": {"status": "ok"}}},
+                    {"name": "errors", "type": "error_rate", "source": "demo-metrics",
+                     "errors": 'demo_requests_total{code="500"}', "requests": "demo_requests_total", "max": 0.5},
+                ]
+            }
+        },
+    }
+    (config / "services" / "bench.yaml").write_text(yaml.safe_dump(policy))
+    return config
+
+
+async def run_size(n: int, *, interval: int, measure: float, port: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        settings = Settings(
+            config_dir=write_config(root, port, interval),
+            data_dir=root,
+            tick_seconds=0.5,
+            lease_seconds=120,
+            max_concurrent_verifications=1000,
+            instance_id="bench",
+        )
+        runtime = build_runtime(settings)
+        policy = runtime.policies.current.policy("bench", "prod")
+        assert policy is not None
+        dump = policy.model_dump(mode="json", by_alias=True)
+        now = datetime.now(UTC)
+        for i in range(n):
+            # Deploy times spread over one interval: samples come due steadily, as in production.
+            at = now - timedelta(seconds=interval * i / n)
+            event = DeployEvent(service="bench", environment="prod", version=f"1.0.{i}", deployed_at=at)
+            _accept(runtime, event, dump, now, i)
+        ticks = 0
+        original = runtime.engine.tick
+
+        async def counting_tick() -> int:
+            nonlocal ticks
+            ticks += 1
+            return await original()
+
+        runtime.engine.tick = counting_tick  # type: ignore[method-assign]
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.monotonic()
+        started = datetime.now(UTC)
+        await runtime.engine.start()
+        await asyncio.sleep(measure)
+        await runtime.engine.stop(timeout=30)
+        wall = time.monotonic() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        lags: list[float] = []
+        taken = 0
+        for row in _samples(runtime.store):
+            taken_at, starts_at, k, interval_s = row
+            if taken_at < started:
+                continue
+            taken += 1
+            lags.append((taken_at - (starts_at + timedelta(seconds=k * interval_s))).total_seconds())
+        runtime.store.close()
+        cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+        return {
+            "verifications": n,
+            "checks": 3,
+            "interval_s": interval,
+            "wall_s": round(wall, 1),
+            "ticks_per_s": round(ticks / wall, 2),
+            "samples_per_s": round(taken / wall, 1),
+            "samples": taken,
+            "lag_p50_s": round(percentile(lags, 0.5), 3),
+            "lag_p99_s": round(percentile(lags, 0.99), 3),
+            "cpu_s": round(cpu, 1),
+            "cpu_util": round(cpu / wall, 2),
+            "rss_mb": round(rss_mb(), 1),
+        }
+
+
+def _accept(runtime: object, event: DeployEvent, dump: dict[str, object], now: datetime, i: int) -> None:
+    # Each verification gets its own environment name, so none supersedes another.
+    store = runtime.store  # type: ignore[attr-defined]
+    store.accept_event(
+        event=event.model_copy(update={"environment": f"prod{i}"}), source="bench", delivery_id=None,
+        policy=dump, now=now,
+    )
+
+
+def _samples(store: object) -> list[tuple[datetime, datetime, int, float]]:
+    from sqlalchemy import select
+
+    from watchdog.clock import utc
+    from watchdog.store.tables import samples, verifications
+
+    engine = store.engine  # type: ignore[attr-defined]
+    q = select(samples.c.taken_at, verifications.c.starts_at, samples.c.k, verifications.c.interval_s).join(
+        verifications, samples.c.verification_id == verifications.c.id
+    )
+    with engine.connect() as conn:
+        return [(utc(a), utc(b), int(k), float(i)) for a, b, k, i in conn.execute(q)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="100,1000,5000")
+    parser.add_argument("--interval", type=int, default=30, help="seconds between samples of one check")
+    parser.add_argument("--measure", type=float, default=75.0, help="seconds to run each size")
+    args = parser.parse_args()
+    port = free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "watchdog.demo", "--port", str(port), "--rps", "200"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        results = []
+        for n in (int(x) for x in args.sizes.split(",")):
+            results.append(asyncio.run(run_size(n, interval=args.interval, measure=args.measure, port=port)))
+            r = results[-1]
+            print(f"  {n} verifications done: {r['samples_per_s']} samples/s", file=sys.stderr)
+    finally:
+        demo.terminate()
+        demo.wait()
+    header = ["verifications", "ticks/s", "samples/s", "lag p50 s", "lag p99 s", "CPU s", "CPU util", "RSS MB"]
+    keys = ["verifications", "ticks_per_s", "samples_per_s", "lag_p50_s", "lag_p99_s", "cpu_s", "cpu_util", "rss_mb"]
+    print(f"engine: 3 checks each (2 http + 1 scrape) every {args.interval}s, {args.measure:g}s per size, "
+          f"{os.cpu_count()} cores")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in results:
+        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
+    out = ROOT / "bench" / "results" / "engine.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"interval_s": args.interval, "measure_s": args.measure, "results": results}, indent=2))
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

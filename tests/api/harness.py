@@ -1,0 +1,209 @@
+"""A Runtime on a real SQLite store in a tmp dir, real policies from a small config dir, and a clock.
+
+The real Engine when its plug-ins import; otherwise RecordingEngine (wake/request_rollback/promote).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+
+from watchdog.clock import Clock, FakeClock
+from watchdog.engine.runtime import Runtime
+from watchdog.errors import IntakeError
+from watchdog.intake.signatures import sign_github, sign_standard
+from watchdog.policy.reload import PolicyHolder
+from watchdog.settings import Settings
+from watchdog.store import Store
+from watchdog.store.records import RollbackRow, VerificationRow
+from watchdog.store.tables import metadata
+from watchdog.telemetry import Metrics
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"generic-webhook-secret-0123456789").decode()
+GITHUB_SECRET = "github-secret-value"
+GITLAB_TOKEN = "gitlab-token-value"
+ARGOCD_TOKEN = "argocd-token-value"
+ADMIN_TOKEN = "admin-token-value"
+
+_CHECK = {"name": "healthz", "type": "http", "url": "http://127.0.0.1:1/healthz"}
+SERVICES: dict[str, dict[str, Any]] = {
+    "checkout": {
+        "service": "checkout",
+        "defaults": {
+            "verification": {"duration": "60s", "interval": "10s", "warmup": "10s"},
+            "checks": [_CHECK],
+        },
+        "environments": {
+            "staging": {"target": "t"},
+            "production": {"target": "t", "require_verified_in": "staging"},
+        },
+    },
+    # The repository of @octokit/webhooks-examples, lower-cased.
+    "hello-world": {
+        "service": "hello-world",
+        "defaults": {"checks": [_CHECK], "on_failure": "alert"},
+        "environments": {"production": {}},
+    },
+}
+
+
+def write_config(root: Path) -> Path:
+    config = root / "config"
+    (config / "services").mkdir(parents=True, exist_ok=True)
+    daemon = {"targets": {"t": {"type": "command", "argv": ["true"]}}}
+    (config / "watchdog.yaml").write_text(yaml.safe_dump(daemon))
+    for name, doc in SERVICES.items():
+        (config / "services" / f"{name}.yaml").write_text(yaml.safe_dump(doc))
+    return config
+
+
+@dataclass
+class RecordingEngine:
+    """Stands in for the Engine in intake and read tests: records what the API asked of it."""
+
+    store: Store
+    clock: Clock
+    wakes: int = 0
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+    async def request_rollback(self, deployment_id: str, *, by: str, reason: str) -> RollbackRow:
+        self.calls.append(("rollback", deployment_id))
+        d = self.store.get_deployment(deployment_id)
+        raise IntakeError(409, "rollback_refused", f"test double: no rollback of {d.id}")
+
+    async def promote(self, deployment_id: str, *, by: str) -> VerificationRow:
+        self.calls.append(("promote", deployment_id))
+        return self.store.deploy_verification(deployment_id)
+
+
+@dataclass
+class RecordingTarget:
+    """Deploy target "t": records rollback calls and says they worked."""
+
+    name: str = "t"
+    calls: list[Any] = field(default_factory=list)
+
+    async def current(self, req: Any) -> Any:
+        from watchdog.targets.base import Current
+
+        return Current(artifact=req.failed_artifact)
+
+    async def rollback(self, req: Any) -> Any:
+        from watchdog.targets.base import RollbackResult
+
+        self.calls.append(req)
+        return RollbackResult(ok=True, detail=f"set to {req.artifact}")
+
+
+def real_engine(
+    *, settings: Settings, store: Store, holder: PolicyHolder, clock: Clock, metrics: Metrics
+) -> Any:
+    """The lead's Engine with no sources and a recording target; None while a plug-in is missing."""
+    try:
+        from watchdog.engine.engine import Engine
+        from watchdog.engine.outputs import Outputs
+        from watchdog.notify.dispatcher import Dispatcher
+    except ImportError:
+        return None
+    outputs = Outputs(
+        store=store,
+        policies=holder,
+        clock=clock,
+        dispatcher=Dispatcher({}, metrics=metrics),
+        reports_dir=settings.resolved_reports_dir,
+    )
+    return Engine(
+        store=store,
+        policies=holder,
+        sources={},
+        targets={"t": RecordingTarget()},
+        clock=clock,
+        metrics=metrics,
+        settings=settings,
+        outputs=outputs,
+    )
+
+
+def make_runtime(
+    root: Path, *, clock: Clock | None = None, engine: str = "double", **overrides: Any
+) -> Runtime:
+    """engine: "double" (RecordingEngine) or "real" (None-safe: falls back to the double)."""
+    values: dict[str, Any] = {
+        "data_dir": root,
+        "webhook_secret": WEBHOOK_SECRET,
+        "github_webhook_secret": GITHUB_SECRET,
+        "gitlab_webhook_token": GITLAB_TOKEN,
+        "argocd_webhook_token": ARGOCD_TOKEN,
+        "admin_token": ADMIN_TOKEN,
+        "instance_id": "api-test",
+    }
+    values.update(overrides)
+    settings = Settings(**values)
+    store = Store(f"sqlite:///{root / 'watchdog.db'}")
+    store.upgrade()
+    holder = PolicyHolder(write_config(root))
+    clock = clock or FakeClock(T0)
+    metrics = Metrics()
+    eng: Any = None
+    if engine == "real":
+        eng = real_engine(settings=settings, store=store, holder=holder, clock=clock, metrics=metrics)
+    if eng is None:
+        eng = RecordingEngine(store=store, clock=clock)
+    return Runtime(settings=settings, store=store, policies=holder, clock=clock, metrics=metrics, engine=eng)
+
+
+def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table: a refused request must leave this unchanged."""
+    engine = sa.create_engine(store.url)
+    try:
+        with engine.connect() as conn:
+            return {t.name: [tuple(r) for r in conn.execute(sa.select(t))] for t in metadata.sorted_tables}
+    finally:
+        engine.dispose()
+
+
+def event(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "service": "checkout",
+        "environment": "staging",
+        "version": "2.4.1",
+        "artifact": "registry.example/checkout@sha256:aaa",
+    }
+    base.update(fields)
+    return base
+
+
+def generic_headers(
+    body: bytes, *, msg_id: str, at: datetime, secret: str = WEBHOOK_SECRET
+) -> dict[str, str]:
+    ts = int(at.timestamp())
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign_standard(secret=secret, msg_id=msg_id, timestamp=ts, body=body),
+    }
+
+
+def github_headers(body: bytes, *, delivery: str, kind: str = "deployment_status") -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "x-github-event": kind,
+        "x-github-delivery": delivery,
+        "x-hub-signature-256": sign_github(secret=GITHUB_SECRET, body=body),
+    }
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data).encode()

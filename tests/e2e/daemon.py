@@ -1,0 +1,130 @@
+"""Runs `watchdog serve` as a real process on a loopback port, and talks to it as deploy systems do.
+
+Used by the end-to-end tests: signed events in, JSON API out, SIGKILL and restart in between.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from tests.conftest import free_port
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ADMIN = "admin-token-for-tests"
+
+
+class Daemon:
+    def __init__(self, *, config: Path, data: Path, env: dict[str, str] | None = None,
+                 args: list[str] | None = None) -> None:
+        self.config = config
+        self.data = data
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data / "daemon.log"
+        self.extra_env = env or {}
+        self.args = args or []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
+        env.update(
+            WATCHDOG_DATA_DIR=str(self.data),
+            WATCHDOG_WEBHOOK_SECRET=SECRET,
+            WATCHDOG_ADMIN_TOKEN=ADMIN,
+            WATCHDOG_TICK_SECONDS="0.2",
+            WATCHDOG_LEASE_SECONDS="3",
+            WATCHDOG_URL=self.url,
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> Daemon:
+        self.data.mkdir(parents=True, exist_ok=True)
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "watchdog", "serve", "--config", str(self.config), "--port", str(self.port),
+             *self.args],
+            env=self.env(), stdout=out, stderr=subprocess.STDOUT, cwd=self.data,
+        )
+        self.wait_for(lambda: self._ready(), what="the daemon to be ready", timeout=30)
+        return self
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the daemon exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no goodbye; leases are left to expire."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def notify(self, **event: Any) -> str:
+        """Posts a generic event signed the way the Standard Webhooks reference library signs it."""
+        body = json.dumps(event)
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        now = time.time()
+        from datetime import UTC, datetime
+
+        signature = Webhook(SECRET).sign(msg_id, datetime.fromtimestamp(now, UTC), body)
+        r = httpx.post(
+            f"{self.url}/v1/events",
+            content=body,
+            headers={"content-type": "application/json", "webhook-id": msg_id,
+                     "webhook-timestamp": str(int(now)), "webhook-signature": signature},
+            timeout=10,
+        )
+        assert r.status_code == 202, r.text
+        return str(r.json()["deployment_id"])
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        r = httpx.get(f"{self.url}/v1/deployments/{deployment_id}", timeout=10)
+        r.raise_for_status()
+        return dict(r.json())
+
+    def wait_state(self, deployment_id: str, states: set[str], *, timeout: float = 60) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+
+        def check() -> bool:
+            found.update(self.deployment(deployment_id))
+            return found["state"] in states
+
+        self.wait_for(check, what=f"{deployment_id} to reach {states}", timeout=timeout,
+                      detail=lambda: f"last state {found.get('state')}")
+        return found
+
+    def wait_for(self, cond: Callable[[], bool], *, what: str, timeout: float,
+                 detail: Callable[[], str] | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond():
+                return
+            time.sleep(0.2)
+        tail = self.log.read_text()[-4000:] if self.log.exists() else ""
+        raise AssertionError(f"timed out waiting for {what} ({detail() if detail else ''})\n{tail}")

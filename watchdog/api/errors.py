@@ -1,0 +1,81 @@
+"""Every refusal the API makes has one body: `{"error": code, "detail": words}`, FastAPI's own 422 too.
+
+Handlers for IntakeError (also raised by the engine for refused operator actions), NotFound and HTTP errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from watchdog.api.views import ErrorBody
+from watchdog.errors import IntakeError, NotFound, StoreError
+from watchdog.intake.refusals import describe
+
+log = logging.getLogger(__name__)
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+# Declared on every route so the OpenAPI schema matches what the handlers below answer.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "a field is missing or wrong (its path is in detail)"},
+}
+
+
+def error(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+def refuse(status: int, code: str, detail: str) -> IntakeError:
+    """The API's refusals reuse IntakeError: the engine raises it for refused operator actions too."""
+    return IntakeError(status, code, detail)
+
+
+async def _intake_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IntakeError)
+    return error(exc.status, exc.code, exc.detail)
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return error(404, "not_found", str(exc) or "no such resource")
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("store error on %s %s: %s", request.method, request.url.path, exc)
+    return error(503, "store_unavailable", "the state store failed; try again")
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error(422, "invalid_request", describe(list(exc.errors())))
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _CODES.get(exc.status_code, "http_error")
+    return JSONResponse(
+        {"error": code, "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(IntakeError, _intake_error)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)

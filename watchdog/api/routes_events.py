@@ -1,0 +1,184 @@
+"""POST /v1/events and /v1/webhooks/{github,gitlab,argocd}: authenticate, parse, deduplicate, accept.
+
+A refused request writes nothing; a repeated delivery id answers the first answer and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from watchdog.api.deps import RuntimeDep, in_thread, read_body
+from watchdog.api.errors import ERROR_RESPONSES, refuse
+from watchdog.api.views import AcceptedBody, ErrorBody, IgnoredBody
+from watchdog.engine.runtime import Runtime
+from watchdog.errors import IntakeError
+from watchdog.events import DeployEvent
+from watchdog.intake import PARSERS
+from watchdog.intake.refusals import check_content_length, check_content_type
+
+router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
+
+
+def _secret(runtime: Runtime, source: str) -> str | None:
+    s = runtime.settings
+    value = {
+        "generic": s.webhook_secret,
+        "github": s.github_webhook_secret,
+        "gitlab": s.gitlab_webhook_token,
+        "argocd": s.argocd_webhook_token,
+    }[source]
+    return value.get_secret_value() if value is not None else None
+
+
+def _policy(runtime: Runtime, event: DeployEvent) -> dict[str, Any]:
+    """The resolved policy stored with the deployment, so a later reload cannot change a running verdict."""
+    policies = runtime.policies.current
+    policy = policies.policy(event.service, event.environment)
+    if policy is None:
+        if event.service not in policies.services:
+            raise refuse(
+                422, "unknown_service", f"service: no policy for {event.service} in config/services/"
+            )
+        known = ", ".join(policies.environments(event.service)) or "none"
+        raise refuse(
+            422,
+            "unknown_environment",
+            f"environment: {event.service} has no policy for {event.environment} (known: {known})",
+        )
+    return policy.model_dump(mode="json", by_alias=True)
+
+
+def _write_lock(request: Request) -> asyncio.Lock | contextlib.nullcontext[None]:
+    """SQLite has one writer: queueing writes here beats threads spinning in its busy handler."""
+    lock: asyncio.Lock | None = getattr(request.app.state, "intake_write_lock", None)
+    return lock if lock is not None else contextlib.nullcontext()
+
+
+async def receive(source: str, request: Request, runtime: Runtime) -> JSONResponse:
+    counter = runtime.metrics.events
+    store = runtime.store
+    try:
+        # Header-only checks first: nothing is read from an oversized or non-JSON request.
+        limit = runtime.settings.max_body_bytes
+        check_content_length(request.headers.get("content-length"), limit=limit)
+        check_content_type(request.headers.get("content-type"))
+        body = await read_body(request, limit=limit)
+        now = runtime.clock.now()
+        intake = PARSERS[source](
+            headers=request.headers,
+            body=body,
+            secret=_secret(runtime, source),
+            now=now,
+            query=dict(request.query_params),
+        )
+        first = await in_thread(store.find_delivery, source=source, delivery_id=intake.delivery_id)
+        if first is not None:
+            counter.labels(source, "duplicate").inc()
+            return JSONResponse(first.response, status_code=first.status_code)
+        if intake.event is None:
+            answer = IgnoredBody(reason=intake.ignored_reason or "ignored").model_dump()
+            async with _write_lock(request):
+                row = await in_thread(
+                    store.record_delivery,
+                    source=source,
+                    delivery_id=intake.delivery_id,
+                    status_code=200,
+                    response=answer,
+                    now=now,
+                )
+            counter.labels(source, "ignored").inc()
+            return JSONResponse(row.response, status_code=row.status_code)
+        policy = _policy(runtime, intake.event)
+    except IntakeError as exc:
+        counter.labels(source, exc.code).inc()
+        raise
+    async with _write_lock(request):
+        accepted = await in_thread(
+            store.accept_event,
+            event=intake.event,
+            source=source,
+            delivery_id=intake.delivery_id,
+            policy=policy,
+            now=now,
+        )
+    if accepted.duplicate:
+        counter.labels(source, "duplicate").inc()
+        return JSONResponse(accepted.response, status_code=accepted.status_code)
+    runtime.engine.wake()
+    counter.labels(source, "accepted").inc()
+    accepted_body = AcceptedBody(deployment_id=accepted.deployment.id, state="pending")
+    return JSONResponse(accepted_body.model_dump(), status_code=202)
+
+
+_EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": AcceptedBody, "description": "accepted: a verification is pending"},
+    200: {"model": IgnoredBody, "description": "acknowledged and ignored, with the reason"},
+    400: {"model": ErrorBody, "description": "malformed_json, missing_header"},
+    401: {"model": ErrorBody, "description": "bad_signature, stale_timestamp"},
+    403: {"model": ErrorBody, "description": "not_configured: the route's secret is not set"},
+    413: {"model": ErrorBody, "description": "payload_too_large"},
+    415: {"model": ErrorBody, "description": "unsupported_media_type"},
+    422: {"model": ErrorBody, "description": "invalid_event, unknown_service, unknown_environment"},
+}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_GENERIC_DOC = """A deploy event, signed the Standard Webhooks way with WATCHDOG_WEBHOOK_SECRET:
+`webhook-id` (the idempotency key), `webhook-timestamp` (unix seconds, +/- 5 minutes) and
+`webhook-signature` (`v1,<base64 HMAC-SHA256>` of `id.timestamp.body`)."""
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    response_model=None,
+    responses=_EVENT_RESPONSES,
+    openapi_extra=_body(DeployEvent.model_json_schema()),
+    description=_GENERIC_DOC,
+)
+async def post_event(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    return await receive("generic", request, runtime)
+
+
+@router.post(
+    "/v1/webhooks/github",
+    status_code=202,
+    response_model=None,
+    responses=_EVENT_RESPONSES,
+    openapi_extra=_body({"type": "object"}),
+    description="GitHub `deployment_status` webhooks, signed with X-Hub-Signature-256.",
+)
+async def post_github(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    return await receive("github", request, runtime)
+
+
+@router.post(
+    "/v1/webhooks/gitlab",
+    status_code=202,
+    response_model=None,
+    responses=_EVENT_RESPONSES,
+    openapi_extra=_body({"type": "object"}),
+    description="GitLab Deployment Hooks, authenticated by X-Gitlab-Token; `?service=` overrides the name.",
+)
+async def post_gitlab(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    return await receive("gitlab", request, runtime)
+
+
+@router.post(
+    "/v1/webhooks/argocd",
+    status_code=202,
+    response_model=None,
+    responses=_EVENT_RESPONSES,
+    openapi_extra=_body({"type": "object"}),
+    description="Our argocd-notifications template (docs/integrations.md); header X-Watchdog-Token.",
+)
+async def post_argocd(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    return await receive("argocd", request, runtime)

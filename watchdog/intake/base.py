@@ -1,0 +1,59 @@
+"""What every intake parser returns, and the shape all of them share.
+
+An `Intake` is an event to verify, or a delivery acknowledged and ignored with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from watchdog.events import DeployEvent
+
+
+@dataclass(frozen=True)
+class Intake:
+    source: str  # generic | github | gitlab | argocd
+    delivery_id: str  # the idempotency key of the delivery
+    event: DeployEvent | None  # None: acknowledged and ignored
+    ignored_reason: str | None = None
+
+
+class Parser(Protocol):
+    def __call__(
+        self,
+        *,
+        headers: Mapping[str, str],
+        body: bytes,
+        secret: str | None,
+        now: datetime,
+        query: Mapping[str, str] | None = None,
+    ) -> Intake: ...
+
+
+def text(data: Mapping[str, Any], key: str) -> str | None:
+    """A non-empty string field, or None; a wrong type is left for the event model to refuse."""
+    value = data.get(key)
+    if isinstance(value, str):
+        value = value.strip()
+        # Argo CD's Go templates print a missing map key as "<no value>".
+        return value if value and value != "<no value>" else None
+    return None
+
+
+def obj(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def str_labels(items: Mapping[str, object]) -> dict[str, str]:
+    """Labels from a webhook: strings and numbers kept as strings, empty and nested values dropped."""
+    out: dict[str, str] = {}
+    for key, value in items.items():
+        if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+            continue
+        if str(value):
+            out[key] = str(value)[:500]
+    return out

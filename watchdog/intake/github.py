@@ -1,0 +1,121 @@
+"""`POST /v1/webhooks/github`: a `deployment_status` of state `success` starts a verification.
+
+Authenticated by X-Hub-Signature-256 over the raw body; X-GitHub-Delivery is the idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from watchdog.intake.base import Intake, obj, str_labels, text
+from watchdog.intake.refusals import (
+    build_event,
+    invalid,
+    lower_headers,
+    not_configured,
+    parse_object,
+    require_header,
+)
+from watchdog.intake.signatures import verify_github
+
+SOURCE = "github"
+
+# Where each event field came from, so a refusal names the sender's own path.
+PATHS = {
+    "service": "deployment.payload.service (or repository.name)",
+    "environment": "deployment_status.environment",
+    "version": "deployment.payload.version (or deployment.ref)",
+    "artifact": "deployment.payload.artifact (or deployment.sha)",
+    "previous_version": "deployment.payload.previous_version",
+    "previous_artifact": "deployment.payload.previous_artifact",
+    "commit": "deployment.sha",
+    "deployer": "deployment_status.creator.login",
+    "rollback_safe": "deployment.payload.rollback_safe",
+    "is_rollback": "deployment.payload.is_rollback",
+    "labels": "deployment.payload.labels",
+}
+
+
+def _payload(deployment: Mapping[str, Any]) -> dict[str, Any]:
+    """`deployment.payload` is whatever the creator sent: an object, a JSON string, or nothing."""
+    value = deployment.get("payload")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def parse(
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: str | None,
+    now: datetime,
+    query: Mapping[str, str] | None = None,
+) -> Intake:
+    if not secret:
+        raise not_configured("POST /v1/webhooks/github", "WATCHDOG_GITHUB_WEBHOOK_SECRET")
+    h = lower_headers(headers)
+    verify_github(header=h.get("x-hub-signature-256"), body=body, secret=secret)
+    delivery = require_header(h, "X-GitHub-Delivery")
+    kind = require_header(h, "X-GitHub-Event")
+    data = parse_object(body)
+
+    def ignored(reason: str) -> Intake:
+        return Intake(source=SOURCE, delivery_id=delivery, event=None, ignored_reason=reason)
+
+    if kind == "ping":
+        return ignored("ping: the webhook is configured")
+    if kind != "deployment_status":
+        return ignored(f"event {kind} is not used: only deployment_status success starts a verification")
+    status = data.get("deployment_status")
+    if not isinstance(status, dict):
+        raise invalid("deployment_status: field required")
+    state = text(status, "state")
+    if state != "success":
+        return ignored(f"deployment_status.state is {state}: only success starts a verification")
+    return _event(data, status=status, delivery=delivery, query=query or {})
+
+
+def _event(
+    data: Mapping[str, Any], *, status: Mapping[str, Any], delivery: str, query: Mapping[str, str]
+) -> Intake:
+    deployment = obj(data, "deployment")
+    repository = obj(data, "repository")
+    payload = _payload(deployment)
+    sha = text(deployment, "sha")
+    repo_name = text(repository, "name")
+    # Policy files use lower-case service names; GitHub keeps the repository name's case.
+    service = query.get("service") or payload.get("service") or (repo_name.lower() if repo_name else None)
+    fields: dict[str, Any] = {
+        "service": service,
+        "environment": text(status, "environment") or text(deployment, "environment"),
+        "version": payload.get("version") or text(deployment, "ref"),
+        "artifact": payload.get("artifact") or sha,
+        "previous_version": payload.get("previous_version"),
+        "previous_artifact": payload.get("previous_artifact"),
+        "commit": sha,
+        "deployer": text(obj(status, "creator"), "login"),
+        "rollback_safe": payload.get("rollback_safe"),
+        "is_rollback": payload.get("is_rollback"),
+        "labels": payload.get("labels"),
+    }
+    html_url = text(repository, "html_url")
+    if html_url and sha:
+        fields["changelog_url"] = f"{html_url}/commit/{sha}"
+    event_data = {k: v for k, v in fields.items() if v is not None}
+    if "labels" not in event_data:
+        event_data["labels"] = str_labels(
+            {
+                "github_repository": text(repository, "full_name"),
+                "github_deployment_id": deployment.get("id"),
+                "environment_url": text(status, "environment_url"),
+            }
+        )
+    event = build_event(event_data, paths=PATHS)
+    return Intake(source=SOURCE, delivery_id=delivery, event=event)

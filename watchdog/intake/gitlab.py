@@ -1,0 +1,83 @@
+"""`POST /v1/webhooks/gitlab`: a Deployment Hook of status `success` starts a verification.
+
+Authenticated by the X-Gitlab-Token shared secret; X-Gitlab-Event-UUID is the idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from watchdog.intake.base import Intake, obj, str_labels, text
+from watchdog.intake.refusals import build_event, lower_headers, not_configured, parse_object, require_header
+from watchdog.intake.signatures import verify_token
+
+SOURCE = "gitlab"
+
+PATHS = {
+    "service": "project.path_with_namespace (last segment; or ?service=)",
+    "environment": "environment",
+    "version": "short_sha",
+    "artifact": "commit_url (last segment)",
+    "commit": "commit_url (last segment)",
+    "deployer": "user.username",
+    "changelog_url": "commit_url",
+}
+
+
+def parse(
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: str | None,
+    now: datetime,
+    query: Mapping[str, str] | None = None,
+) -> Intake:
+    if not secret:
+        raise not_configured("POST /v1/webhooks/gitlab", "WATCHDOG_GITLAB_WEBHOOK_TOKEN")
+    h = lower_headers(headers)
+    verify_token(given=h.get("x-gitlab-token"), expected=secret, header="X-Gitlab-Token")
+    # GitLab >= 17.4 also sends Idempotency-Key; the event UUID is there on every version we know.
+    delivery = h.get("x-gitlab-event-uuid") or require_header(h, "X-Gitlab-Event-UUID")
+    data = parse_object(body)
+    kind = text(data, "object_kind")
+    if kind != "deployment":
+        reason = f"object_kind {kind} is not used: only deployment success starts a verification"
+        return Intake(source=SOURCE, delivery_id=delivery, event=None, ignored_reason=reason)
+    status = text(data, "status")
+    if status != "success":
+        reason = f"status is {status}: only success starts a verification"
+        return Intake(source=SOURCE, delivery_id=delivery, event=None, ignored_reason=reason)
+    return Intake(
+        source=SOURCE, delivery_id=delivery, event=build_event(_fields(data, query or {}), paths=PATHS)
+    )
+
+
+def _fields(data: Mapping[str, Any], query: Mapping[str, str]) -> dict[str, Any]:
+    project = obj(data, "project")
+    path = text(project, "path_with_namespace") or ""
+    commit_url = text(data, "commit_url")
+    # GitLab sends only short_sha; the full SHA is the last path segment of commit_url.
+    full_sha = commit_url.rstrip("/").rsplit("/", 1)[-1] if commit_url else None
+    short_sha = text(data, "short_sha")
+    fields: dict[str, Any] = {
+        "service": query.get("service") or (path.rsplit("/", 1)[-1].lower() or None),
+        "environment": data.get("environment"),
+        "version": short_sha or (full_sha[:8] if full_sha else None),
+        "artifact": full_sha or short_sha,
+        "commit": full_sha,
+        "deployer": text(obj(data, "user"), "username"),
+        "changelog_url": commit_url,
+        "labels": str_labels(
+            {
+                "gitlab_project": path,
+                "gitlab_deployment_id": data.get("deployment_id"),
+                "environment_tier": text(data, "environment_tier"),
+                "ref": text(data, "ref"),
+                "commit_title": text(data, "commit_title"),
+                "deployable_url": text(data, "deployable_url"),
+            }
+        ),
+    }
+    return {k: v for k, v in fields.items() if v is not None}
