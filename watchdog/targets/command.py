@@ -1,0 +1,118 @@
+"""Command target: runs a deploy program from an argv template (no shell), bounded in time; exit 0 is success.
+
+Exit 75 (EX_TEMPFAIL, "try again later") is retried with backoff; any other failure is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shlex
+from collections.abc import Mapping
+
+from watchdog.errors import TargetError, TransientTargetError, WatchdogError
+from watchdog.policy.connections import CommandTargetConfig
+from watchdog.policy.secrets import expand_env
+from watchdog.targets import process
+from watchdog.targets.base import Current, RollbackRequest, RollbackResult
+from watchdog.targets.retry import Backoff, with_retries
+from watchdog.targets.templating import check_templates, render
+from watchdog.targets.transcript import Transcript
+
+EX_TEMPFAIL = 75
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def request_env(req: RollbackRequest) -> dict[str, str]:
+    """The request as WATCHDOG_* variables, so a script need not take every value as an argument."""
+    return {f"WATCHDOG_{key.upper()}": value for key, value in req.placeholders().items()}
+
+
+class CommandTarget:
+    def __init__(
+        self,
+        name: str,
+        config: CommandTargetConfig,
+        *,
+        environ: Mapping[str, str] | None = None,
+        poll_interval: float = 2.0,  # unused: the command itself waits for its rollout; one constructor shape
+        backoff: Backoff | None = None,
+        kill_grace: float = 5.0,
+    ) -> None:
+        check_templates([*config.argv, *config.env.values()], where=f"target {name}")
+        self.name = name
+        self.config = config
+        self._environ = environ
+        self._backoff = backoff or Backoff(attempts=3)
+        self._kill_grace = kill_grace
+        self._done: dict[tuple[str, str], RollbackResult] = {}
+        self._lock = asyncio.Lock()
+
+    async def current(self, req: RollbackRequest) -> Current:
+        return Current(artifact=None, detail=f"command target {self.name} cannot tell what runs")
+
+    def _env(self, req: RollbackRequest, log: Transcript) -> dict[str, str]:
+        base = dict(self._environ if self._environ is not None else os.environ)
+        env = {**base, **request_env(req)}
+        for key, template in self.config.env.items():
+            # Environment references first, placeholders after: a placeholder value is never env-expanded.
+            log.add_secret(*(base.get(m.group(1)) for m in _ENV_REF.finditer(template)))
+            env[key] = render(expand_env(template, environ=base), req.placeholders())
+        return env
+
+    async def rollback(self, req: RollbackRequest) -> RollbackResult:
+        key = (req.deployment_id, req.artifact)
+        async with self._lock:
+            if (prior := self._done.get(key)) is not None:
+                return RollbackResult(
+                    True, f"already rolled back for this deploy: {prior.detail}", prior.output
+                )
+            log = Transcript()
+            attempts = 1
+
+            def note(attempt: int, exc: Exception, delay: float) -> None:
+                nonlocal attempts
+                attempts += 1
+                log.note(f"transient ({exc}); retry {attempt} in {delay:.1f}s")
+
+            try:
+                argv = [render(item, req.placeholders()) for item in self.config.argv]
+                env = self._env(req, log)
+                done = await with_retries(
+                    lambda: self._run(argv, env, log), backoff=self._backoff, on_retry=note
+                )
+                ok, detail = True, done.value
+            except WatchdogError as exc:
+                ok, detail = False, str(exc)
+            result = RollbackResult(ok=ok, detail=log.clean(detail), output=log.text(), attempts=attempts)
+            if ok:
+                self._done[key] = result
+            return result
+
+    async def _run(self, argv: list[str], env: dict[str, str], log: Transcript) -> str:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        log.note(f"$ {shlex.join(argv)}" + (f"  (in {self.config.cwd})" if self.config.cwd else ""))
+        try:
+            fin = await process.run(
+                argv, timeout=self.config.timeout, env=env, cwd=self.config.cwd, kill_grace=self._kill_grace
+            )
+        except OSError as exc:
+            raise TargetError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+        took = loop.time() - started
+        status = "killed after timeout" if fin.timed_out else f"exit {fin.returncode}"
+        log.note(f"{status} after {took:.1f} s")
+        for stream, text in (("stdout", fin.stdout), ("stderr", fin.stderr)):
+            if text.strip():
+                log.note(f"{stream}:\n  " + text.rstrip().replace("\n", "\n  "))
+        if fin.timed_out:
+            raise TargetError(
+                f"{argv[0]} did not finish within {self.config.timeout:g} s; its process group was stopped"
+            )
+        last = (fin.stderr.strip() or fin.stdout.strip()).splitlines()[-1:] or [""]
+        if fin.returncode == EX_TEMPFAIL:
+            raise TransientTargetError(f"{argv[0]} asked to be retried (exit 75): {last[0]}".rstrip(": "))
+        if fin.returncode != 0:
+            raise TargetError(f"{argv[0]} failed with exit {fin.returncode}: {last[0]}".rstrip(": "))
+        return f"{argv[0]} exited 0 in {took:.1f} s" + (f": {last[0]}" if last[0] else "")

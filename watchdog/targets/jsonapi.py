@@ -1,0 +1,89 @@
+"""One rollback's conversation with a JSON API (Kubernetes, Argo CD): retried requests, logged and bounded.
+
+Every request is retried on transient errors with backoff, never past the rollback's overall deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from watchdog.errors import TargetError
+from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
+from watchdog.targets.transcript import Transcript
+
+
+def error_message(resp: httpx.Response) -> str:
+    """`message` (Kubernetes Status, grpc-gateway) or `error` of a JSON error body, else a short excerpt."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error")
+        if message:
+            reason = body.get("reason")
+            return f"{reason}: {message}" if isinstance(reason, str) and reason else str(message)
+    return resp.text[:200]
+
+
+class JsonApi:
+    """`retries` counts the requests that were asked again, for RollbackResult.attempts."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        log: Transcript,
+        *,
+        backoff: Backoff,
+        deadline: float | None = None,
+        describe: Callable[[httpx.Response], str] = error_message,
+    ) -> None:
+        self.client = client
+        self.log = log
+        self.backoff = backoff
+        self.deadline = deadline
+        self.describe = describe
+        self.retries = 0
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        content_type: str = "application/json",
+        quiet: bool = False,
+    ) -> dict[str, Any]:
+        """The JSON object answered; `quiet` leaves successful answers out of the log (polls)."""
+
+        async def once() -> dict[str, Any]:
+            content = json.dumps(body).encode() if body is not None else None
+            headers = {"Content-Type": content_type} if content is not None else {}
+            try:
+                resp = await self.client.request(method, url, content=content, headers=headers)
+            except httpx.TransportError as exc:
+                self.log.note(f"{method} {url} -> {type(exc).__name__}")
+                raise transport_error(exc, what=f"{method} {url}") from None
+            if not (quiet and resp.is_success):
+                # Whole objects are long and say nothing new: keep the bodies of failures only.
+                self.log.exchange(resp, body=not resp.is_success)
+            if not resp.is_success:
+                raise_for_status(resp, what=f"{method} {url}", message=self.describe(resp))
+            try:
+                data = resp.json()
+            except ValueError:
+                raise TargetError(f"{method} {url}: the answer is not JSON") from None
+            if not isinstance(data, dict):
+                raise TargetError(f"{method} {url}: expected a JSON object")
+            return data
+
+        def note(attempt: int, exc: Exception, delay: float) -> None:
+            self.retries += 1
+            self.log.note(f"  transient ({exc}); retry {attempt} in {delay:.1f}s")
+
+        done = await with_retries(once, backoff=self.backoff, deadline=self.deadline, on_retry=note)
+        return done.value

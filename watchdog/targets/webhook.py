@@ -1,0 +1,144 @@
+"""Webhook target: asks another system (GitHub workflow_dispatch, a CD API) to redeploy, with a JSON body.
+
+A 2xx answer is success. The receiver does the deploy, so this target cannot tell what runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from watchdog.errors import TargetError, WatchdogError
+from watchdog.policy.connections import WebhookTargetConfig
+from watchdog.policy.secrets import expand_env
+from watchdog.targets.base import Current, RollbackRequest, RollbackResult
+from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
+from watchdog.targets.templating import check_templates, render, render_json, strings_in
+from watchdog.targets.transcript import Transcript, excerpt
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def idempotency_key(req: RollbackRequest) -> str:
+    """Stable across retries and restarts for one (failed deploy, artifact): receivers may dedupe on it."""
+    digest = hashlib.sha256(f"{req.deployment_id}\n{req.artifact}".encode()).hexdigest()
+    return f"watchdog-rollback-{digest[:32]}"
+
+
+class WebhookTarget:
+    def __init__(
+        self,
+        name: str,
+        config: WebhookTargetConfig,
+        *,
+        environ: Mapping[str, str] | None = None,
+        poll_interval: float = 2.0,  # unused: the receiver reports nothing to poll; one constructor shape
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        templates = [config.url, *config.headers.values(), *strings_in(config.body)]
+        check_templates(templates, where=f"target {name}")
+        self.name = name
+        self.config = config
+        self._environ = environ
+        self._transport = transport
+        self._backoff = dataclasses.replace(backoff or Backoff(), attempts=config.retries + 1)
+        self._done: dict[tuple[str, str], RollbackResult] = {}
+        self._lock = asyncio.Lock()
+
+    async def current(self, req: RollbackRequest) -> Current:
+        return Current(artifact=None, detail=f"webhook target {self.name} cannot tell what runs")
+
+    def _fill(self, template: str, req: RollbackRequest, log: Transcript) -> str:
+        """`${NAME}` from the environment, then placeholders (whose values are never env-expanded)."""
+        environ = self._environ if self._environ is not None else os.environ
+        log.add_secret(*(environ.get(m.group(1)) for m in _ENV_REF.finditer(template)))
+        return render(expand_env(template, environ=environ), req.placeholders())
+
+    async def rollback(self, req: RollbackRequest) -> RollbackResult:
+        key = (req.deployment_id, req.artifact)
+        async with self._lock:
+            if (prior := self._done.get(key)) is not None:
+                return RollbackResult(
+                    True, f"already rolled back for this deploy: {prior.detail}", prior.output
+                )
+            log = Transcript()
+            attempts = 1
+
+            def note(attempt: int, exc: Exception, delay: float) -> None:
+                nonlocal attempts
+                attempts += 1
+                log.note(f"  transient ({exc}); retry {attempt} in {delay:.1f}s")
+
+            try:
+                url = self._fill(self.config.url, req, log)
+                headers = {k: self._fill(v, req, log) for k, v in self.config.headers.items()}
+                body = render_json(self.config.body, req.placeholders())
+                lower = {k.lower() for k in headers}
+                if "content-type" not in lower:
+                    headers["Content-Type"] = "application/json"
+                if "idempotency-key" not in lower:
+                    headers["Idempotency-Key"] = idempotency_key(req)
+                async with httpx.AsyncClient(
+                    timeout=self.config.timeout, transport=self._transport
+                ) as client:
+                    send = self._sender(
+                        client, log, method=self.config.method, url=url, headers=headers, body=body
+                    )
+                    resp = (await with_retries(send, backoff=self._backoff, on_retry=note)).value
+                ok, detail = True, f"{self.config.method} {url} answered {resp.status_code}{_run_link(resp)}"
+            except WatchdogError as exc:
+                ok, detail = False, str(exc)
+            result = RollbackResult(ok=ok, detail=log.clean(detail), output=log.text(), attempts=attempts)
+            if ok:
+                self._done[key] = result
+            return result
+
+    def _sender(
+        self,
+        client: httpx.AsyncClient,
+        log: Transcript,
+        *,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: Any,
+    ) -> Any:
+        content = json.dumps(body).encode()
+
+        async def once() -> httpx.Response:
+            try:
+                resp = await client.request(method, url, content=content, headers=headers)
+            except httpx.ReadTimeout:
+                log.note(f"{method} {url} -> no answer within {self.config.timeout:g} s")
+                # The request arrived; the receiver may be deploying now. Asking again could deploy twice.
+                raise TargetError(
+                    f"{method} {url}: no answer within {self.config.timeout:g} s; not retried, because "
+                    "the receiver may already have acted on it"
+                ) from None
+            except httpx.TransportError as exc:
+                log.note(f"{method} {url} -> {type(exc).__name__}")
+                raise transport_error(exc, what=f"{method} {url}") from None
+            log.exchange(resp)
+            raise_for_status(resp, what=f"{method} {url}", message=excerpt(resp.text, limit=200))
+            return resp
+
+        return once
+
+
+def _run_link(resp: httpx.Response) -> str:
+    """GitHub's workflow_dispatch with return_run_details answers the run's URL: worth a click."""
+    try:
+        data = resp.json() if resp.content else None
+    except ValueError:
+        return ""
+    link = data.get("html_url") or data.get("run_url") if isinstance(data, dict) else None
+    return f" ({link})" if isinstance(link, str) else ""
