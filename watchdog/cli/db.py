@@ -1,13 +1,52 @@
-"""`watchdog db`: placeholder until its owner fills it in.
+"""`watchdog db upgrade | downgrade [REV] | current`: schema migrations of the state store.
 
-Registers no commands yet.
+The URL comes from settings (WATCHDOG_DATABASE_URL, default SQLite under data_dir); `--url` overrides.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+from alembic.util import CommandError
+from sqlalchemy.exc import SQLAlchemyError
+
+from watchdog.errors import StoreError
+from watchdog.redact import redact
+from watchdog.settings import load_settings
+from watchdog.store import db, migrate
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    return None
+    parser = sub.add_parser("db", help="migrate the state store's schema")
+    actions = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+
+    up = actions.add_parser("upgrade", help="migrate to the newest schema")
+    up.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
+    down = actions.add_parser("downgrade", help="migrate down; the default, base, drops every table")
+    down.add_argument("revision", nargs="?", default="base", help="target revision (default: base)")
+    current = actions.add_parser("current", help="print the schema revision of the database")
+    for action in (up, down, current):
+        action.add_argument("--url", help="database URL (default: settings, WATCHDOG_DATABASE_URL)")
+        action.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    url: str = args.url or load_settings().resolved_database_url
+    try:
+        engine = db.create_engine(url)
+        try:
+            if args.db_command == "upgrade":
+                migrate.upgrade(engine, args.revision)
+            elif args.db_command == "downgrade":
+                migrate.downgrade(engine, args.revision)
+            revision = migrate.current(engine)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, StoreError, CommandError) as exc:
+        # Driver messages may quote connection details; only the redacted form is printed.
+        print(f"watchdog db {args.db_command}: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    print(f"{db.describe(url)}: {revision or 'base (empty)'}")
+    return 0

@@ -66,14 +66,21 @@ def build_sources(
 
     sources: dict[str, Source] = {}
     for name, config in daemon.sources.items():
-        factory = SOURCE_TYPES.get(config.type)
-        if factory is None:
-            raise ConfigError(f"unknown source type '{config.type}'; known: {', '.join(known_types())}")
-        if name == HTTP:
-            raise ConfigError("source name 'http' is reserved for the built-in http prober")
-        sources[name] = factory(name, config, metrics, environ)
+        sources[name] = build_source(name, config, metrics=metrics, environ=environ)
     sources[HTTP] = HttpSource(HTTP, metrics=metrics, environ=environ)
     return sources
+
+
+def build_source(
+    name: str, config: Any, *, metrics: Metrics | None = None, environ: Mapping[str, str] | None = None
+) -> Source:
+    """One configured source; ConfigError when its type is unknown or a secret it needs is missing."""
+    factory = SOURCE_TYPES.get(config.type)
+    if factory is None:
+        raise ConfigError(f"unknown source type '{config.type}'; known: {', '.join(known_types())}")
+    if name == HTTP:
+        raise ConfigError("source name 'http' is reserved for the built-in http prober")
+    return factory(name, config, metrics, environ)
 
 
 def source_for(check: AnyCheck, sources: Mapping[str, Source]) -> Source:

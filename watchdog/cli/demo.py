@@ -1,0 +1,55 @@
+"""`watchdog demo deploy VERSION`: deploys a version to the bundled demo service and notifies the daemon.
+
+It plays the deploy system of the walkthrough: in real life a pipeline deploys, then runs `watchdog notify`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import httpx
+
+from watchdog.cli import client
+
+DEMO_URL = "http://127.0.0.1:8081"
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    demo = sub.add_parser("demo", help="drive the bundled demo service (see the README walkthrough)")
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="COMMAND", required=True)
+    p = demo_sub.add_parser("deploy", help="run VERSION on the demo service, then notify the daemon")
+    p.add_argument("version", metavar="VERSION", help='a version; one containing "bad" serves 30%% errors')
+    p.add_argument("--demo-url", default=os.environ.get("WATCHDOG_DEMO_URL", DEMO_URL))
+    p.add_argument("--environment", default="local")
+    client._common(p)
+    p.set_defaults(handler=run, command="demo deploy")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        r = httpx.post(f"{args.demo_url}/deploy", json={"version": args.version}, timeout=args.timeout)
+        r.raise_for_status()
+    except httpx.HTTPError as exc:
+        print(
+            f"watchdog demo deploy: the demo service at {args.demo_url} did not take the deploy: {exc}; "
+            "is `make run` running?",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"demo service now runs {args.version}; notifying the daemon", file=sys.stderr)
+    notify_args = argparse.Namespace(
+        **vars(args),
+        service="demo",
+        artifact=None,
+        previous_version=None,
+        previous_artifact=None,
+        deployer="watchdog demo deploy",
+        commit=None,
+        changelog_url=None,
+        not_rollback_safe=False,
+        label=None,
+    )
+    return client._handler(client.notify)(notify_args)

@@ -1,0 +1,30 @@
+"""A stand-in for a source that could not be built (a missing API key): every sample says why, inconclusive.
+
+So one missing token costs the checks that use it their conclusiveness, not the whole daemon its start.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from watchdog.analysis.models import Baseline, Measurement
+from watchdog.sources.base import AnyCheck, SampleContext
+
+
+class UnavailableSource:
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    async def sample(
+        self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext
+    ) -> Measurement:
+        return Measurement(error=f"source '{self.name}' is unavailable: {self.reason}")
+
+    async def history(
+        self, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
+    ) -> Baseline | None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
