@@ -54,22 +54,39 @@ def write_config(root: Path, port: int, interval: int) -> Path:
     (config / "services").mkdir(parents=True)
     base = f"http://127.0.0.1:{port}"
     (config / "watchdog.yaml").write_text(
-        yaml.safe_dump({"sources": {"demo-metrics": {"type": "scrape", "url": f"{base}/metrics", "concurrency": 32}}})
+        yaml.safe_dump(
+            {"sources": {"demo-metrics": {"type": "scrape", "url": f"{base}/metrics", "concurrency": 32}}}
+        )
     )
     policy = {
         "service": "bench",
         "defaults": {
-            "verification": {"duration": "10m", "interval": f"{interval}s", "warmup": "0s", "failure_limit": 2},
+            "verification": {
+                "duration": "10m",
+                "interval": f"{interval}s",
+                "warmup": "0s",
+                "failure_limit": 2,
+            },
             "on_failure": "alert",
         },
         "environments": {
             "prod": {
                 "checks": [
                     {"name": "healthz", "type": "http", "url": f"{base}/healthz", "expect": {"status": 200}},
-                    {"name": "version", "type": "http", "url": f"{base}/healthz",
-                     "expect": {"json": {"status": "ok"}}},
-                    {"name": "errors", "type": "error_rate", "source": "demo-metrics",
-                     "errors": 'demo_requests_total{code="500"}', "requests": "demo_requests_total", "max": 0.5},
+                    {
+                        "name": "version",
+                        "type": "http",
+                        "url": f"{base}/healthz",
+                        "expect": {"json": {"status": "ok"}},
+                    },
+                    {
+                        "name": "errors",
+                        "type": "error_rate",
+                        "source": "demo-metrics",
+                        "errors": 'demo_requests_total{code="500"}',
+                        "requests": "demo_requests_total",
+                        "max": 0.5,
+                    },
                 ]
             }
         },
@@ -146,8 +163,11 @@ def _accept(runtime: object, event: DeployEvent, dump: dict[str, object], now: d
     # Each verification gets its own environment name, so none supersedes another.
     store = runtime.store  # type: ignore[attr-defined]
     store.accept_event(
-        event=event.model_copy(update={"environment": f"prod{i}"}), source="bench", delivery_id=None,
-        policy=dump, now=now,
+        event=event.model_copy(update={"environment": f"prod{i}"}),
+        source="bench",
+        delivery_id=None,
+        policy=dump,
+        now=now,
     )
 
 
@@ -174,7 +194,8 @@ def main() -> int:
     port = free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "watchdog.demo", "--port", str(port), "--rps", "200"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
@@ -191,17 +212,39 @@ def main() -> int:
     finally:
         demo.terminate()
         demo.wait()
-    header = ["verifications", "ticks/s", "samples/s", "lag p50 s", "lag p99 s", "CPU s", "CPU util", "RSS MB"]
-    keys = ["verifications", "ticks_per_s", "samples_per_s", "lag_p50_s", "lag_p99_s", "cpu_s", "cpu_util", "rss_mb"]
-    print(f"engine: 3 checks each (2 http + 1 scrape) every {args.interval}s, {args.measure:g}s per size, "
-          f"{os.cpu_count()} cores")
+    header = [
+        "verifications",
+        "ticks/s",
+        "samples/s",
+        "lag p50 s",
+        "lag p99 s",
+        "CPU s",
+        "CPU util",
+        "RSS MB",
+    ]
+    keys = [
+        "verifications",
+        "ticks_per_s",
+        "samples_per_s",
+        "lag_p50_s",
+        "lag_p99_s",
+        "cpu_s",
+        "cpu_util",
+        "rss_mb",
+    ]
+    print(
+        f"engine: 3 checks each (2 http + 1 scrape) every {args.interval}s, {args.measure:g}s per size, "
+        f"{os.cpu_count()} cores"
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in results:
         print("| " + " | ".join(str(r[k]) for k in keys) + " |")
     out = ROOT / "bench" / "results" / "engine.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"interval_s": args.interval, "measure_s": args.measure, "results": results}, indent=2))
+    out.write_text(
+        json.dumps({"interval_s": args.interval, "measure_s": args.measure, "results": results}, indent=2)
+    )
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 

@@ -26,8 +26,9 @@ ADMIN = "admin-token-for-tests"
 
 
 class Daemon:
-    def __init__(self, *, config: Path, data: Path, env: dict[str, str] | None = None,
-                 args: list[str] | None = None) -> None:
+    def __init__(
+        self, *, config: Path, data: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         self.config = config
         self.data = data
         self.port = free_port()
@@ -54,9 +55,21 @@ class Daemon:
         self.data.mkdir(parents=True, exist_ok=True)
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "watchdog", "serve", "--config", str(self.config), "--port", str(self.port),
-             *self.args],
-            env=self.env(), stdout=out, stderr=subprocess.STDOUT, cwd=self.data,
+            [
+                sys.executable,
+                "-m",
+                "watchdog",
+                "serve",
+                "--config",
+                str(self.config),
+                "--port",
+                str(self.port),
+                *self.args,
+            ],
+            env=self.env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=self.data,
         )
         self.wait_for(lambda: self._ready(), what="the daemon to be ready", timeout=30)
         return self
@@ -64,7 +77,9 @@ class Daemon:
     def _ready(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise RuntimeError(f"the daemon exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"the daemon exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
+            )
         try:
             return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
         except httpx.HTTPError:
@@ -96,8 +111,12 @@ class Daemon:
         r = httpx.post(
             f"{self.url}/v1/events",
             content=body,
-            headers={"content-type": "application/json", "webhook-id": msg_id,
-                     "webhook-timestamp": str(int(now)), "webhook-signature": signature},
+            headers={
+                "content-type": "application/json",
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(int(now)),
+                "webhook-signature": signature,
+            },
             timeout=10,
         )
         assert r.status_code == 202, r.text
@@ -115,12 +134,17 @@ class Daemon:
             found.update(self.deployment(deployment_id))
             return found["state"] in states
 
-        self.wait_for(check, what=f"{deployment_id} to reach {states}", timeout=timeout,
-                      detail=lambda: f"last state {found.get('state')}")
+        self.wait_for(
+            check,
+            what=f"{deployment_id} to reach {states}",
+            timeout=timeout,
+            detail=lambda: f"last state {found.get('state')}",
+        )
         return found
 
-    def wait_for(self, cond: Callable[[], bool], *, what: str, timeout: float,
-                 detail: Callable[[], str] | None = None) -> None:
+    def wait_for(
+        self, cond: Callable[[], bool], *, what: str, timeout: float, detail: Callable[[], str] | None = None
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if cond():

@@ -21,24 +21,49 @@ pytestmark = pytest.mark.slow
 def write_config(root: Path, app: DemoApp, *, duration: str = "8s") -> Path:
     config = root / "config"
     (config / "services").mkdir(parents=True)
-    (config / "watchdog.yaml").write_text(yaml.safe_dump(
-        {"sources": {"app-metrics": {"type": "scrape", "url": f"{app.url}/metrics"}}}
-    ))
-    (config / "services" / "shop.yaml").write_text(yaml.safe_dump({
-        "service": "shop",
-        "defaults": {
-            "verification": {"duration": duration, "interval": "1s", "warmup": "1s", "failure_limit": 2,
-                             "min_conclusive": 0.6, "baseline_window": "1m"},
-            "on_failure": "alert",
-        },
-        "environments": {"production": {"checks": [
-            {"name": "healthz", "type": "http", "url": f"{app.url}/healthz",
-             "expect": {"status": 200, "json": {"version": "{{ version }}"}}, "timeout": "1s"},
-            {"name": "errors", "type": "error_rate", "source": "app-metrics",
-             "errors": 'demo_requests_total{code="500"}', "requests": "demo_requests_total",
-             "max": 0.05, "min_requests": 20},
-        ]}},
-    }))
+    (config / "watchdog.yaml").write_text(
+        yaml.safe_dump({"sources": {"app-metrics": {"type": "scrape", "url": f"{app.url}/metrics"}}})
+    )
+    (config / "services" / "shop.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "service": "shop",
+                "defaults": {
+                    "verification": {
+                        "duration": duration,
+                        "interval": "1s",
+                        "warmup": "1s",
+                        "failure_limit": 2,
+                        "min_conclusive": 0.6,
+                        "baseline_window": "1m",
+                    },
+                    "on_failure": "alert",
+                },
+                "environments": {
+                    "production": {
+                        "checks": [
+                            {
+                                "name": "healthz",
+                                "type": "http",
+                                "url": f"{app.url}/healthz",
+                                "expect": {"status": 200, "json": {"version": "{{ version }}"}},
+                                "timeout": "1s",
+                            },
+                            {
+                                "name": "errors",
+                                "type": "error_rate",
+                                "source": "app-metrics",
+                                "errors": 'demo_requests_total{code="500"}',
+                                "requests": "demo_requests_total",
+                                "max": 0.05,
+                                "min_requests": 20,
+                            },
+                        ]
+                    }
+                },
+            }
+        )
+    )
     return config
 
 

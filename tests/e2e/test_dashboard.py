@@ -41,8 +41,14 @@ def test_dashboard_lists_deployments_and_shows_samples(tmp_path: Path, browser_p
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(
                     executable_path=browser_path,
-                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                          "--disable-component-update", "--disable-sync", "--no-first-run"],
+                    args=[
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-sync",
+                        "--no-first-run",
+                    ],
                 )
                 page = browser.new_page(viewport={"width": 1280, "height": 720})
                 page.goto(daemon.url + "/")

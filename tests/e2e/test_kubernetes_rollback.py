@@ -1,7 +1,7 @@
 """Rollback end to end through the Kubernetes adapter: the daemon process against a loopback API server.
 
-v1 passes and becomes stable; v2's /healthz fails, so the Deployment's image goes back to v1's exact digest,
-the restored version verifies and the deployment reads rolled_back; a second bad deploy in the hour is refused.
+v1 passes and becomes stable; v2's /healthz fails, so the image goes back to v1's exact digest;
+the restored version verifies, the deployment reads rolled_back; a second bad deploy in the hour is refused.
 """
 
 from __future__ import annotations
@@ -59,21 +59,49 @@ def cluster() -> Iterator[ClusterWithApp]:
 def write_config(root: Path, kube: ClusterWithApp) -> Path:
     config = root / "config"
     (config / "services").mkdir(parents=True)
-    (config / "watchdog.yaml").write_text(yaml.safe_dump({"targets": {"k8s": {
-        "type": "kubernetes", "namespace": "shop", "deployment": "shop", "container": "app",
-        "api_url": kube.url, "token_env": "K8S_TOKEN", "timeout": "30s"}}}))
-    (config / "services" / "shop.yaml").write_text(yaml.safe_dump({
-        "service": "shop",
-        "defaults": {
-            "verification": {"duration": "4s", "interval": "1s", "warmup": "0s", "failure_limit": 2},
-            "on_failure": "rollback",
-            "rollback": {"max_per_hour": 1, "verification": {"duration": "3s", "interval": "1s"}},
-        },
-        "environments": {"production": {"target": "k8s", "checks": [
-            {"name": "healthz", "type": "http", "url": f"{kube.app.url}/healthz",
-             "expect": {"status": 200, "json": {"version": "{{ version }}"}}, "timeout": "1s"},
-        ]}},
-    }))
+    (config / "watchdog.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "targets": {
+                    "k8s": {
+                        "type": "kubernetes",
+                        "namespace": "shop",
+                        "deployment": "shop",
+                        "container": "app",
+                        "api_url": kube.url,
+                        "token_env": "K8S_TOKEN",
+                        "timeout": "30s",
+                    }
+                }
+            }
+        )
+    )
+    (config / "services" / "shop.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "service": "shop",
+                "defaults": {
+                    "verification": {"duration": "4s", "interval": "1s", "warmup": "0s", "failure_limit": 2},
+                    "on_failure": "rollback",
+                    "rollback": {"max_per_hour": 1, "verification": {"duration": "3s", "interval": "1s"}},
+                },
+                "environments": {
+                    "production": {
+                        "target": "k8s",
+                        "checks": [
+                            {
+                                "name": "healthz",
+                                "type": "http",
+                                "url": f"{kube.app.url}/healthz",
+                                "expect": {"status": 200, "json": {"version": "{{ version }}"}},
+                                "timeout": "1s",
+                            },
+                        ],
+                    }
+                },
+            }
+        )
+    )
     return config
 
 
@@ -82,7 +110,10 @@ def deploy(kube: ClusterWithApp, daemon: Daemon, version: str) -> str:
     r = httpx.patch(
         f"{kube.url}/apis/apps/v1/namespaces/shop/deployments/shop",
         json={"spec": {"template": {"spec": {"containers": [{"name": "app", "image": IMAGES[version]}]}}}},
-        headers={"content-type": "application/strategic-merge-patch+json", "authorization": f"Bearer {TOKEN}"},
+        headers={
+            "content-type": "application/strategic-merge-patch+json",
+            "authorization": f"Bearer {TOKEN}",
+        },
     )
     assert r.status_code == 200, r.text
     return daemon.notify(service="shop", environment="production", version=version, artifact=IMAGES[version])
@@ -91,10 +122,13 @@ def deploy(kube: ClusterWithApp, daemon: Daemon, version: str) -> str:
 def test_bad_deploy_is_rolled_back_to_the_exact_digest_then_the_hourly_budget_refuses(
     tmp_path: Path, cluster: ClusterWithApp
 ) -> None:
-    daemon = Daemon(config=write_config(tmp_path, cluster), data=tmp_path / "data",
-                    env={"K8S_TOKEN": TOKEN}).start()
+    daemon = Daemon(
+        config=write_config(tmp_path, cluster), data=tmp_path / "data", env={"K8S_TOKEN": TOKEN}
+    ).start()
     try:
-        v1 = daemon.notify(service="shop", environment="production", version="1.0.0", artifact=IMAGES["1.0.0"])
+        v1 = daemon.notify(
+            service="shop", environment="production", version="1.0.0", artifact=IMAGES["1.0.0"]
+        )
         assert daemon.wait_state(v1, {"passed", "failed", "inconclusive"}, timeout=30)["state"] == "passed"
 
         v2 = deploy(cluster, daemon, "1.1.0-down")

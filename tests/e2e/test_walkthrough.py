@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -30,24 +29,34 @@ def shipped_config_with_short_windows(dest: Path, demo_port: int) -> Path:
     for path in [config / "watchdog.yaml", *sorted((config / "services").glob("*.yaml"))]:
         path.write_text(path.read_text().replace("127.0.0.1:8081", f"127.0.0.1:{demo_port}"))
     demo = config / "services" / "demo.yaml"
-    text = re.sub(r"verification: \{duration: \w+, interval: \w+, warmup: \w+",
-                  "verification: {duration: 6s, interval: 1s, warmup: 1s", demo.read_text())
-    text = text.replace("verification: {duration: 20s, interval: 5s}", "verification: {duration: 3s, interval: 1s}")
+    text = re.sub(
+        r"verification: \{duration: \w+, interval: \w+, warmup: \w+",
+        "verification: {duration: 6s, interval: 1s, warmup: 1s",
+        demo.read_text(),
+    )
+    text = text.replace(
+        "verification: {duration: 20s, interval: 5s}", "verification: {duration: 3s, interval: 1s}"
+    )
     demo.write_text(text)
     return config
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "watchdog", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "watchdog", *args], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_walkthrough(tmp_path: Path) -> None:
     demo_port = free_port()
     config = shipped_config_with_short_windows(tmp_path, demo_port)
     data = tmp_path / "data"
-    daemon = Daemon(config=config, data=data, args=["--demo", "--demo-port", str(demo_port)],
-                    env={"WATCHDOG_TICK_SECONDS": "0.2"})
+    daemon = Daemon(
+        config=config,
+        data=data,
+        args=["--demo", "--demo-port", str(demo_port)],
+        env={"WATCHDOG_TICK_SECONDS": "0.2"},
+    )
     env_without_secret = {k: v for k, v in daemon.env().items() if k != "WATCHDOG_WEBHOOK_SECRET"}
     daemon.extra_env = {}
     daemon.env = lambda: env_without_secret  # type: ignore[method-assign]
@@ -63,14 +72,18 @@ def test_walkthrough(tmp_path: Path) -> None:
         second = cli("demo", "deploy", "1.1.0-bad", "--json", env=env)
         assert second.returncode == 0, second.stderr
         bad = json.loads(second.stdout)["deployment_id"]
-        final = daemon.wait_state(bad, {"rolled_back", "rollback_failed", "inconclusive", "passed"}, timeout=60)
+        final = daemon.wait_state(
+            bad, {"rolled_back", "rollback_failed", "inconclusive", "passed"}, timeout=60
+        )
         assert final["state"] == "rolled_back", final["reasons"]
         assert final["rollback"]["to_version"] == "1.0.0" and final["rollback"]["state"] == "verified"
         assert final["rollback_verifications"][0]["state"] == "passed"
 
         history = cli("history", "demo", env=env)
         assert history.returncode == 0, history.stderr
-        assert "1.1.0-bad" in history.stdout and "rolled_back" in history.stdout and "passed" in history.stdout
+        assert (
+            "1.1.0-bad" in history.stdout and "rolled_back" in history.stdout and "passed" in history.stdout
+        )
 
         reports = sorted((data / "reports").glob("*-demo-local-1.1.0-bad.md"))
         assert reports, list((data / "reports").glob("*"))

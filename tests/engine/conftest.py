@@ -43,7 +43,9 @@ class ScriptedSource:
         self.baseline = baseline
         self.calls: list[tuple[str, str, int]] = []
 
-    async def sample(self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext) -> Measurement:
+    async def sample(
+        self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext
+    ) -> Measurement:
         k = math.floor((at - ctx.deployed_at).total_seconds() / interval + 1e-9)
         self.calls.append((ctx.version, check.name, k))
         return self.script(ctx.version, k)
@@ -88,8 +90,14 @@ def rate(errors: float, requests: float = 1000.0) -> Measurement:
 POLICY: dict[str, Any] = {
     "service": "app",
     "defaults": {
-        "verification": {"duration": "60s", "interval": "10s", "warmup": "10s", "failure_limit": 2,
-                         "min_conclusive": 0.6, "baseline_window": "10m"},
+        "verification": {
+            "duration": "60s",
+            "interval": "10s",
+            "warmup": "10s",
+            "failure_limit": 2,
+            "min_conclusive": 0.6,
+            "baseline_window": "10m",
+        },
         "on_failure": "rollback",
         "rollback": {"max_per_hour": 1, "verification": {"duration": "20s", "interval": "10s"}},
     },
@@ -98,8 +106,14 @@ POLICY: dict[str, Any] = {
             "target": "t",
             "checks": [
                 {"name": "healthz", "type": "http", "url": "http://127.0.0.1:1/healthz"},
-                {"name": "errors", "type": "error_rate", "source": "m", "errors": "e", "requests": "r",
-                 "max": 0.02},
+                {
+                    "name": "errors",
+                    "type": "error_rate",
+                    "source": "m",
+                    "errors": "e",
+                    "requests": "r",
+                    "max": 0.02,
+                },
             ],
         }
     },
@@ -116,12 +130,23 @@ class Harness:
     reports: Path
 
     def deploy(self, version: str, *, at: datetime | None = None, **kw: Any) -> str:
-        event = DeployEvent(service="app", environment="prod", version=version,
-                            artifact=f"reg/app@sha256:{version}", deployed_at=at or self.clock.now(), **kw)
+        event = DeployEvent(
+            service="app",
+            environment="prod",
+            version=version,
+            artifact=f"reg/app@sha256:{version}",
+            deployed_at=at or self.clock.now(),
+            **kw,
+        )
         policy = self.holder.current.policy("app", "prod")
         assert policy is not None
-        acc = self.store.accept_event(event=event, source="generic", delivery_id=None,
-                                      policy=policy.model_dump(mode="json", by_alias=True), now=self.clock.now())
+        acc = self.store.accept_event(
+            event=event,
+            source="generic",
+            delivery_id=None,
+            policy=policy.model_dump(mode="json", by_alias=True),
+            now=self.clock.now(),
+        )
         return acc.deployment.id
 
     async def run_for(self, seconds: float, *, step: float = 10.0) -> None:
@@ -136,15 +161,27 @@ class Harness:
         return self.store.deploy_verification(deployment_id)
 
 
-def build(tmp_path: Path, *, policy: dict[str, Any], script: Script, target: RecordingTarget,
-          engine_store: Store | None = None, clock: FakeClock | None = None, owner: str = "test-1",
-          baseline: Baseline | None = None) -> Harness:
+def build(
+    tmp_path: Path,
+    *,
+    policy: dict[str, Any],
+    script: Script,
+    target: RecordingTarget,
+    engine_store: Store | None = None,
+    clock: FakeClock | None = None,
+    owner: str = "test-1",
+    baseline: Baseline | None = None,
+) -> Harness:
     config = tmp_path / "config"
     (config / "services").mkdir(parents=True, exist_ok=True)
-    (config / "watchdog.yaml").write_text(yaml.safe_dump({
-        "sources": {"m": {"type": "scrape", "url": "http://127.0.0.1:1/metrics"}},
-        "targets": {"t": {"type": "command", "argv": ["true"]}},
-    }))
+    (config / "watchdog.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "sources": {"m": {"type": "scrape", "url": "http://127.0.0.1:1/metrics"}},
+                "targets": {"t": {"type": "command", "argv": ["true"]}},
+            }
+        )
+    )
     (config / "services" / "app.yaml").write_text(yaml.safe_dump(policy))
     store = engine_store or Store(f"sqlite:///{tmp_path / 'wd.db'}")
     store.upgrade()
@@ -153,11 +190,24 @@ def build(tmp_path: Path, *, policy: dict[str, Any], script: Script, target: Rec
     metrics = Metrics()
     settings = Settings(data_dir=tmp_path, instance_id=owner, lease_seconds=30)
     reports = tmp_path / "reports"
-    outputs = Outputs(store=store, policies=holder, clock=clock, dispatcher=Dispatcher({}, metrics=metrics),
-                      reports_dir=reports)
+    outputs = Outputs(
+        store=store,
+        policies=holder,
+        clock=clock,
+        dispatcher=Dispatcher({}, metrics=metrics),
+        reports_dir=reports,
+    )
     sources = {"http": ScriptedSource("http", script), "m": ScriptedSource("m", script, baseline=baseline)}
-    engine = Engine(store=store, policies=holder, sources=sources, targets={"t": target}, clock=clock,
-                    metrics=metrics, settings=settings, outputs=outputs)
+    engine = Engine(
+        store=store,
+        policies=holder,
+        sources=sources,
+        targets={"t": target},
+        clock=clock,
+        metrics=metrics,
+        settings=settings,
+        outputs=outputs,
+    )
     return Harness(engine=engine, store=store, clock=clock, target=target, holder=holder, reports=reports)
 
 

@@ -41,7 +41,14 @@ async def test_good_deploy_passes_and_becomes_stable(tmp_path: Path, target: Rec
     assert [(r.version, r.status) for r in history] == [("1.0.0", "stable")]
     samples = h.store.samples_for(v.id)
     assert len(samples) == 12  # 6 samples x 2 checks, none duplicated
-    assert [s.warmup for s in samples if s.check_name == "errors"] == [True, False, False, False, False, False]
+    assert [s.warmup for s in samples if s.check_name == "errors"] == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
     assert not target.calls
 
 
@@ -73,7 +80,9 @@ async def test_bad_deploy_fails_at_the_limit_and_rolls_back_to_the_stable_artifa
     assert "1.1.0-bad" in text and "1.0.0" in text
 
 
-async def test_newer_deploy_supersedes_the_running_verification(tmp_path: Path, target: RecordingTarget) -> None:
+async def test_newer_deploy_supersedes_the_running_verification(
+    tmp_path: Path, target: RecordingTarget
+) -> None:
     h = build(tmp_path, policy=POLICY, script=combined, target=target)
     first = h.deploy("1.0.0")
     await h.run_for(20)
@@ -90,8 +99,14 @@ async def test_no_data_is_inconclusive_and_never_rolls_back(tmp_path: Path, targ
         return Measurement(values={"up": 1.0, "errors": None, "requests": None}, note="no data")
 
     h = build(tmp_path, policy=POLICY, script=no_data, target=target)
-    h.store.mark_stable(service="app", environment="prod", version="0.9.0", artifact="reg/app@sha256:0.9.0",
-                        deployment_id=None, now=T0)
+    h.store.mark_stable(
+        service="app",
+        environment="prod",
+        version="0.9.0",
+        artifact="reg/app@sha256:0.9.0",
+        deployment_id=None,
+        now=T0,
+    )
     dep = h.deploy("1.0.0")
     await h.run_for(60)
     v = h.state(dep)
@@ -106,8 +121,15 @@ async def test_restart_resumes_without_inventing_or_duplicating_samples(
     dep = h.deploy("1.0.0")
     await h.run_for(20)  # samples 1 and 2 taken, then replica-a dies (no more ticks)
     h.clock.advance(25)  # its 30 s lease lapses; samples 3 and 4 come due while nobody runs
-    h2 = build(tmp_path, policy=POLICY, script=combined, target=target, engine_store=h.store, clock=h.clock,
-               owner="replica-b")
+    h2 = build(
+        tmp_path,
+        policy=POLICY,
+        script=combined,
+        target=target,
+        engine_store=h.store,
+        clock=h.clock,
+        owner="replica-b",
+    )
     await h2.run_for(30)
     v = h2.state(dep)
     assert v.state == "passed"
@@ -184,7 +206,9 @@ async def test_restored_version_that_fails_its_check_is_rollback_failed(
         # 1.0.0 is healthy until it is restored: then its rollback check fails.
         healthy = version != "1.0.0" or not target.calls
         m = good_or_bad(version, k)
-        return Measurement(values={**m.values, "up": 1.0 if healthy else 0.0}, note=None if healthy else "down")
+        return Measurement(
+            values={**m.values, "up": 1.0 if healthy else 0.0}, note=None if healthy else "down"
+        )
 
     h = build(tmp_path, policy=POLICY, script=flaky, target=target)
     h.deploy("1.0.0")
@@ -202,19 +226,42 @@ async def test_crash_between_intent_and_outcome_checks_the_target_first(
     h.deploy("1.0.0")
     await h.run_for(60)
     dep = h.deploy("1.1.0-bad")
-    h.store.mark_bad(service="app", environment="prod", version="1.1.0-bad", artifact="reg/app@sha256:1.1.0-bad",
-                     deployment_id=dep, now=h.clock.now(), reason="failed")
+    h.store.mark_bad(
+        service="app",
+        environment="prod",
+        version="1.1.0-bad",
+        artifact="reg/app@sha256:1.1.0-bad",
+        deployment_id=dep,
+        now=h.clock.now(),
+        reason="failed",
+    )
     v = h.state(dep)
     h.store.set_state(verification_id=v.id, to_state="rolling_back", reason="rolling back", now=h.clock.now())
     h.store.create_rollback(
-        deployment_id=dep, service="app", environment="prod", trigger="auto", state="intent", reason="errors",
-        target="t", from_version="1.1.0-bad", from_artifact="reg/app@sha256:1.1.0-bad", to_version="1.0.0",
-        to_artifact="reg/app@sha256:1.0.0", now=h.clock.now(),
+        deployment_id=dep,
+        service="app",
+        environment="prod",
+        trigger="auto",
+        state="intent",
+        reason="errors",
+        target="t",
+        from_version="1.1.0-bad",
+        from_artifact="reg/app@sha256:1.1.0-bad",
+        to_version="1.0.0",
+        to_artifact="reg/app@sha256:1.0.0",
+        now=h.clock.now(),
     )
     # The daemon died after the target call went out: the target already runs 1.0.0.
     target.running = "reg/app@sha256:1.0.0"
-    h2 = build(tmp_path, policy=POLICY, script=combined, target=target, engine_store=h.store, clock=h.clock,
-               owner="restarted")
+    h2 = build(
+        tmp_path,
+        policy=POLICY,
+        script=combined,
+        target=target,
+        engine_store=h.store,
+        clock=h.clock,
+        owner="restarted",
+    )
     assert await h2.engine.rollbacks.resume() == 1
     assert target.calls == []  # not deployed a second time
     await h2.run_for(20)
@@ -230,9 +277,18 @@ async def test_crash_before_the_call_calls_the_target_once(tmp_path: Path, targe
     dep = h.deploy("1.1.0-bad")
     target.running = "reg/app@sha256:1.1.0-bad"
     h.store.create_rollback(
-        deployment_id=dep, service="app", environment="prod", trigger="auto", state="intent", reason="errors",
-        target="t", from_version="1.1.0-bad", from_artifact="reg/app@sha256:1.1.0-bad", to_version="1.0.0",
-        to_artifact="reg/app@sha256:1.0.0", now=h.clock.now(),
+        deployment_id=dep,
+        service="app",
+        environment="prod",
+        trigger="auto",
+        state="intent",
+        reason="errors",
+        target="t",
+        from_version="1.1.0-bad",
+        from_artifact="reg/app@sha256:1.1.0-bad",
+        to_version="1.0.0",
+        to_artifact="reg/app@sha256:1.0.0",
+        now=h.clock.now(),
     )
     await h.engine.rollbacks.resume()
     assert [c.artifact for c in target.calls] == ["reg/app@sha256:1.0.0"]

@@ -12,28 +12,74 @@ from watchdog.store.records import DeploymentRow, FreezeRow, RollbackRow, Stable
 
 T = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 DEP = DeploymentRow(
-    id="d1", service="checkout", environment="production", version="2.4.1", artifact="reg/checkout@sha256:bbb",
-    previous_version=None, previous_artifact=None, deployed_at=T, received_at=T, deployer="ci", commit=None,
-    changelog_url=None, rollback_safe=True, is_rollback=False, labels={}, source="generic", rollback_of=None,
+    id="d1",
+    service="checkout",
+    environment="production",
+    version="2.4.1",
+    artifact="reg/checkout@sha256:bbb",
+    previous_version=None,
+    previous_artifact=None,
+    deployed_at=T,
+    received_at=T,
+    deployer="ci",
+    commit=None,
+    changelog_url=None,
+    rollback_safe=True,
+    is_rollback=False,
+    labels={},
+    source="generic",
+    rollback_of=None,
     policy={},
 )
 STABLE = StableRow(
-    service="checkout", environment="production", version="2.4.0", artifact="reg/checkout@sha256:aaa",
-    status="stable", deployment_id="d0", since=T, reason="",
+    service="checkout",
+    environment="production",
+    version="2.4.0",
+    artifact="reg/checkout@sha256:aaa",
+    status="stable",
+    deployment_id="d0",
+    since=T,
+    reason="",
 )
 DONE = RollbackRow(
-    id="r1", deployment_id="d1", service="checkout", environment="production", trigger="auto", state="verified",
-    reason="", target="k8s", from_version="2.4.1", from_artifact="x", to_version="2.4.0", to_artifact="y",
-    output="", attempts=1, verification_id=None, requested_at=T, finished_at=T,
+    id="r1",
+    deployment_id="d1",
+    service="checkout",
+    environment="production",
+    trigger="auto",
+    state="verified",
+    reason="",
+    target="k8s",
+    from_version="2.4.1",
+    from_artifact="x",
+    to_version="2.4.0",
+    to_artifact="y",
+    output="",
+    attempts=1,
+    verification_id=None,
+    requested_at=T,
+    finished_at=T,
 )
-FREEZE = FreezeRow(service="checkout", environment="production", reason="black friday", created_by="sre",
-                   created_at=T, expires_at=None)
+FREEZE = FreezeRow(
+    service="checkout",
+    environment="production",
+    reason="black friday",
+    created_by="sre",
+    created_at=T,
+    expires_at=None,
+)
 
 
 def plan(**kw: object) -> str | None:
     args: dict[str, object] = dict(
-        deployment=DEP, candidate=STABLE, previous=[], recent_auto=0, max_per_hour=3, allow_major=False,
-        freeze=None, trigger="auto",
+        deployment=DEP,
+        candidate=STABLE,
+        previous=[],
+        recent_auto=0,
+        max_per_hour=3,
+        allow_major=False,
+        freeze=None,
+        trigger="auto",
     )
     args.update(kw)
     return plan_rollback(**args).refusal  # type: ignore[arg-type]
@@ -71,6 +117,8 @@ def test_refused_rollbacks_do_not_count_as_done() -> None:
     assert plan(previous=[replace(DONE, state="refused"), replace(DONE, state="dry_run")]) is None
 
 
-@pytest.mark.parametrize(("v", "major"), [("2.4.1", 2), ("v10.0.0-rc.1", 10), ("1.2", None), ("latest", None)])
+@pytest.mark.parametrize(
+    ("v", "major"), [("2.4.1", 2), ("v10.0.0-rc.1", 10), ("1.2", None), ("latest", None)]
+)
 def test_semver_major(v: str, major: int | None) -> None:
     assert semver_major(v) == major

@@ -138,6 +138,7 @@ class Engine:
         done = 0
         async with self._tick_lock:
             limit = self.settings.max_concurrent_verifications
+            seen: set[tuple[str, int]] = set()
             while not self._stopping:
                 self._again = False
                 claimed = await asyncio.to_thread(
@@ -147,10 +148,13 @@ class Engine:
                     lease_s=self.settings.lease_seconds,
                     limit=limit,
                 )
-                if claimed:
-                    await asyncio.gather(*(self._step(v) for v in claimed))
-                done += len(claimed)
-                if len(claimed) < limit and not self._again:
+                # A step that failed leaves its row due; it waits for the next tick rather than spinning here.
+                fresh = [v for v in claimed if (v.id, v.next_k) not in seen]
+                seen.update((v.id, v.next_k) for v in claimed)
+                if fresh:
+                    await asyncio.gather(*(self._step(v) for v in fresh))
+                done += len(fresh)
+                if not fresh or (len(claimed) < limit and not self._again):
                     break
         return done
 

@@ -2,3 +2,9 @@
 
 SQLite by default, PostgreSQL for several replicas.
 """
+
+from __future__ import annotations
+
+from watchdog.store.repository import Accepted, Store
+
+__all__ = ["Accepted", "Store"]

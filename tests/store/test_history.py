@@ -1,0 +1,114 @@
+"""Store contract, stable history: stable/bad marks, the rollback candidate, passed_in and stable samples.
+
+Runs on SQLite and PostgreSQL through the `store` fixture.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.store.conftest import accept, at
+from watchdog.store import Store
+from watchdog.store.records import SampleRow
+
+PAIR: dict[str, Any] = {"service": "checkout", "environment": "production"}
+
+
+def mark(store: Store, artifact: str, seconds: float, status: str = "stable") -> None:
+    store.mark_stable(
+        **PAIR,
+        version=artifact.upper(),
+        artifact=artifact,
+        deployment_id=None,
+        now=at(seconds),
+        status=status,
+    )
+
+
+def test_mark_stable_upserts_per_artifact(store: Store) -> None:
+    mark(store, "a", 0)
+    store.mark_stable(**PAIR, version="A2", artifact="a", deployment_id="d1", now=at(10), reason="passed")
+    [row] = store.stable_history(**PAIR)
+    assert (row.version, row.status, row.deployment_id, row.since, row.reason) == (
+        "A2",
+        "stable",
+        "d1",
+        at(10),
+        "passed",
+    )
+    assert store.artifact_status(**PAIR, artifact="a") == row
+    assert store.artifact_status(**PAIR, artifact="zzz") is None
+    assert store.stable_history(service="checkout", environment="staging") == []
+
+
+def test_rollback_candidate_is_the_newest_good_artifact_not_excluded(store: Store) -> None:
+    assert store.rollback_candidate(**PAIR, exclude_artifact="x") is None
+    mark(store, "old", 0)
+    mark(store, "assumed", 10, status="assumed_stable")
+    mark(store, "current", 20)
+    mark(store, "broken", 30, status="bad")
+    candidate = store.rollback_candidate(**PAIR, exclude_artifact="current")
+    assert candidate is not None and candidate.artifact == "assumed"
+    store.mark_bad(
+        **PAIR, version="ASSUMED", artifact="assumed", deployment_id="d9", now=at(40), reason="failed"
+    )
+    candidate = store.rollback_candidate(**PAIR, exclude_artifact="current")
+    assert candidate is not None and candidate.artifact == "old"
+    assert [r.artifact for r in store.stable_history(**PAIR)] == ["assumed", "broken", "current", "old"]
+    assert store.rollback_candidate(service="checkout", environment="staging", exclude_artifact="x") is None
+
+
+def test_passed_in_finds_the_newest_verified_deploy_of_that_artifact(store: Store) -> None:
+    assert store.passed_in(service="checkout", environment="staging", artifact="art") is None
+    first = accept(store, environment="staging", artifact="art", now=at(0))
+    store.set_state(verification_id=first.verification.id, to_state="passed", reason="ok", now=at(5))
+    second = accept(store, environment="staging", artifact="art", now=at(10))
+    store.set_state(verification_id=second.verification.id, to_state="promoted", reason="op", now=at(15))
+    failing = accept(store, environment="staging", artifact="art", now=at(20))
+    store.set_state(verification_id=failing.verification.id, to_state="failed", reason="x", now=at(25))
+    found = store.passed_in(service="checkout", environment="staging", artifact="art")
+    assert found == second.deployment
+    assert store.passed_in(service="checkout", environment="production", artifact="art") is None
+    assert store.passed_in(service="checkout", environment="staging", artifact="other") is None
+
+
+def test_stable_samples_of_the_newest_passed_verification(store: Store) -> None:
+    def run(now: float, outcome_value: float, final: str) -> str:
+        result = accept(store, artifact="art", now=at(now))
+        vid = result.verification.id
+        [v] = store.claim_due(owner="a", now=at(now), lease_s=30, limit=1)
+        batch = [
+            SampleRow(
+                verification_id=vid,
+                check_name=check,
+                k=k,
+                t=30.0 * k,
+                taken_at=at(now + 30 * k),
+                outcome="pass",
+                reason="",
+                observed=outcome_value + k,
+                warmup=k == 1,
+                measurement={},
+            )
+            for k in (1, 2, 3, 4)
+            for check in ("p99", "errors")
+        ]
+        assert store.record_step(
+            verification_id=vid,
+            owner="a",
+            epoch=v.lease_epoch,
+            now=at(now + 121),
+            samples=batch,
+            next_k=5,
+            next_sample_at=None,
+            transition=(final, "done"),
+        )
+        return vid
+
+    assert store.stable_samples(**PAIR, artifact="art", check_name="p99") == []
+    run(0, 100.0, "passed")
+    newest = run(1000, 200.0, "passed")
+    run(2000, 300.0, "failed")
+    got = store.stable_samples(**PAIR, artifact="art", check_name="p99")
+    assert [(s.verification_id, s.k, s.observed) for s in got] == [(newest, k, 200.0 + k) for k in (2, 3, 4)]
+    assert [s.k for s in store.stable_samples(**PAIR, artifact="art", check_name="p99", limit=2)] == [3, 4]

@@ -1,0 +1,104 @@
+"""The part of `Store` every repository mixin shares: the engine, transactions, lifecycle and lookups.
+
+Mixins build on it: read, delivery, intake, lease, engine, history, rollback and admin (`*_repo.py`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, RowMapping, Select, Table, and_, insert, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from watchdog.errors import NotFound
+from watchdog.store import db
+
+R = TypeVar("R")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class StoreBase:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine = db.create_engine(url)
+        self._postgres = self._engine.dialect.name == "postgresql"
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def __repr__(self) -> str:
+        return f"Store({db.describe(self.url)!r})"
+
+    def upgrade(self) -> None:
+        """Alembic `upgrade head` on this store's database."""
+        from watchdog.store import migrate  # alembic loads only when a migration is asked for
+
+        migrate.upgrade(self._engine)
+
+    def ping(self) -> bool:
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with db.write_transaction(self._engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with db.read_transaction(self._engine) as conn:
+            yield conn
+
+    def _lock(self, stmt: Select[Any]) -> Select[Any]:
+        """`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the only write lock."""
+        return stmt.with_for_update() if self._postgres else stmt
+
+    @staticmethod
+    def _one(conn: Connection, stmt: Select[Any], build: Callable[[RowMapping], R], what: str) -> R:
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise NotFound(what)
+        return build(row)
+
+    @staticmethod
+    def _first(conn: Connection, stmt: Select[Any], build: Callable[[RowMapping], R]) -> R | None:
+        row = conn.execute(stmt).mappings().first()
+        return None if row is None else build(row)
+
+    @staticmethod
+    def _all(conn: Connection, stmt: Select[Any], build: Callable[[RowMapping], R]) -> list[R]:
+        return [build(row) for row in conn.execute(stmt).mappings()]
+
+    @staticmethod
+    def _upsert(
+        conn: Connection,
+        table: Table,
+        *,
+        key: dict[str, Any],
+        values: dict[str, Any],
+        insert_only: dict[str, Any] | None = None,
+    ) -> None:
+        """Update, else insert; the unique key decides a race: the loser's insert fails and it updates."""
+        where = and_(*(table.c[name] == value for name, value in key.items()))
+        if conn.execute(update(table).where(where).values(**values)).rowcount:
+            return
+        try:
+            # A savepoint, so the failed insert does not abort the caller's whole transaction.
+            with conn.begin_nested():
+                conn.execute(insert(table).values(**key, **values, **(insert_only or {})))
+        except IntegrityError:
+            conn.execute(update(table).where(where).values(**values))

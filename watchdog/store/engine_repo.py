@@ -1,0 +1,255 @@
+"""The engine's writes: fenced steps (samples + progress), state changes, rollback verifications, notes.
+
+A step names the lease epoch it holds (lease_repo.py), so a replica that lost its lease writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from watchdog.errors import NotFound
+from watchdog.events import FINAL, SAMPLING, State
+from watchdog.store import rows
+from watchdog.store.base import new_id
+from watchdog.store.read_repo import ReadRepo
+from watchdog.store.records import SampleRow, VerificationRow
+from watchdog.store.tables import deployments, samples, transitions, verifications
+
+_SAMPLING = [s.value for s in SAMPLING]
+_FINAL = [s.value for s in FINAL]
+_STATE_FIELDS = frozenset({"verdict", "action", "decided_after_s", "failed_checks", "next_sample_at"})
+v = verifications.c  # the columns every query here names
+
+
+def state_name(state: str) -> str:
+    """Plain text for a state given as `State` or str; drivers may dump an Enum by its name, not its value."""
+    return str(state.value) if isinstance(state, Enum) else str(state)
+
+
+def _leaving_sampling(to_state: str, now: datetime) -> dict[str, Any]:
+    """Columns that change once a verification stops sampling: nothing is due, and it finished (once)."""
+    if to_state in _SAMPLING:
+        return {}
+    return {"next_sample_at": None, "finished_at": func.coalesce(v.finished_at, now)}
+
+
+class EngineRepo(ReadRepo):
+    def record_step(
+        self,
+        *,
+        verification_id: str,
+        owner: str,
+        epoch: int,
+        now: datetime,
+        samples: list[SampleRow],
+        next_k: int,
+        next_sample_at: datetime | None,
+        baseline: dict[str, Any] | None = None,
+        transition: tuple[str, str] | None = None,
+        verdict: str | None = None,
+        action: str | None = None,
+        decided_after_s: float | None = None,
+        failed_checks: list[str] | None = None,
+    ) -> bool:
+        now = rows.ts(now)
+        with self._write() as conn:
+            current = self._locked_state(conn, verification_id)
+            if current.lease_owner != owner or current.lease_epoch != epoch or current.state in _FINAL:
+                return False  # fenced out: another replica holds the lease, or the verification is over
+            self._insert_samples(conn, verification_id, samples)
+            values: dict[str, Any] = {
+                "next_k": next_k,
+                "next_sample_at": rows.ts_opt(next_sample_at),
+                "updated_at": now,
+            }
+            if baseline is not None:
+                values["baseline"] = baseline
+            optional = {"verdict": verdict, "action": action, "decided_after_s": decided_after_s}
+            values.update({key: value for key, value in optional.items() if value is not None})
+            if failed_checks is not None:
+                values["failed_checks"] = list(failed_checks)
+            if transition is not None:
+                to_state, reason = state_name(transition[0]), transition[1]
+                values.update(state=to_state, reason=reason, **_leaving_sampling(to_state, now))
+                self._insert_transition(
+                    conn,
+                    verification_id=verification_id,
+                    deployment_id=current.deployment_id,
+                    from_state=current.state,
+                    to_state=to_state,
+                    reason=reason,
+                    now=now,
+                )
+            conn.execute(update(verifications).where(v.id == verification_id).values(**values))
+        return True
+
+    def set_state(
+        self,
+        *,
+        verification_id: str,
+        to_state: str,
+        reason: str,
+        now: datetime,
+        expect_states: Collection[str] | None = None,
+        **fields: Any,
+    ) -> bool:
+        unknown = set(fields) - _STATE_FIELDS
+        if unknown:
+            raise TypeError(f"set_state() got unexpected fields {sorted(unknown)}")
+        now, to_state = rows.ts(now), state_name(to_state)
+        with self._write() as conn:
+            current = self._locked_state(conn, verification_id)
+            if expect_states is not None and current.state not in {state_name(s) for s in expect_states}:
+                return False
+            values: dict[str, Any] = {"state": to_state, "reason": reason, "updated_at": now, **fields}
+            if "next_sample_at" in values:
+                values["next_sample_at"] = rows.ts_opt(values["next_sample_at"])
+            if values.get("failed_checks") is not None:
+                values["failed_checks"] = list(values["failed_checks"])
+            values.update(_leaving_sampling(to_state, now))
+            conn.execute(update(verifications).where(v.id == verification_id).values(**values))
+            self._insert_transition(
+                conn,
+                verification_id=verification_id,
+                deployment_id=current.deployment_id,
+                from_state=current.state,
+                to_state=to_state,
+                reason=reason,
+                now=now,
+            )
+        return True
+
+    def create_verification(
+        self,
+        *,
+        deployment_id: str,
+        kind: str,
+        version: str,
+        artifact: str,
+        starts_at: datetime,
+        interval_s: float,
+        samples_total: int,
+        policy: dict[str, Any],
+        now: datetime,
+        reason: str,
+    ) -> VerificationRow:
+        now, starts_at, verification_id = rows.ts(now), rows.ts(starts_at), new_id()
+        with self._write() as conn:
+            if (
+                conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first()
+                is None
+            ):
+                raise NotFound(f"no deployment {deployment_id!r}")
+            conn.execute(
+                insert(verifications).values(
+                    id=verification_id,
+                    deployment_id=deployment_id,
+                    kind=kind,
+                    state=State.PENDING.value,
+                    reason=reason,
+                    failed_checks=[],
+                    version=version,
+                    artifact=artifact,
+                    starts_at=starts_at,
+                    interval_s=interval_s,
+                    samples_total=samples_total,
+                    next_k=1,
+                    next_sample_at=starts_at + timedelta(seconds=interval_s),
+                    policy=policy,
+                    baseline=None,
+                    lease_epoch=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            self._insert_transition(
+                conn,
+                verification_id=verification_id,
+                deployment_id=deployment_id,
+                from_state=None,
+                to_state=State.PENDING.value,
+                reason=reason,
+                now=now,
+            )
+            return self._get_verification(conn, verification_id)
+
+    def unfinished_verifications(self) -> list[VerificationRow]:
+        states = [*_SAMPLING, State.ROLLING_BACK.value]
+        stmt = select(verifications).where(v.state.in_(states)).order_by(v.created_at, v.id)
+        with self._read() as conn:
+            return self._all(conn, stmt, rows.verification)
+
+    def add_transition(
+        self,
+        *,
+        verification_id: str,
+        deployment_id: str,
+        from_state: str | None,
+        to_state: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        with self._write() as conn:
+            self._insert_transition(
+                conn,
+                verification_id=verification_id,
+                deployment_id=deployment_id,
+                from_state=None if from_state is None else state_name(from_state),
+                to_state=state_name(to_state),
+                reason=reason,
+                now=rows.ts(now),
+            )
+
+    def _locked_state(self, conn: Connection, verification_id: str) -> Any:
+        stmt = select(v.state, v.deployment_id, v.lease_owner, v.lease_epoch).where(v.id == verification_id)
+        row = conn.execute(self._lock(stmt)).first()
+        if row is None:
+            raise NotFound(f"no verification {verification_id!r}")
+        return row
+
+    @staticmethod
+    def _insert_transition(
+        conn: Connection,
+        *,
+        verification_id: str,
+        deployment_id: str,
+        from_state: str | None,
+        to_state: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        conn.execute(
+            insert(transitions).values(
+                verification_id=verification_id,
+                deployment_id=deployment_id,
+                from_state=from_state,
+                to_state=to_state,
+                reason=reason,
+                at=now,
+            )
+        )
+
+    @staticmethod
+    def _insert_samples(conn: Connection, verification_id: str, new: list[SampleRow]) -> None:
+        """Inserts the samples not stored yet: a redone step must not duplicate (verification, check, k)."""
+        if not new:
+            return
+        s = samples.c
+        keys = {(x.check_name, x.k) for x in new}
+        found = conn.execute(
+            select(s.check_name, s.k).where(
+                s.verification_id == verification_id, s.k.in_(sorted({k for _, k in keys}))
+            )
+        )
+        existing = {(str(name), int(k)) for name, k in found}
+        fresh: dict[tuple[str, int], dict[str, Any]] = {}
+        for x in new:
+            if (x.check_name, x.k) not in existing:
+                fresh.setdefault((x.check_name, x.k), rows.sample_values(verification_id, x))
+        if fresh:
+            conn.execute(insert(samples), list(fresh.values()))

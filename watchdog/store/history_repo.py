@@ -1,0 +1,150 @@
+"""Which artifact is stable, assumed stable or bad per (service, environment), and which passed where.
+
+Rollback targets and the promotion gate are answered from these rows; scrape baselines from stable samples.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, select
+
+from watchdog.events import State
+from watchdog.store import rows
+from watchdog.store.base import StoreBase
+from watchdog.store.records import DeploymentRow, SampleRow, StableRow
+from watchdog.store.tables import deployments, samples, stable_artifacts, verifications
+
+_GOOD = ("stable", "assumed_stable")
+_VERIFIED = (State.PASSED.value, State.PROMOTED.value)
+st = stable_artifacts.c  # the columns every query here names
+
+
+class HistoryRepo(StoreBase):
+    def mark_stable(
+        self,
+        *,
+        service: str,
+        environment: str,
+        version: str,
+        artifact: str,
+        deployment_id: str | None,
+        now: datetime,
+        status: str = "stable",
+        reason: str = "",
+    ) -> None:
+        with self._write() as conn:
+            self._upsert(
+                conn,
+                stable_artifacts,
+                key={"service": service, "environment": environment, "artifact": artifact},
+                values={
+                    "status": status,
+                    "since": rows.ts(now),
+                    "deployment_id": deployment_id,
+                    "version": version,
+                    "reason": reason,
+                },
+            )
+
+    def mark_bad(
+        self,
+        *,
+        service: str,
+        environment: str,
+        version: str,
+        artifact: str,
+        deployment_id: str | None,
+        now: datetime,
+        reason: str,
+    ) -> None:
+        self.mark_stable(
+            service=service,
+            environment=environment,
+            version=version,
+            artifact=artifact,
+            deployment_id=deployment_id,
+            now=now,
+            status="bad",
+            reason=reason,
+        )
+
+    def stable_history(self, *, service: str, environment: str) -> list[StableRow]:
+        stmt = (
+            select(stable_artifacts)
+            .where(st.service == service, st.environment == environment)
+            .order_by(st.since.desc(), st.id.desc())
+        )
+        with self._read() as conn:
+            return self._all(conn, stmt, rows.stable)
+
+    def rollback_candidate(
+        self, *, service: str, environment: str, exclude_artifact: str
+    ) -> StableRow | None:
+        stmt = (
+            select(stable_artifacts)
+            .where(
+                st.service == service,
+                st.environment == environment,
+                st.status.in_(_GOOD),
+                st.artifact != exclude_artifact,
+            )
+            .order_by(st.since.desc(), st.id.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            return self._first(conn, stmt, rows.stable)
+
+    def artifact_status(self, *, service: str, environment: str, artifact: str) -> StableRow | None:
+        stmt = select(stable_artifacts).where(
+            st.service == service, st.environment == environment, st.artifact == artifact
+        )
+        with self._read() as conn:
+            return self._first(conn, stmt, rows.stable)
+
+    def passed_in(self, *, service: str, environment: str, artifact: str) -> DeploymentRow | None:
+        d, v = deployments.c, verifications.c
+        stmt = (
+            select(deployments)
+            .join(verifications, and_(v.deployment_id == d.id, v.kind == "deploy"))
+            .where(
+                d.service == service,
+                d.environment == environment,
+                d.artifact == artifact,
+                v.state.in_(_VERIFIED),
+            )
+            .order_by(d.received_at.desc(), d.id.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            return self._first(conn, stmt, rows.deployment)
+
+    def stable_samples(
+        self, *, service: str, environment: str, artifact: str, check_name: str, limit: int = 200
+    ) -> list[SampleRow]:
+        d, v, s = deployments.c, verifications.c, samples.c
+        newest = (
+            select(v.id)
+            .join(deployments, d.id == v.deployment_id)
+            .where(
+                d.service == service,
+                d.environment == environment,
+                v.kind == "deploy",
+                v.artifact == artifact,
+                v.state.in_(_VERIFIED),
+            )
+            .order_by(d.received_at.desc(), d.id.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            verification_id = conn.scalar(newest)
+            if verification_id is None:
+                return []
+            stmt = (
+                select(samples)
+                .where(s.verification_id == verification_id, s.check_name == check_name, s.warmup.is_(False))
+                .order_by(s.k.desc())
+                .limit(limit)
+            )
+            # The newest `limit` samples, handed back in time order.
+            return list(reversed(self._all(conn, stmt, rows.sample)))

@@ -1,0 +1,264 @@
+"""Intake writes: a deploy event becomes deployment + verification + transition + delivery in one transaction.
+
+Deliveries are unique per (source, delivery_id), so a sender's retry gets the first answer and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from watchdog.errors import StoreError
+from watchdog.events import SAMPLING, DeployEvent, State
+from watchdog.policy.service import Verification
+from watchdog.store import rows
+from watchdog.store.base import new_id
+from watchdog.store.delivery_repo import DeliveryRepo
+from watchdog.store.records import DeliveryRow, DeploymentRow, VerificationRow
+from watchdog.store.tables import deliveries, deployments, stable_artifacts, transitions, verifications
+
+ACCEPTED_STATUS = 202
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What accept_event did: the rows, which deployments it superseded, and the answer to send back."""
+
+    deployment: DeploymentRow
+    verification: VerificationRow
+    superseded: list[str]  # deployment ids whose running verification this event superseded
+    duplicate: bool
+    response: dict[str, Any] = field(default_factory=dict)
+    status_code: int = ACCEPTED_STATUS
+
+
+def sampling_plan(policy: dict[str, Any]) -> tuple[float, int]:
+    """(interval_s, samples_total) from a policy's `verification` block, its defaults filling gaps."""
+    timing = Verification.model_validate(policy.get("verification") or {})
+    if timing.interval <= 0:
+        raise StoreError("verification interval must be positive")
+    # The epsilon keeps 600/30 from becoming 19 through float error.
+    return timing.interval, max(1, int(timing.duration / timing.interval + 1e-9))
+
+
+class IntakeRepo(DeliveryRepo):
+    def accept_event(
+        self,
+        *,
+        event: DeployEvent,
+        source: str,
+        delivery_id: str | None,
+        policy: dict[str, Any],
+        now: datetime,
+        rollback_of: str | None = None,
+    ) -> Accepted:
+        if delivery_id is not None:
+            first = self.find_delivery(source=source, delivery_id=delivery_id)
+            if first is not None:
+                return self._duplicate(first)
+        try:
+            with self._write() as conn:
+                return self._accept(
+                    conn,
+                    event=event,
+                    source=source,
+                    delivery_id=delivery_id,
+                    policy=policy,
+                    now=rows.ts(now),
+                    rollback_of=rollback_of,
+                )
+        except IntegrityError:
+            # The unique (source, delivery_id) decided a race between two deliveries of one event.
+            if delivery_id is None:
+                raise
+            first = self.find_delivery(source=source, delivery_id=delivery_id)
+            if first is None:
+                raise
+            return self._duplicate(first)
+
+    def _duplicate(self, first: DeliveryRow) -> Accepted:
+        if first.deployment_id is None:
+            raise StoreError(f"delivery {first.source}/{first.delivery_id} was answered without a deployment")
+        with self._read() as conn:
+            deployment = self._get_deployment(conn, first.deployment_id)
+            verification = self._deploy_verification(conn, first.deployment_id)
+        return Accepted(
+            deployment=deployment,
+            verification=verification,
+            superseded=[],
+            duplicate=True,
+            response=dict(first.response),
+            status_code=first.status_code,
+        )
+
+    def _accept(
+        self,
+        conn: Connection,
+        *,
+        event: DeployEvent,
+        source: str,
+        delivery_id: str | None,
+        policy: dict[str, Any],
+        now: datetime,
+        rollback_of: str | None,
+    ) -> Accepted:
+        deployment_id, verification_id = new_id(), new_id()
+        response = {"deployment_id": deployment_id, "state": State.PENDING.value}
+        if delivery_id is not None:
+            # First, so a concurrent duplicate fails on the unique index before doing any other work.
+            conn.execute(
+                insert(deliveries).values(
+                    source=source,
+                    delivery_id=delivery_id,
+                    received_at=now,
+                    status_code=ACCEPTED_STATUS,
+                    response=response,
+                    deployment_id=deployment_id,
+                )
+            )
+        deployed_at = rows.ts(event.deployed_at) if event.deployed_at else now
+        conn.execute(
+            insert(deployments).values(
+                id=deployment_id,
+                service=event.service,
+                environment=event.environment,
+                version=event.version,
+                artifact=event.artifact,
+                previous_version=event.previous_version,
+                previous_artifact=event.previous_artifact,
+                deployed_at=deployed_at,
+                received_at=now,
+                deployer=event.deployer,
+                commit=event.commit,
+                changelog_url=event.changelog_url,
+                rollback_safe=event.rollback_safe,
+                is_rollback=event.is_rollback,
+                labels=dict(event.labels),
+                source=source,
+                rollback_of=rollback_of,
+                policy=policy,
+            )
+        )
+        superseded = self._supersede(conn, event=event, deployment_id=deployment_id, now=now)
+        interval_s, samples_total = sampling_plan(policy)
+        conn.execute(
+            insert(verifications).values(
+                id=verification_id,
+                deployment_id=deployment_id,
+                kind="deploy",
+                state=State.PENDING.value,
+                reason="",
+                failed_checks=[],
+                version=event.version,
+                artifact=event.artifact,
+                starts_at=deployed_at,
+                interval_s=interval_s,
+                samples_total=samples_total,
+                next_k=1,
+                next_sample_at=now,
+                policy=policy,
+                baseline=None,
+                lease_epoch=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            insert(transitions).values(
+                verification_id=verification_id,
+                deployment_id=deployment_id,
+                from_state=None,
+                to_state=State.PENDING.value,
+                reason=f"event accepted from {source}",
+                at=now,
+            )
+        )
+        if event.previous_artifact:
+            self._assume_stable(conn, event=event, deployment_id=deployment_id, now=now)
+        return Accepted(
+            deployment=self._get_deployment(conn, deployment_id),
+            verification=self._get_verification(conn, verification_id),
+            superseded=superseded,
+            duplicate=False,
+            response=response,
+            status_code=ACCEPTED_STATUS,
+        )
+
+    def _supersede(
+        self, conn: Connection, *, event: DeployEvent, deployment_id: str, now: datetime
+    ) -> list[str]:
+        v, d = verifications.c, deployments.c
+        stmt = (
+            select(v.id, v.deployment_id, v.state)
+            .join(deployments, d.id == v.deployment_id)
+            .where(
+                d.service == event.service,
+                d.environment == event.environment,
+                d.id != deployment_id,
+                v.kind == "deploy",
+                v.state.in_([s.value for s in SAMPLING]),
+            )
+            .order_by(v.created_at)
+        )
+        stmt = stmt.with_for_update(of=verifications) if self._postgres else stmt
+        reason = f"superseded by {event.version} ({deployment_id})"
+        done: list[str] = []
+        for old_id, old_deployment, old_state in conn.execute(stmt).all():
+            conn.execute(
+                update(verifications)
+                .where(v.id == old_id)
+                .values(
+                    state=State.SUPERSEDED.value,
+                    reason=reason,
+                    next_sample_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                insert(transitions).values(
+                    verification_id=old_id,
+                    deployment_id=old_deployment,
+                    from_state=old_state,
+                    to_state=State.SUPERSEDED.value,
+                    reason=reason,
+                    at=now,
+                )
+            )
+            done.append(str(old_deployment))
+        return done
+
+    def _assume_stable(
+        self, conn: Connection, *, event: DeployEvent, deployment_id: str, now: datetime
+    ) -> None:
+        """The artifact a deploy replaced was live before it: a rollback candidate until proven otherwise."""
+        s = stable_artifacts.c
+        artifact = event.previous_artifact or ""
+        exists = conn.execute(
+            select(s.id).where(
+                s.service == event.service, s.environment == event.environment, s.artifact == artifact
+            )
+        ).first()
+        if exists is not None:
+            return
+        try:
+            # A savepoint, so losing a race on the unique key does not undo the whole intake.
+            with conn.begin_nested():
+                conn.execute(
+                    insert(stable_artifacts).values(
+                        service=event.service,
+                        environment=event.environment,
+                        version=event.previous_version or artifact,
+                        artifact=artifact,
+                        status="assumed_stable",
+                        deployment_id=None,
+                        since=now,
+                        reason=f"was live before deployment {deployment_id}",
+                    )
+                )
+        except IntegrityError:
+            pass

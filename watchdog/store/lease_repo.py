@@ -1,0 +1,73 @@
+"""Leases on due verifications: claim (SKIP LOCKED on PostgreSQL), renew and release.
+
+A claim that changes hands bumps `lease_epoch`; engine_repo's fenced writes check it, so a stalled replica
+that lost its lease writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, or_, select, update
+
+from watchdog.events import FINAL, SAMPLING
+from watchdog.store import rows
+from watchdog.store.base import StoreBase
+from watchdog.store.records import VerificationRow
+from watchdog.store.tables import verifications
+
+_SAMPLING = [s.value for s in SAMPLING]
+_FINAL = [s.value for s in FINAL]
+v = verifications.c  # the columns every query here names
+
+
+class LeaseRepo(StoreBase):
+    def claim_due(self, *, owner: str, now: datetime, lease_s: float, limit: int) -> list[VerificationRow]:
+        now = rows.ts(now)
+        due = (
+            select(v.id)
+            .where(
+                v.state.in_(_SAMPLING),
+                v.next_sample_at <= now,
+                or_(v.lease_owner.is_(None), v.lease_until < now, v.lease_owner == owner),
+            )
+            .order_by(v.next_sample_at, v.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            # Rows another replica is claiming right now are skipped, not waited for (reliability.md B3).
+            due = due.with_for_update(skip_locked=True)
+        with self._write() as conn:
+            ids = list(conn.scalars(due))
+            if not ids:
+                return []
+            conn.execute(
+                update(verifications)
+                .where(v.id.in_(ids))
+                .values(
+                    # SET sees the old row: the epoch moves only when the lease changes hands.
+                    lease_epoch=case((v.lease_owner == owner, v.lease_epoch), else_=v.lease_epoch + 1),
+                    lease_owner=owner,
+                    lease_until=now + timedelta(seconds=lease_s),
+                )
+            )
+            stmt = select(verifications).where(v.id.in_(ids)).order_by(v.next_sample_at, v.id)
+            return self._all(conn, stmt, rows.verification)
+
+    def renew_leases(self, *, owner: str, now: datetime, lease_s: float) -> int:
+        until = rows.ts(now) + timedelta(seconds=lease_s)
+        with self._write() as conn:
+            result = conn.execute(
+                update(verifications)
+                .where(v.lease_owner == owner, v.state.not_in(_FINAL))
+                .values(lease_until=until)
+            )
+            return int(result.rowcount)
+
+    def release(self, *, verification_id: str, owner: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(verifications)
+                .where(v.id == verification_id, v.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )

@@ -1,0 +1,22 @@
+"""`Store`: the one object the rest of the daemon talks to, composed of one mixin per area of the contract.
+
+The contract is docs/dev/store-api.md; each mixin module owns one area (intake, reads, engine, history ...).
+"""
+
+from __future__ import annotations
+
+from watchdog.store.admin_repo import AdminRepo
+from watchdog.store.engine_repo import EngineRepo
+from watchdog.store.history_repo import HistoryRepo
+from watchdog.store.intake_repo import Accepted, IntakeRepo
+from watchdog.store.lease_repo import LeaseRepo
+from watchdog.store.rollback_repo import RollbackRepo
+
+__all__ = ["Accepted", "Store"]
+
+
+class Store(IntakeRepo, LeaseRepo, EngineRepo, HistoryRepo, RollbackRepo, AdminRepo):
+    """Synchronous and thread-safe: async callers use `await asyncio.to_thread(store.method, ...)`.
+
+    `Store(url)` creates the engine; `upgrade()` migrates to head; `ping()`, `close()`; the rest: contract.
+    """
