@@ -26,7 +26,7 @@ def test_shipped_demo_is_the_documented_one() -> None:
     assert policy is not None
     assert policy.target == "demo-app"
     assert policy.notify == []
-    assert (policy.verification.duration, policy.verification.interval) == (60.0, 5.0)
+    assert (policy.verification.duration, policy.verification.interval) == (30.0, 5.0)
     assert (policy.rollback.verification.duration, policy.rollback.max_per_hour) == (20.0, 3)
     assert [c.name for c in policy.checks] == ["healthz", "errors"]
 
