@@ -39,3 +39,11 @@ def pg_url() -> Iterator[str]:
             pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 in CI")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     yield PG_URL
+
+
+@pytest.fixture(autouse=True)
+def no_known_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test: whatever it logged, the known secret value never reached a log record."""
+    yield
+    leaked = sorted({r.name for r in caplog.records if KNOWN_SECRET in r.getMessage()})
+    assert not leaked and KNOWN_SECRET not in caplog.text, f"the known secret reached the logs of {leaked}"

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import free_port
+from tests.conftest import KNOWN_SECRET, free_port
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ADMIN = "admin-token-for-tests"
@@ -47,6 +47,8 @@ class Daemon:
             WATCHDOG_TICK_SECONDS="0.2",
             WATCHDOG_LEASE_SECONDS="3",
             WATCHDOG_URL=self.url,
+            # Set but never to be seen: stop() asserts it never reached the daemon's output.
+            WATCHDOG_GITHUB_WEBHOOK_SECRET=KNOWN_SECRET,
         )
         env.update(self.extra_env)
         return env
@@ -99,6 +101,8 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self.log.exists():
+            assert KNOWN_SECRET not in self.log.read_text(), "a secret reached the daemon's log"
 
     def notify(self, **event: Any) -> str:
         """Posts a generic event signed the way the Standard Webhooks reference library signs it."""

@@ -317,3 +317,41 @@ async def test_operator_promote_cancel_and_manual_rollback(tmp_path: Path, targe
     assert row.trigger == "manual" and [c.artifact for c in target.calls] == ["reg/app@sha256:1.0.0"]
     with pytest.raises(IntakeError):
         await h.engine.request_rollback(third, by="carol", reason="again")
+
+
+async def test_every_guard_rail_refusal_is_recorded_with_its_reason(
+    tmp_path: Path, target: RecordingTarget
+) -> None:
+    h = build(tmp_path, policy=POLICY, script=combined, target=target)
+    h.deploy("1.0.0")
+    await h.run_for(60)
+    h.store.set_freeze(
+        service="app",
+        environment="prod",
+        reason="release freeze for the sale",
+        created_by="sre",
+        expires_at=None,
+        now=h.clock.now(),
+    )
+    frozen = h.deploy("1.1.0-bad")
+    await h.run_for(40)
+    h.store.delete_freeze(service="app", environment="prod")
+    migration = h.deploy("1.2.0-bad", rollback_safe=False)
+    await h.run_for(40)
+    itself = h.deploy("1.3.0-bad", is_rollback=True)
+    await h.run_for(40)
+    major = h.deploy("2.0.0-bad")
+    await h.run_for(40)
+    expected = {
+        frozen: "frozen for app/prod: release freeze for the sale",
+        migration: "not rollback-safe",
+        itself: "itself a rollback",
+        major: "crosses a SemVer major version",
+    }
+    for dep, words in expected.items():
+        [row] = h.store.rollbacks_for(dep)
+        assert row.state == "refused" and words in row.reason, row.reason
+        assert h.state(dep).state == "failed"
+        detail = h.store.deployment_detail(dep)
+        assert detail.incident is not None and words in Path(detail.incident.path).read_text()
+    assert not target.calls

@@ -276,7 +276,9 @@ async def test_real_prometheus_sees_a_bad_deploy(demo: DemoApp, prometheus: Prom
         start = before - timedelta(seconds=5)
         baseline = await src.history(metric(RATIO), start=start, end=after, interval=1, ctx=ctx())
         assert baseline is not None and len(baseline.values["value"]) >= 3
-        assert max(baseline.values["value"]) > 0.3
+        # Range steps align to the step, not to our instant query: the tail is broken, maybe not at its peak.
+        values = baseline.values["value"]
+        assert min(values) < 0.05 and max(values) > 0.15
 
         syntax = await value_now(src, "sum(rate(demo_requests_total[5s])")
         assert syntax.error is not None and syntax.error.startswith("bad_data: ")
