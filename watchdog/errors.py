@@ -30,6 +30,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if self.line <= 0:  # a problem that belongs to no file position (a missing variable, say)
+            return self.message if self.path == "<config>" else f"{self.path}: {self.message}"
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
 
 

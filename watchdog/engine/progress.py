@@ -25,7 +25,7 @@ def log_progress(
     parts = []
     for j in judgements:
         mark = "warm-up" if j.warmup else _MARK[j.outcome]
-        detail = "" if j.outcome == Outcome.PASS and not j.warmup else f" ({j.reason})"
+        detail = "" if j.outcome == Outcome.PASS or j.warmup else f" ({j.reason})"
         parts.append(f"{j.check}={mark}{detail}")
     kind = "rollback check " if v.kind == "rollback" else ""
     log.info(

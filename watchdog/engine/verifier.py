@@ -114,7 +114,7 @@ class Verifier:
             interval=timing.interval,
         )
         await self._prime(policy, ctx)
-        missing = [name for name, b in found.items() if b is None and not name.startswith("_")]
+        missing = [c.name for c in policy.checks if c.type != "http" and found.get(c.name) is None]
         warm = timing.warmup >= timing.interval
         state = State.WARMING if warm else State.VERIFYING
         reason = "verification started"
