@@ -20,6 +20,7 @@ from watchdog.policy.connections import ArgoCDTargetConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.jsonapi import JsonApi
+from watchdog.targets.once import RollbackMemo
 from watchdog.targets.retry import Backoff
 from watchdog.targets.transcript import Transcript
 
@@ -98,8 +99,7 @@ class ArgoCDTarget:
         self._poll = poll_interval
         self._transport = transport
         self._backoff = backoff or Backoff()
-        self._done: dict[tuple[str, str], RollbackResult] = {}
-        self._lock = asyncio.Lock()
+        self._memo = RollbackMemo()
         self._ns = f"&appNamespace={quote(config.app_namespace)}" if config.app_namespace else ""
         self._path = f"/api/v1/applications/{quote(config.application, safe='')}"
         self._get = self._path + ("?" + self._ns[1:] if self._ns else "")
@@ -137,28 +137,21 @@ class ArgoCDTarget:
         return Current(artifact=artifact, detail=f"revision {revision}, health {health}, images {images}")
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        key = (req.deployment_id, req.artifact)
-        async with self._lock:
-            if (prior := self._done.get(key)) is not None:
-                return RollbackResult(
-                    True, f"already rolled back for this deploy: {prior.detail}", prior.output
-                )
-            log = Transcript()
-            loop = asyncio.get_running_loop()
-            api: JsonApi | None = None
-            try:
-                async with self._client(log) as client:
-                    api = JsonApi(
-                        client, log, backoff=self._backoff, deadline=loop.time() + self.config.timeout
-                    )
-                    ok, detail = await self._rollback(api, req)
-            except WatchdogError as exc:
-                ok, detail = False, str(exc)
-            attempts = 1 + (api.retries if api else 0)
-            result = RollbackResult(ok=ok, detail=log.clean(detail), output=log.text(), attempts=attempts)
-            if ok:
-                self._done[key] = result
-            return result
+        return await self._memo.run(req, lambda: self._perform(req))
+
+    async def _perform(self, req: RollbackRequest) -> RollbackResult:
+        """One rollback through the Argo CD API; every request is retried, all within config.timeout."""
+        log = Transcript()
+        loop = asyncio.get_running_loop()
+        api: JsonApi | None = None
+        try:
+            async with self._client(log) as client:
+                api = JsonApi(client, log, backoff=self._backoff, deadline=loop.time() + self.config.timeout)
+                ok, detail = await self._rollback(api, req)
+        except WatchdogError as exc:
+            ok, detail = False, str(exc)
+        attempts = 1 + (api.retries if api else 0)
+        return RollbackResult(ok=ok, detail=log.clean(detail), output=log.text(), attempts=attempts)
 
     async def _rollback(self, api: JsonApi, req: RollbackRequest) -> tuple[bool, str]:
         app = await api.request("GET", self._get)

@@ -16,6 +16,7 @@ from watchdog.policy.connections import CommandTargetConfig
 from watchdog.policy.secrets import expand_env
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
+from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, with_retries
 from watchdog.targets.templating import check_templates, render
 from watchdog.targets.transcript import Transcript
@@ -46,8 +47,7 @@ class CommandTarget:
         self._environ = environ
         self._backoff = backoff or Backoff(attempts=3)
         self._kill_grace = kill_grace
-        self._done: dict[tuple[str, str], RollbackResult] = {}
-        self._lock = asyncio.Lock()
+        self._memo = RollbackMemo()
 
     async def current(self, req: RollbackRequest) -> Current:
         return Current(artifact=None, detail=f"command target {self.name} cannot tell what runs")
@@ -62,33 +62,22 @@ class CommandTarget:
         return env
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        key = (req.deployment_id, req.artifact)
-        async with self._lock:
-            if (prior := self._done.get(key)) is not None:
-                return RollbackResult(
-                    True, f"already rolled back for this deploy: {prior.detail}", prior.output
-                )
-            log = Transcript()
-            attempts = 1
+        return await self._memo.run(req, lambda: self._perform(req))
 
-            def note(attempt: int, exc: Exception, delay: float) -> None:
-                nonlocal attempts
-                attempts += 1
-                log.note(f"transient ({exc}); retry {attempt} in {delay:.1f}s")
-
-            try:
-                argv = [render(item, req.placeholders()) for item in self.config.argv]
-                env = self._env(req, log)
-                done = await with_retries(
-                    lambda: self._run(argv, env, log), backoff=self._backoff, on_retry=note
-                )
-                ok, detail = True, done.value
-            except WatchdogError as exc:
-                ok, detail = False, str(exc)
-            result = RollbackResult(ok=ok, detail=log.clean(detail), output=log.text(), attempts=attempts)
-            if ok:
-                self._done[key] = result
-            return result
+    async def _perform(self, req: RollbackRequest) -> RollbackResult:
+        """Renders argv and env, then runs the command; exit 75 is asked again with backoff."""
+        log = Transcript()
+        notes = RetryNotes(log)
+        try:
+            argv = [render(item, req.placeholders()) for item in self.config.argv]
+            env = self._env(req, log)
+            done = await with_retries(
+                lambda: self._run(argv, env, log), backoff=self._backoff, on_retry=notes
+            )
+            ok, detail = True, done.value
+        except WatchdogError as exc:
+            ok, detail = False, str(exc)
+        return RollbackResult(ok=ok, detail=log.clean(detail), output=log.text(), attempts=notes.attempts)
 
     async def _run(self, argv: list[str], env: dict[str, str], log: Transcript) -> str:
         loop = asyncio.get_running_loop()

@@ -5,7 +5,6 @@ Never a bare `helm rollback` (current-1, even when it failed); `--wait` is a boo
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
@@ -17,6 +16,7 @@ from watchdog.errors import TargetError, TransientTargetError, WatchdogError
 from watchdog.policy.connections import HelmTargetConfig
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
+from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, with_retries
 from watchdog.targets.transcript import Transcript, excerpt
 
@@ -89,8 +89,7 @@ class HelmTarget:
         self._backoff = backoff or Backoff()
         self._kill_grace = kill_grace
         self._slack = slack  # beyond config.timeout: helm's --timeout bounds each step, not its whole run
-        self._done: dict[tuple[str, str], RollbackResult] = {}
-        self._lock = asyncio.Lock()
+        self._memo = RollbackMemo()
         self._major: int | None = None
 
     async def _helm(self, log: Transcript, *args: str, timeout: float) -> str:
@@ -149,30 +148,19 @@ class HelmTarget:
         return Current(artifact=artifact, version=app or None, detail=detail)
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        key = (req.deployment_id, req.artifact)
-        async with self._lock:
-            if (prior := self._done.get(key)) is not None:
-                return RollbackResult(
-                    True, f"already rolled back for this deploy: {prior.detail}", prior.output
-                )
-            log = Transcript()
-            attempts = 1
+        return await self._memo.run(req, lambda: self._perform(req))
 
-            def note(attempt: int, exc: Exception, delay: float) -> None:
-                nonlocal attempts
-                attempts += 1
-                log.note(f"transient ({exc}); retry {attempt} in {delay:.1f}s")
-
-            try:
-                ok, detail = (
-                    await with_retries(lambda: self._attempt(log, req), backoff=self._backoff, on_retry=note)
-                ).value
-            except WatchdogError as exc:
-                ok, detail = False, str(exc)
-            result = RollbackResult(ok=ok, detail=log.clean(detail), output=log.text(), attempts=attempts)
-            if ok:
-                self._done[key] = result
-            return result
+    async def _perform(self, req: RollbackRequest) -> RollbackResult:
+        """Retries whole attempts (each starts from `helm history`) while helm fails transiently."""
+        log = Transcript()
+        notes = RetryNotes(log)
+        try:
+            ok, detail = (
+                await with_retries(lambda: self._attempt(log, req), backoff=self._backoff, on_retry=notes)
+            ).value
+        except WatchdogError as exc:
+            ok, detail = False, str(exc)
+        return RollbackResult(ok=ok, detail=log.clean(detail), output=log.text(), attempts=notes.attempts)
 
     async def _attempt(self, log: Transcript, req: RollbackRequest) -> tuple[bool, str]:
         """One try, starting from history, so a retry after a half-done rollback never rolls back twice."""

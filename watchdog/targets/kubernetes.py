@@ -19,6 +19,7 @@ from watchdog.targets import kubeobjects as ko
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.jsonapi import JsonApi
 from watchdog.targets.kubeconfig import SERVICE_ACCOUNT_DIR, resolve_auth
+from watchdog.targets.once import RollbackMemo
 from watchdog.targets.retry import Backoff
 from watchdog.targets.transcript import Transcript
 
@@ -45,8 +46,7 @@ class KubernetesTarget:
         self._transport = transport
         self._sa_dir = service_account_dir
         self._backoff = backoff or Backoff()
-        self._done: dict[tuple[str, str], RollbackResult] = {}
-        self._lock = asyncio.Lock()
+        self._memo = RollbackMemo()
         ns, dep = config.namespace, config.deployment
         self._path = f"/apis/apps/v1/namespaces/{ns}/deployments/{dep}"
         self._rs_path = f"/apis/apps/v1/namespaces/{ns}/replicasets"
@@ -80,32 +80,26 @@ class KubernetesTarget:
         return Current(artifact=chosen.pop() if len(chosen) == 1 else None, detail=detail)
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        key = (req.deployment_id, req.artifact)
-        # One rollback at a time per target: a second identical request finds the first one's key.
-        async with self._lock:
-            if (prior := self._done.get(key)) is not None:
-                return RollbackResult(
-                    True, f"already rolled back for this deploy: {prior.detail}", prior.output
-                )
-            log = Transcript()
-            run: JsonApi | None = None
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            try:
-                async with self._client(log) as client:
-                    run = JsonApi(client, log, backoff=self._backoff, deadline=started + self.config.timeout)
-                    ok, detail = await self._rollback(run, req)
-            except WatchdogError as exc:
-                ok, detail = False, str(exc)
-            result = RollbackResult(
-                ok=ok,
-                detail=log.clean(f"{detail} ({loop.time() - started:.0f} s)"),
-                output=log.text(),
-                attempts=1 + (run.retries if run else 0),
-            )
-            if ok:
-                self._done[key] = result
-            return result
+        return await self._memo.run(req, lambda: self._perform(req))
+
+    async def _perform(self, req: RollbackRequest) -> RollbackResult:
+        """One rollback through the API server, within config.timeout; the detail ends with its duration."""
+        log = Transcript()
+        run: JsonApi | None = None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async with self._client(log) as client:
+                run = JsonApi(client, log, backoff=self._backoff, deadline=started + self.config.timeout)
+                ok, detail = await self._rollback(run, req)
+        except WatchdogError as exc:
+            ok, detail = False, str(exc)
+        return RollbackResult(
+            ok=ok,
+            detail=log.clean(f"{detail} ({loop.time() - started:.0f} s)"),
+            output=log.text(),
+            attempts=1 + (run.retries if run else 0),
+        )
 
     async def _rollback(self, run: JsonApi, req: RollbackRequest) -> tuple[bool, str]:
         dep = await run.request("GET", self._path)

@@ -5,7 +5,6 @@ A 2xx answer is success. The receiver does the deploy, so this target cannot tel
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
@@ -20,6 +19,7 @@ from watchdog.errors import TargetError, WatchdogError
 from watchdog.policy.connections import WebhookTargetConfig
 from watchdog.policy.secrets import expand_env
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
+from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
 from watchdog.targets.templating import check_templates, render, render_json, strings_in
 from watchdog.targets.transcript import Transcript, excerpt
@@ -51,8 +51,7 @@ class WebhookTarget:
         self._environ = environ
         self._transport = transport
         self._backoff = dataclasses.replace(backoff or Backoff(), attempts=config.retries + 1)
-        self._done: dict[tuple[str, str], RollbackResult] = {}
-        self._lock = asyncio.Lock()
+        self._memo = RollbackMemo()
 
     async def current(self, req: RollbackRequest) -> Current:
         return Current(artifact=None, detail=f"webhook target {self.name} cannot tell what runs")
@@ -64,43 +63,30 @@ class WebhookTarget:
         return render(expand_env(template, environ=environ), req.placeholders())
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        key = (req.deployment_id, req.artifact)
-        async with self._lock:
-            if (prior := self._done.get(key)) is not None:
-                return RollbackResult(
-                    True, f"already rolled back for this deploy: {prior.detail}", prior.output
+        return await self._memo.run(req, lambda: self._perform(req))
+
+    async def _perform(self, req: RollbackRequest) -> RollbackResult:
+        """Sends the templated request; a transient answer is asked again, a read timeout never."""
+        log = Transcript()
+        notes = RetryNotes(log, indent="  ")
+        try:
+            url = self._fill(self.config.url, req, log)
+            headers = {k: self._fill(v, req, log) for k, v in self.config.headers.items()}
+            body = render_json(self.config.body, req.placeholders())
+            lower = {k.lower() for k in headers}
+            if "content-type" not in lower:
+                headers["Content-Type"] = "application/json"
+            if "idempotency-key" not in lower:
+                headers["Idempotency-Key"] = idempotency_key(req)
+            async with httpx.AsyncClient(timeout=self.config.timeout, transport=self._transport) as client:
+                send = self._sender(
+                    client, log, method=self.config.method, url=url, headers=headers, body=body
                 )
-            log = Transcript()
-            attempts = 1
-
-            def note(attempt: int, exc: Exception, delay: float) -> None:
-                nonlocal attempts
-                attempts += 1
-                log.note(f"  transient ({exc}); retry {attempt} in {delay:.1f}s")
-
-            try:
-                url = self._fill(self.config.url, req, log)
-                headers = {k: self._fill(v, req, log) for k, v in self.config.headers.items()}
-                body = render_json(self.config.body, req.placeholders())
-                lower = {k.lower() for k in headers}
-                if "content-type" not in lower:
-                    headers["Content-Type"] = "application/json"
-                if "idempotency-key" not in lower:
-                    headers["Idempotency-Key"] = idempotency_key(req)
-                async with httpx.AsyncClient(
-                    timeout=self.config.timeout, transport=self._transport
-                ) as client:
-                    send = self._sender(
-                        client, log, method=self.config.method, url=url, headers=headers, body=body
-                    )
-                    resp = (await with_retries(send, backoff=self._backoff, on_retry=note)).value
-                ok, detail = True, f"{self.config.method} {url} answered {resp.status_code}{_run_link(resp)}"
-            except WatchdogError as exc:
-                ok, detail = False, str(exc)
-            result = RollbackResult(ok=ok, detail=log.clean(detail), output=log.text(), attempts=attempts)
-            if ok:
-                self._done[key] = result
-            return result
+                resp = (await with_retries(send, backoff=self._backoff, on_retry=notes)).value
+            ok, detail = True, f"{self.config.method} {url} answered {resp.status_code}{_run_link(resp)}"
+        except WatchdogError as exc:
+            ok, detail = False, str(exc)
+        return RollbackResult(ok=ok, detail=log.clean(detail), output=log.text(), attempts=notes.attempts)
 
     def _sender(
         self,

@@ -1,0 +1,53 @@
+"""What makes an adapter's rollback happen once per deploy: a memo of successful results behind a lock.
+
+Also the on_retry hook that notes each transient error in the rollback's transcript and counts the attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from watchdog.targets.base import RollbackRequest, RollbackResult
+from watchdog.targets.transcript import Transcript
+
+
+class RollbackMemo:
+    """One rollback at a time per target; a repeat of a successful one answers from memory, deploying nothing.
+
+    The key is (deployment_id, artifact). A failed result is not remembered, so it may be asked again.
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, str], RollbackResult] = {}
+        self._lock = asyncio.Lock()
+
+    async def run(
+        self, req: RollbackRequest, attempt: Callable[[], Awaitable[RollbackResult]]
+    ) -> RollbackResult:
+        """`attempt()` runs under the lock, so a second identical request finds the first one's key."""
+        key = (req.deployment_id, req.artifact)
+        async with self._lock:
+            if (prior := self._done.get(key)) is not None:
+                return RollbackResult(
+                    ok=True,
+                    detail=f"already rolled back for this deploy: {prior.detail}",
+                    output=prior.output,
+                )
+            result = await attempt()
+            if result.ok:
+                self._done[key] = result
+            return result
+
+
+class RetryNotes:
+    """The on_retry hook of with_retries: notes "transient (...); retry N in X s" and counts the attempts."""
+
+    def __init__(self, log: Transcript, *, indent: str = "") -> None:
+        self.log = log
+        self.indent = indent
+        self.attempts = 1
+
+    def __call__(self, attempt: int, exc: Exception, delay: float) -> None:
+        self.attempts += 1
+        self.log.note(f"{self.indent}transient ({exc}); retry {attempt} in {delay:.1f}s")
