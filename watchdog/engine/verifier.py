@@ -284,10 +284,13 @@ class Verifier:
                 await prime(check, ctx)
 
     async def _note_gap(self, v: VerificationRow, *, first: int, last: int, interval: float) -> None:
+        when = (
+            f"t={first * interval:g}s" if first == last else f"t={first * interval:g}s-{last * interval:g}s"
+        )
         what = f"sample {first}" if first == last else f"samples {first}-{last}"
         reason = (
-            f"gap: {what} (t={first * interval:g}s-{last * interval:g}s) missed while no replica held this "
-            "verification; not invented"
+            f"gap: {what} ({when}) missed: nobody sampled in time (daemon down, lease lost or overloaded); "
+            "not invented"
         )
         log.warning("%s: %s", v.id, reason)
         await asyncio.to_thread(

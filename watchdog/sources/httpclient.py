@@ -69,6 +69,7 @@ class SourceHttp:
         self.max_retry_after = max_retry_after
         self._base_url = base_url
         self._transport = transport
+        self._concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
         self._client: httpx.AsyncClient | None = None
 
@@ -79,6 +80,11 @@ class SourceHttp:
                 timeout=httpx.Timeout(self.timeout),
                 transport=self._transport,
                 follow_redirects=False,
+                # No more connections than requests allowed at once: a bigger idle pool only costs
+                # httpcore time on every request assignment.
+                limits=httpx.Limits(
+                    max_connections=self._concurrency, max_keepalive_connections=self._concurrency
+                ),
             )
         return self._client
 
