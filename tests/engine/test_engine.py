@@ -355,3 +355,43 @@ async def test_every_guard_rail_refusal_is_recorded_with_its_reason(
         detail = h.store.deployment_detail(dep)
         assert detail.incident is not None and words in Path(detail.incident.path).read_text()
     assert not target.calls
+
+
+async def test_an_intent_another_live_replica_holds_is_left_to_it_until_its_lease_lapses(
+    tmp_path: Path, target: RecordingTarget
+) -> None:
+    h = build(tmp_path, policy=POLICY, script=combined, target=target, owner="replica-a")
+    h.deploy("1.0.0")
+    await h.run_for(60)
+    dep = h.deploy("1.1.0-bad")
+    v = h.state(dep)
+    # replica-a is calling the target right now: it wrote the intent and holds the deployment's lease.
+    assert h.store.take_lease(verification_id=v.id, owner="replica-a", now=h.clock.now(), lease_s=30)
+    h.store.create_rollback(
+        deployment_id=dep,
+        service="app",
+        environment="prod",
+        trigger="auto",
+        state="intent",
+        reason="errors",
+        target="t",
+        from_version="1.1.0-bad",
+        from_artifact="reg/app@sha256:1.1.0-bad",
+        to_version="1.0.0",
+        to_artifact="reg/app@sha256:1.0.0",
+        now=h.clock.now(),
+    )
+    target.running = "reg/app@sha256:1.1.0-bad"
+    b = build(
+        tmp_path,
+        policy=POLICY,
+        script=combined,
+        target=target,
+        engine_store=h.store,
+        clock=h.clock,
+        owner="replica-b",
+    )
+    assert await b.engine.rollbacks.resume() == 0 and target.calls == []
+    h.clock.advance(31)  # replica-a died: its lease lapses
+    assert await b.engine.rollbacks.resume() == 1
+    assert [c.artifact for c in target.calls] == ["reg/app@sha256:1.0.0"]

@@ -56,7 +56,13 @@ class Engine:
         self.outputs = outputs
         self.owner = settings.instance_id
         self.rollbacks = Rollbacks(
-            store=store, targets=targets, clock=clock, metrics=metrics, outputs=outputs
+            store=store,
+            targets=targets,
+            clock=clock,
+            metrics=metrics,
+            outputs=outputs,
+            owner=self.owner,
+            lease_s=settings.lease_seconds,
         )
         self.verifier = Verifier(
             store=store,
@@ -76,7 +82,7 @@ class Engine:
 
     async def start(self) -> None:
         """Resumes unfinished work from the store, then schedules the periodic jobs."""
-        await self.rollbacks.resume()
+        await self._resume_rollbacks()
         sched = AsyncIOScheduler(timezone=UTC)
         sched.add_job(
             self.tick,
@@ -98,6 +104,15 @@ class Engine:
             coalesce=True,
         )
         sched.add_job(self._reload, "interval", seconds=5, id="policies", max_instances=1, coalesce=True)
+        # Rollbacks a dead replica left half done are picked up once its lease lapses, not only at start.
+        sched.add_job(
+            self._resume_rollbacks,
+            "interval",
+            seconds=max(5.0, self.settings.lease_seconds),
+            id="rollbacks",
+            max_instances=1,
+            coalesce=True,
+        )
         sched.start()
         self._scheduler = sched
         self.wake()
@@ -175,6 +190,9 @@ class Engine:
             now=self.clock.now(),
             lease_s=self.settings.lease_seconds,
         )
+
+    async def _resume_rollbacks(self) -> int:
+        return await self.rollbacks.resume()
 
     async def _reload(self) -> None:
         # A few stat() calls, and a parse only when a file changed: cheap enough for the loop itself,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from watchdog.clock import Clock
 from watchdog.engine.guards import plan_rollback
 from watchdog.engine.outputs import Outputs
+from watchdog.errors import IntakeError
 from watchdog.events import State
 from watchdog.policy.checks import HttpCheck
 from watchdog.policy.service import EnvironmentPolicy, Verification
@@ -36,7 +37,11 @@ class Rollbacks:
         clock: Clock,
         metrics: Metrics,
         outputs: Outputs,
+        owner: str,
+        lease_s: float,
     ) -> None:
+        self.owner = owner
+        self.lease_s = lease_s
         self.store = store
         self.targets = targets
         self.clock = clock
@@ -107,6 +112,21 @@ class Rollbacks:
             await self.outputs.deployment_changed(deployment.id, event="failed")
             return row
         assert to is not None and target is not None
+        # Whoever calls the target holds the deployment's lease (renewed while the call runs), so no other
+        # replica's crash recovery takes the intent over mid-call.
+        held = await asyncio.to_thread(
+            self.store.take_lease,
+            verification_id=verification.id,
+            owner=self.owner,
+            now=now,
+            lease_s=self.lease_s,
+        )
+        if not held:
+            raise IntakeError(
+                409,
+                "rollback_busy",
+                "another replica holds this deployment right now; try again in a few seconds",
+            )
         row = await asyncio.to_thread(
             self.store.create_rollback,
             deployment_id=deployment.id,
@@ -294,12 +314,26 @@ class Rollbacks:
         await self.outputs.deployment_changed(deployment.id, event="rollback_failed")
 
     async def resume(self) -> int:
-        """After a restart: finish every rollback whose intent was written but whose outcome was not."""
+        """Finishes every rollback whose intent was written but whose outcome was not, once nobody else can.
+
+        The replica that wrote an intent keeps its deployment's lease renewed while it calls the target;
+        an intent is taken over only when that lease has lapsed (the replica died) or is ours.
+        """
         open_rows = await asyncio.to_thread(self.store.open_rollbacks)
         done = 0
         for row in open_rows:
             if row.state != "intent" or (row.target or "") not in self.targets:
                 continue
+            deploy_v = await asyncio.to_thread(self.store.deploy_verification, row.deployment_id)
+            taken = await asyncio.to_thread(
+                self.store.take_lease,
+                verification_id=deploy_v.id,
+                owner=self.owner,
+                now=self.clock.now(),
+                lease_s=self.lease_s,
+            )
+            if not taken:
+                continue  # a live replica is still on it
             deployment = await asyncio.to_thread(self.store.get_deployment, row.deployment_id)
             log.warning(
                 "resuming the rollback of %s/%s %s after a restart",

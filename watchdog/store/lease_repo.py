@@ -54,6 +54,27 @@ class LeaseRepo(StoreBase):
             stmt = select(verifications).where(v.id.in_(ids)).order_by(v.next_sample_at, v.id)
             return self._all(conn, stmt, rows.verification)
 
+    def take_lease(self, *, verification_id: str, owner: str, now: datetime, lease_s: float) -> bool:
+        """Takes one verification's lease when it is free, lapsed or already ours (one atomic UPDATE).
+
+        For work that is not a due sample, such as finishing a rollback another replica began and then died.
+        """
+        now = rows.ts(now)
+        with self._write() as conn:
+            result = conn.execute(
+                update(verifications)
+                .where(
+                    v.id == verification_id,
+                    or_(v.lease_owner.is_(None), v.lease_until < now, v.lease_owner == owner),
+                )
+                .values(
+                    lease_epoch=case((v.lease_owner == owner, v.lease_epoch), else_=v.lease_epoch + 1),
+                    lease_owner=owner,
+                    lease_until=now + timedelta(seconds=lease_s),
+                )
+            )
+            return int(result.rowcount) == 1
+
     def renew_leases(self, *, owner: str, now: datetime, lease_s: float) -> int:
         until = rows.ts(now) + timedelta(seconds=lease_s)
         with self._write() as conn:
