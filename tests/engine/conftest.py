@@ -21,6 +21,7 @@ from watchdog.engine.engine import Engine
 from watchdog.engine.outputs import Outputs
 from watchdog.events import DeployEvent
 from watchdog.notify.dispatcher import Dispatcher
+from watchdog.notify.registry import build_notifiers
 from watchdog.policy.reload import PolicyHolder
 from watchdog.settings import Settings
 from watchdog.sources.base import AnyCheck, SampleContext
@@ -171,6 +172,7 @@ def build(
     clock: FakeClock | None = None,
     owner: str = "test-1",
     baseline: Baseline | None = None,
+    notifiers: dict[str, Any] | None = None,
 ) -> Harness:
     config = tmp_path / "config"
     (config / "services").mkdir(parents=True, exist_ok=True)
@@ -179,6 +181,7 @@ def build(
             {
                 "sources": {"m": {"type": "scrape", "url": "http://127.0.0.1:1/metrics"}},
                 "targets": {"t": {"type": "command", "argv": ["true"]}},
+                "notifiers": notifiers or {},
             }
         )
     )
@@ -194,7 +197,7 @@ def build(
         store=store,
         policies=holder,
         clock=clock,
-        dispatcher=Dispatcher({}, metrics=metrics),
+        dispatcher=Dispatcher(build_notifiers(holder.current.daemon), metrics=metrics, base_delay=0.01),
         reports_dir=reports,
     )
     sources = {"http": ScriptedSource("http", script), "m": ScriptedSource("m", script, baseline=baseline)}

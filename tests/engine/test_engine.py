@@ -395,3 +395,28 @@ async def test_an_intent_another_live_replica_holds_is_left_to_it_until_its_leas
     h.clock.advance(31)  # replica-a died: its lease lapses
     assert await b.engine.rollbacks.resume() == 1
     assert [c.artifact for c in target.calls] == ["reg/app@sha256:1.0.0"]
+
+
+async def test_notifications_follow_the_lifecycle_without_blocking_it(
+    tmp_path: Path, target: RecordingTarget
+) -> None:
+    import json
+
+    from tests.notify.receiver import receiver
+
+    # The receiver fails twice first: the rollback must not wait for it, the message still arrives once.
+    with receiver(statuses=[500, 500]) as rx:
+        hook = {"type": "webhook", "url": rx.url, "events": ["started", "failed", "rolled_back"]}
+        policy = policy_with(notify=["hook"])
+        h = build(tmp_path, policy=policy, script=combined, target=target, notifiers={"hook": hook})
+        h.deploy("1.0.0")
+        await h.run_for(60)
+        bad = h.deploy("1.1.0-bad")
+        await h.run_for(50)
+        assert h.state(bad).state == "rolled_back"
+        await h.engine.outputs.drain(timeout=5)
+        payloads = [json.loads(r.body)["data"] for r in rx.requests]
+        events = [(p["event"], p["version"]) for p in payloads]
+    delivered = [e for e in events if e[1] == "1.1.0-bad"]
+    assert ("failed", "1.1.0-bad") in delivered and ("rolled_back", "1.1.0-bad") in delivered
+    assert ("started", "1.0.0") in events and all(e[0] != "passed" for e in events)

@@ -71,6 +71,7 @@ class Engine:
             metrics=metrics,
             owner=self.owner,
             on_decided=self._decided,
+            on_started=self._started,
         )
         self._tick_lock = asyncio.Lock()
         self._again = False
@@ -202,7 +203,8 @@ class Engine:
     # ---- verdicts ----
 
     async def _started(self, v: VerificationRow) -> None:
-        if v.kind == "deploy":
+        # Only a policy that notifies someone needs anything done at the start: skip the reads otherwise.
+        if v.kind == "deploy" and v.policy.get("notify"):
             await self.outputs.deployment_changed(v.deployment_id, event="started")
 
     async def _decided(self, v: VerificationRow, decision: Decision) -> None:

@@ -55,6 +55,9 @@ class Outputs:
     async def deployment_changed(self, deployment_id: str, *, event: NotifyEvent) -> None:
         """Rewrites the report of a deployment (when its state calls for one) and notifies its channels."""
         try:
+            v = await asyncio.to_thread(self.store.deploy_verification, deployment_id)
+            if State(v.state) not in REPORTED and not v.policy.get("notify"):
+                return  # a pass or a start nobody is told about: no report, no message, no reads
             detail = await asyncio.to_thread(self.store.deployment_detail, deployment_id)
             report = await self._report_input(detail)
             path: Path | None = None
