@@ -95,6 +95,7 @@ def test_bad_deploy_fails_at_the_sample_the_rules_predict(tmp_path: Path, app: D
         assert all(s["outcome"] == "pass" for s in healthz)  # the new version is the one serving
     finally:
         daemon.stop()
+    assert daemon.proc is not None and daemon.proc.returncode == 0  # SIGTERM drains and exits cleanly
 
 
 def test_sigkill_mid_window_resumes_without_duplicates(tmp_path: Path, app: DemoApp) -> None:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import secrets
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,27 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _draining_server(config: Any) -> Any:
+    """A uvicorn server whose SIGTERM only asks it to stop, so `_serve` can drain the engine and exit 0.
+
+    uvicorn's own handling re-raises the signal after shutdown, which kills the process mid-drain.
+    """
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+        def stop_accepting(self, sig: int) -> None:
+            log.info("received %s: draining", signal.Signals(sig).name)
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True  # a second Ctrl-C
+            self.should_exit = True
+
+    return DrainingServer(config)
+
+
 async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> int:
     import uvicorn
 
@@ -102,7 +126,10 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
     runtime = build_runtime(settings)
     app = create_app(runtime)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, lifespan="off")
-    server = uvicorn.Server(config)
+    server = _draining_server(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.stop_accepting, sig)
     await runtime.engine.start()
     log.info(
         "watchdog %s listening on http://%s:%d (config %s, store %s)",
