@@ -420,3 +420,33 @@ async def test_notifications_follow_the_lifecycle_without_blocking_it(
     delivered = [e for e in events if e[1] == "1.1.0-bad"]
     assert ("failed", "1.1.0-bad") in delivered and ("rolled_back", "1.1.0-bad") in delivered
     assert ("started", "1.0.0") in events and all(e[0] != "passed" for e in events)
+
+
+async def test_an_interrupted_rollback_never_undoes_a_newer_deploy(
+    tmp_path: Path, target: RecordingTarget
+) -> None:
+    h = build(tmp_path, policy=POLICY, script=combined, target=target)
+    h.deploy("1.0.0")
+    await h.run_for(60)
+    dep = h.deploy("1.1.0-bad")
+    h.store.create_rollback(
+        deployment_id=dep,
+        service="app",
+        environment="prod",
+        trigger="auto",
+        state="intent",
+        reason="errors",
+        target="t",
+        from_version="1.1.0-bad",
+        from_artifact="reg/app@sha256:1.1.0-bad",
+        to_version="1.0.0",
+        to_artifact="reg/app@sha256:1.0.0",
+        now=h.clock.now(),
+    )
+    h.clock.advance(5)
+    h.deploy("1.1.1")  # the team fixed forward while the daemon was down
+    assert await h.engine.rollbacks.resume() == 0
+    assert target.calls == []
+    [row] = h.store.rollbacks_for(dep)
+    assert row.state == "refused" and "a newer deploy (1.1.1)" in row.reason
+    assert h.state(dep).state == "rollback_failed"

@@ -92,6 +92,8 @@ def plan(**kw: object) -> str | None:
         ({"previous": [DONE]}, "already rolled back once"),
         ({"candidate": None}, "no previous stable artifact"),
         ({"deployment": replace(DEP, is_rollback=True)}, "itself a rollback"),
+        ({"newer": replace(DEP, id="d2", version="2.4.2")}, "a newer deploy (2.4.2) of checkout/production"),
+        ({"trigger": "manual", "newer": replace(DEP, id="d2", version="2.4.2")}, None),
         ({"freeze": FREEZE}, "frozen for checkout/production: black friday"),
         ({"recent_auto": 3}, "3 automatic rollbacks of checkout/production in the last hour"),
         ({"recent_auto": 2}, None),

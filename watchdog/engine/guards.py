@@ -40,6 +40,7 @@ def plan_rollback(
     allow_major: bool,
     freeze: FreezeRow | None,
     trigger: str,
+    newer: DeploymentRow | None = None,
 ) -> RollbackPlan:
     """Every guard rail of DESIGN.md, in the order an operator would want to read the first refusal.
 
@@ -54,6 +55,13 @@ def plan_rollback(
             "manual rollback required",
         )
     if trigger == "auto":
+        if newer is not None:
+            # Someone deployed again since (a fix forward, say): rolling back now would undo their deploy.
+            return RollbackPlan(
+                candidate,
+                f"a newer deploy ({newer.version}) of {deployment.service}/{deployment.environment} arrived "
+                "since: not rolling back over it",
+            )
         if deployment.is_rollback:
             return RollbackPlan(
                 candidate, "this deploy is itself a rollback: verified, never rolled back automatically"

@@ -69,6 +69,8 @@ class Rollbacks:
             self.store.count_rollbacks_since, service=s, environment=e, since=now - HOUR, trigger="auto"
         )
         freeze = await asyncio.to_thread(self.store.active_freeze, service=s, environment=e, now=now)
+        latest, _ = await asyncio.to_thread(self.store.list_deployments, service=s, environment=e, limit=1)
+        newer = latest[0][0] if latest and latest[0][0].id != deployment.id else None
         plan = plan_rollback(
             deployment=deployment,
             candidate=candidate,
@@ -78,6 +80,7 @@ class Rollbacks:
             allow_major=policy.rollback.allow_major,
             freeze=freeze,
             trigger=trigger,
+            newer=newer,
         )
         target = self.targets.get(policy.target or "")
         refusal = plan.refusal
@@ -335,6 +338,24 @@ class Rollbacks:
             if not taken:
                 continue  # a live replica is still on it
             deployment = await asyncio.to_thread(self.store.get_deployment, row.deployment_id)
+            latest, _ = await asyncio.to_thread(
+                self.store.list_deployments, service=row.service, environment=row.environment, limit=1
+            )
+            if latest and latest[0][0].id != deployment.id:
+                why = (
+                    f"a newer deploy ({latest[0][0].version}) arrived while this rollback was interrupted: "
+                    "not rolling back over it"
+                )
+                await asyncio.to_thread(
+                    self.store.update_rollback,
+                    rollback_id=row.id,
+                    now=self.clock.now(),
+                    state="refused",
+                    reason=why,
+                    finished=True,
+                )
+                await self._fail(deployment, why)
+                continue
             log.warning(
                 "resuming the rollback of %s/%s %s after a restart",
                 row.service,
