@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from watchdog.analysis.actions import action_for
 from watchdog.analysis.models import Decision, Verdict
 from watchdog.clock import Clock
+from watchdog.engine.connections import close_later, refresh
 from watchdog.engine.outputs import Outputs
 from watchdog.engine.rollback import Rollbacks
 from watchdog.engine.verifier import Verifier
@@ -49,7 +50,9 @@ class Engine:
     ) -> None:
         self.store = store
         self.policies = policies
-        self.sources = sources
+        # Own mutable copies: a reload of the daemon file updates them in place for every holder.
+        self.sources: dict[str, Source] = dict(sources)
+        targets = dict(targets)
         self.clock = clock
         self.metrics = metrics
         self.settings = settings
@@ -66,7 +69,7 @@ class Engine:
         )
         self.verifier = Verifier(
             store=store,
-            sources=sources,
+            sources=self.sources,
             clock=clock,
             metrics=metrics,
             owner=self.owner,
@@ -198,7 +201,24 @@ class Engine:
     async def _reload(self) -> None:
         # A few stat() calls, and a parse only when a file changed: cheap enough for the loop itself,
         # and not a thread that shutdown could cancel halfway.
+        before = self.policies.current
         self.policies.reload_if_changed()
+        after = self.policies.current
+        if after is before or after.daemon == before.daemon:
+            return
+        retired = refresh(
+            old=before.daemon,
+            new=after.daemon,
+            sources=self.sources,
+            targets=self.rollbacks.targets,
+            notifiers=self.outputs.dispatcher.notifiers,
+            metrics=self.metrics,
+        )
+        log.info("config/watchdog.yaml changed: sources, targets and notifiers follow it")
+        if retired:
+            task = asyncio.get_running_loop().create_task(close_later(retired))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     # ---- verdicts ----
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from datetime import timedelta
 
 from watchdog.clock import Clock
@@ -33,7 +33,7 @@ class Rollbacks:
         self,
         *,
         store: Store,
-        targets: Mapping[str, Target],
+        targets: MutableMapping[str, Target],
         clock: Clock,
         metrics: Metrics,
         outputs: Outputs,

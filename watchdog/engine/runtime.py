@@ -5,24 +5,17 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watchdog.clock import Clock, SystemClock
-from watchdog.errors import ConfigError
-from watchdog.notify.base import Notifier
-from watchdog.policy.connections import DaemonConfig
 from watchdog.policy.reload import PolicyHolder
 from watchdog.settings import Settings
-from watchdog.sources.base import Source
 from watchdog.store import Store
 from watchdog.telemetry import Metrics
 
 if TYPE_CHECKING:
     from watchdog.engine.engine import Engine
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,40 +28,9 @@ class Runtime:
     engine: Engine
 
 
-def build_available_sources(daemon: DaemonConfig, *, metrics: Metrics) -> dict[str, Source]:
-    """Every configured source; one whose secret is missing is replaced by an inconclusive stand-in.
-
-    The daemon starts anyway: checks on other sources still verify; the stand-in's reason says what to set.
-    """
-    from watchdog.sources.http import HttpSource
-    from watchdog.sources.registry import HTTP, build_source
-    from watchdog.sources.unavailable import UnavailableSource
-
-    sources: dict[str, Source] = {HTTP: HttpSource(HTTP, metrics=metrics)}
-    for name, config in daemon.sources.items():
-        try:
-            sources[name] = build_source(name, config, metrics=metrics)
-        except ConfigError as exc:
-            log.warning("source %s is unavailable: %s", name, exc)
-            sources[name] = UnavailableSource(name, str(exc))
-    return sources
-
-
-def build_available_notifiers(daemon: DaemonConfig) -> dict[str, Notifier]:
-    """Every configured notifier whose secret is there; the others are left out with a warning."""
-    from watchdog.notify.registry import NOTIFIERS
-
-    out: dict[str, Notifier] = {}
-    for name, cfg in daemon.notifiers.items():
-        try:
-            out[name] = NOTIFIERS[cfg.type](name, cfg, None)
-        except ConfigError as exc:
-            log.warning("notifier %s is unavailable: %s", name, exc)
-    return out
-
-
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     """Opens the store (migrating when allowed), loads policies and builds the engine with its plug-ins."""
+    from watchdog.engine.connections import build_available_notifiers, build_available_sources
     from watchdog.engine.engine import Engine
     from watchdog.engine.outputs import Outputs
     from watchdog.notify.dispatcher import Dispatcher

@@ -1,0 +1,122 @@
+"""The named connections of the daemon file (sources, targets, notifiers), built and kept current on reload.
+
+Entries whose config did not change keep their object (and its state, such as scrape counters); a missing
+secret degrades a source to an inconclusive stand-in and leaves a notifier out, with a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from watchdog.errors import ConfigError
+from watchdog.notify.base import Notifier
+from watchdog.policy.connections import DaemonConfig
+from watchdog.sources.base import Source
+from watchdog.targets.base import Target
+from watchdog.telemetry import Metrics
+
+log = logging.getLogger(__name__)
+
+# In-flight samples may still use a replaced source: its client is closed only after this long.
+RETIRE_AFTER_S = 60.0
+
+
+def build_available_sources(daemon: DaemonConfig, *, metrics: Metrics) -> dict[str, Source]:
+    """Every configured source; one whose secret is missing is replaced by an inconclusive stand-in.
+
+    The daemon starts anyway: checks on other sources still verify; the stand-in's reason says what to set.
+    """
+    from watchdog.sources.http import HttpSource
+    from watchdog.sources.registry import HTTP, build_source
+    from watchdog.sources.unavailable import UnavailableSource
+
+    sources: dict[str, Source] = {HTTP: HttpSource(HTTP, metrics=metrics)}
+    for name, config in daemon.sources.items():
+        try:
+            sources[name] = build_source(name, config, metrics=metrics)
+        except ConfigError as exc:
+            log.warning("source %s is unavailable: %s", name, exc)
+            sources[name] = UnavailableSource(name, str(exc))
+    return sources
+
+
+def build_available_notifiers(daemon: DaemonConfig) -> dict[str, Notifier]:
+    """Every configured notifier whose secret is there; the others are left out with a warning."""
+    from watchdog.notify.registry import NOTIFIERS
+
+    out: dict[str, Notifier] = {}
+    for name, cfg in daemon.notifiers.items():
+        try:
+            out[name] = NOTIFIERS[cfg.type](name, cfg, None)
+        except ConfigError as exc:
+            log.warning("notifier %s is unavailable: %s", name, exc)
+    return out
+
+
+def _source_or_standin(name: str, config: Any, *, metrics: Metrics) -> Source:
+    from watchdog.sources.registry import build_source
+    from watchdog.sources.unavailable import UnavailableSource
+
+    try:
+        return build_source(name, config, metrics=metrics)
+    except ConfigError as exc:
+        log.warning("source %s is unavailable: %s", name, exc)
+        return UnavailableSource(name, str(exc))
+
+
+def refresh(
+    *,
+    old: DaemonConfig,
+    new: DaemonConfig,
+    sources: MutableMapping[str, Source],
+    targets: MutableMapping[str, Target],
+    notifiers: MutableMapping[str, Notifier],
+    metrics: Metrics,
+) -> list[Source]:
+    """Brings the three mappings in line with `new`, in place; returns the sources it replaced or removed."""
+    from watchdog.sources.registry import HTTP
+    from watchdog.targets.registry import build_target
+
+    retired: list[Source] = []
+    for name in set(sources) - {HTTP}:
+        if name not in new.sources or new.sources[name] != old.sources.get(name):
+            retired.append(sources.pop(name))
+    for name, config in new.sources.items():
+        if name not in sources:
+            sources[name] = _source_or_standin(name, config, metrics=metrics)
+    _sync(targets, old=old.targets, new=new.targets, build=build_target)
+    _sync(notifiers, old=old.notifiers, new=new.notifiers, build=_notifier_or_none)
+    return retired
+
+
+def _notifier_or_none(name: str, cfg: Any) -> Notifier | None:
+    from watchdog.notify.registry import NOTIFIERS
+
+    try:
+        return NOTIFIERS[cfg.type](name, cfg, None)
+    except ConfigError as exc:
+        log.warning("notifier %s is unavailable: %s", name, exc)
+        return None
+
+
+def _sync(
+    current: MutableMapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any], build: Any
+) -> None:
+    for name in list(current):
+        if name not in new or new[name] != old.get(name):
+            del current[name]
+    for name, config in new.items():
+        if name not in current and (built := build(name, config)) is not None:
+            current[name] = built
+
+
+async def close_later(retired: list[Source], *, delay: float = RETIRE_AFTER_S) -> None:
+    await asyncio.sleep(delay)
+    for source in retired:
+        try:
+            await source.aclose()
+        except Exception:
+            log.warning("closing the replaced source %s failed", source.name, exc_info=True)
