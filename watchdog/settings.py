@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     instance_id: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
     max_concurrent_verifications: int = Field(200, ge=1)
     max_body_bytes: int = Field(1024 * 1024, description="larger webhook bodies are refused with 413")
+    retention_days: float = Field(
+        90.0, gt=0, description="samples of verifications finished longer ago are deleted (hourly)"
+    )
+    delivery_retention_days: float = Field(
+        14.0, gt=0, description="webhook ids are remembered this long: a redelivery within it is a replay"
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -108,6 +108,7 @@ class Engine:
             coalesce=True,
         )
         sched.add_job(self._reload, "interval", seconds=5, id="policies", max_instances=1, coalesce=True)
+        sched.add_job(self.purge, "interval", hours=1, id="retention", max_instances=1, coalesce=True)
         # Rollbacks a dead replica left half done are picked up once its lease lapses, not only at start.
         sched.add_job(
             self._resume_rollbacks,
@@ -194,6 +195,17 @@ class Engine:
             now=self.clock.now(),
             lease_s=self.settings.lease_seconds,
         )
+
+    async def purge(self) -> None:
+        """Retention: old samples and webhook ids go; deployments, verdicts and history stay."""
+        now = self.clock.now()
+        purged = await asyncio.to_thread(
+            self.store.purge,
+            samples_before=now - timedelta(days=self.settings.retention_days),
+            deliveries_before=now - timedelta(days=self.settings.delivery_retention_days),
+        )
+        if purged.samples or purged.deliveries:
+            log.info("retention: %d samples and %d webhook ids deleted", purged.samples, purged.deliveries)
 
     async def _resume_rollbacks(self) -> int:
         return await self.rollbacks.resume()
