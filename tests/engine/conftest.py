@@ -158,6 +158,23 @@ class Harness:
             self.clock.advance(step)
             await self.engine.tick()
 
+    def write_intent(self, deployment_id: str) -> None:
+        """What a daemon that died around its target call leaves: the intent to restore 1.0.0, no outcome."""
+        self.store.create_rollback(
+            deployment_id=deployment_id,
+            service="app",
+            environment="prod",
+            trigger="auto",
+            state="intent",
+            reason="errors",
+            target="t",
+            from_version="1.1.0-bad",
+            from_artifact="reg/app@sha256:1.1.0-bad",
+            to_version="1.0.0",
+            to_artifact="reg/app@sha256:1.0.0",
+            now=self.clock.now(),
+        )
+
     def state(self, deployment_id: str) -> VerificationRow:
         return self.store.deploy_verification(deployment_id)
 

@@ -237,20 +237,7 @@ async def test_crash_between_intent_and_outcome_checks_the_target_first(
     )
     v = h.state(dep)
     h.store.set_state(verification_id=v.id, to_state="rolling_back", reason="rolling back", now=h.clock.now())
-    h.store.create_rollback(
-        deployment_id=dep,
-        service="app",
-        environment="prod",
-        trigger="auto",
-        state="intent",
-        reason="errors",
-        target="t",
-        from_version="1.1.0-bad",
-        from_artifact="reg/app@sha256:1.1.0-bad",
-        to_version="1.0.0",
-        to_artifact="reg/app@sha256:1.0.0",
-        now=h.clock.now(),
-    )
+    h.write_intent(dep)
     # The daemon died after the target call went out: the target already runs 1.0.0.
     target.running = "reg/app@sha256:1.0.0"
     h2 = build(
@@ -276,20 +263,7 @@ async def test_crash_before_the_call_calls_the_target_once(tmp_path: Path, targe
     await h.run_for(60)
     dep = h.deploy("1.1.0-bad")
     target.running = "reg/app@sha256:1.1.0-bad"
-    h.store.create_rollback(
-        deployment_id=dep,
-        service="app",
-        environment="prod",
-        trigger="auto",
-        state="intent",
-        reason="errors",
-        target="t",
-        from_version="1.1.0-bad",
-        from_artifact="reg/app@sha256:1.1.0-bad",
-        to_version="1.0.0",
-        to_artifact="reg/app@sha256:1.0.0",
-        now=h.clock.now(),
-    )
+    h.write_intent(dep)
     await h.engine.rollbacks.resume()
     assert [c.artifact for c in target.calls] == ["reg/app@sha256:1.0.0"]
 
@@ -367,20 +341,7 @@ async def test_an_intent_another_live_replica_holds_is_left_to_it_until_its_leas
     v = h.state(dep)
     # replica-a is calling the target right now: it wrote the intent and holds the deployment's lease.
     assert h.store.take_lease(verification_id=v.id, owner="replica-a", now=h.clock.now(), lease_s=30)
-    h.store.create_rollback(
-        deployment_id=dep,
-        service="app",
-        environment="prod",
-        trigger="auto",
-        state="intent",
-        reason="errors",
-        target="t",
-        from_version="1.1.0-bad",
-        from_artifact="reg/app@sha256:1.1.0-bad",
-        to_version="1.0.0",
-        to_artifact="reg/app@sha256:1.0.0",
-        now=h.clock.now(),
-    )
+    h.write_intent(dep)
     target.running = "reg/app@sha256:1.1.0-bad"
     b = build(
         tmp_path,
@@ -429,20 +390,7 @@ async def test_an_interrupted_rollback_never_undoes_a_newer_deploy(
     h.deploy("1.0.0")
     await h.run_for(60)
     dep = h.deploy("1.1.0-bad")
-    h.store.create_rollback(
-        deployment_id=dep,
-        service="app",
-        environment="prod",
-        trigger="auto",
-        state="intent",
-        reason="errors",
-        target="t",
-        from_version="1.1.0-bad",
-        from_artifact="reg/app@sha256:1.1.0-bad",
-        to_version="1.0.0",
-        to_artifact="reg/app@sha256:1.0.0",
-        now=h.clock.now(),
-    )
+    h.write_intent(dep)
     h.clock.advance(5)
     h.deploy("1.1.1")  # the team fixed forward while the daemon was down
     assert await h.engine.rollbacks.resume() == 0
