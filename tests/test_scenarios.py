@@ -24,7 +24,7 @@ STREAKS = {
     "failure-limit-1": 300.0,
     "failure-limit-3": 360.0,
     "breach-right-after-warmup-fails": 90.0,
-    "latency-shift-mann-whitney": 180.0,  # Mann-Whitney needs 3 judged samples: 150 and 180 fail
+    "latency-shift-mann-whitney": 150.0,  # sequential evidence crosses at the 3rd judged sample, no streak
     "late-failure-at-last-sample": 600.0,
 }
 

@@ -70,9 +70,20 @@ def observed_value(check: AnyCheck, m: Measurement) -> float | None:
 
 
 def judge(
-    check: AnyCheck, m: Measurement, *, stats: BaselineStats | None, history: Sequence[float] = ()
+    check: AnyCheck,
+    m: Measurement,
+    *,
+    stats: BaselineStats | None,
+    history: Sequence[float] = (),
+    absolute_only: bool = False,
 ) -> Reading:
-    """Judges one sample. `history` holds the check's earlier judged conclusive values (for Mann-Whitney)."""
+    """Judges one sample. `history` holds the check's earlier judged conclusive values (for Mann-Whitney).
+
+    `absolute_only`: the check's baseline limits are judged by its running evidence instead (see evidence.py);
+    only max/min apply here, and an error_rate `max` with `confidence` needs a significant excess.
+    """
+    if absolute_only and not isinstance(check, HttpCheck):
+        return judge_absolute(check, m)
     if m.error is not None:
         return Reading(Outcome.INCONCLUSIVE, f"source error: {m.error}", None)
     if isinstance(check, HttpCheck):
@@ -85,6 +96,44 @@ def judge(
     if isinstance(check, LatencyCheck):
         return _judge_latency(check, value, stats, history)
     return _judge_metric(check, value, stats)
+
+
+def judge_absolute(check: ErrorRateCheck | LatencyCheck | MetricCheck, m: Measurement) -> Reading:
+    """Absolute limits only, for checks whose baseline comparison is sequential."""
+    if m.error is not None:
+        return Reading(Outcome.INCONCLUSIVE, f"source error: {m.error}", None)
+    if isinstance(check, ErrorRateCheck):
+        errors, requests = m.values.get("errors"), m.values.get("requests")
+        if errors is None or requests is None:
+            return Reading(Outcome.INCONCLUSIVE, "no data", None)
+        if requests <= 0 or requests < check.min_requests:
+            return Reading(
+                Outcome.INCONCLUSIVE, f"{requests:g} requests < min_requests {check.min_requests:g}", None
+            )
+        r = errors / requests
+        if check.max is None:
+            return Reading(Outcome.PASS, f"error rate {_pct(r)}", r)
+        if r <= check.max:
+            return Reading(Outcome.PASS, f"error rate {_pct(r)} <= limit {_pct(check.max)}", r)
+        if check.confidence is None:
+            return Reading(Outcome.FAIL, f"error rate {_pct(r)} > limit {_pct(check.max)}", r)
+        # Over the limit in this sample; a rollback needs the counts to be evidence that the rate is above it.
+        p = binomial_p(errors=errors, requests=requests, p0=check.max)
+        alpha = 1.0 - check.confidence
+        text = f"error rate {_pct(r)} ({errors:g}/{requests:g}) > limit {_pct(check.max)}, binomial p={p:.2g}"
+        if p < alpha:
+            return Reading(Outcome.FAIL, f"{text} < {alpha:.2g}", r)
+        return Reading(Outcome.PASS, f"{text} >= {alpha:.2g}: not significant", r)
+    value = m.values.get("value")
+    if value is None or not _finite(value):
+        return Reading(Outcome.INCONCLUSIVE, "no data", None)
+    name = check.name
+    if check.max is not None and value > check.max:
+        return Reading(Outcome.FAIL, f"{name} {_num(value)} > max {_num(check.max)}", value)
+    low = getattr(check, "min", None)
+    if low is not None and value < low:
+        return Reading(Outcome.FAIL, f"{name} {_num(value)} < min {_num(low)}", value)
+    return Reading(Outcome.PASS, f"{name} {_num(value)} within absolute limits", value)
 
 
 def _judge_http(m: Measurement) -> Reading:

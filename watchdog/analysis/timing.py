@@ -21,6 +21,8 @@ class Timing:
     warmup: float
     failure_limit: int
     min_conclusive: float
+    confidence: float | None = None  # deploy-level guarantee, split across the statistical checks
+    pass_early: bool = False
 
     def __post_init__(self) -> None:
         if self.interval <= 0:
@@ -36,6 +38,8 @@ class Timing:
             warmup=float(verification.warmup),
             failure_limit=int(verification.failure_limit),
             min_conclusive=float(verification.min_conclusive),
+            confidence=getattr(verification, "confidence", None),
+            pass_early=bool(getattr(verification, "pass_early", False)),
         )
 
     @property

@@ -21,6 +21,26 @@ class BaselineLimits(Strict):
 
     max_ratio: float | None = Field(None, description="fail when value > baseline x max_ratio (must be > 1)")
     max_increase: float | None = Field(None, description="fail when value - baseline > max_increase")
+    compare_to: Literal["before", "control", "last_week"] = Field(
+        "before",
+        description="before: the baseline_window before the deploy; control: the stable version at the same "
+        "time (the check's `control:` queries); last_week: the same window seven days earlier",
+    )
+
+
+class ErrorControl(Strict):
+    """The stable version's queries, measured in the same sample as the check (compare_to: control)."""
+
+    source: str | None = Field(None, description="defaults to the check's source")
+    errors: str = Field(description="query: the stable version's errors in the sample interval")
+    requests: str = Field(description="query: the stable version's requests in the sample interval")
+
+
+class ValueControl(Strict):
+    """The stable version's query for a latency or metric check (compare_to: control)."""
+
+    source: str | None = Field(None, description="defaults to the check's source")
+    query: str = Field(description="the stable version's value; may use {{ stable_version }}")
 
 
 class Expect(Strict):
@@ -53,7 +73,12 @@ class ErrorRateCheck(Strict):
     max: float | None = Field(None, description="absolute limit on errors/requests, 0..1")
     baseline: BaselineLimits | None = None
     min_requests: float = Field(0, ge=0, description="fewer requests in a sample: inconclusive")
-    confidence: float | None = Field(None, description="baseline breaches must be significant at this level")
+    confidence: float | None = Field(
+        None, description="judge baseline limits by sequential evidence at this level (0.5 < c < 1)"
+    )
+    control: ErrorControl | None = Field(
+        None, description="the stable version's queries, for compare_to: control"
+    )
 
 
 class LatencyCheck(Strict):
@@ -63,8 +88,13 @@ class LatencyCheck(Strict):
     query: str = ""
     max: float | None = Field(None, description="absolute limit, in the query's unit (seconds by convention)")
     baseline: BaselineLimits | None = None
-    min_effect: float | None = Field(None, description="relative median shift a Mann-Whitney breach needs")
-    confidence: float | None = None
+    min_effect: float | None = Field(None, description="relative shift a breach needs, on top of max_ratio")
+    confidence: float | None = Field(
+        None, description="judge baseline limits by sequential evidence at this level (0.5 < c < 1)"
+    )
+    control: ValueControl | None = Field(
+        None, description="the stable version's query, for compare_to: control"
+    )
 
 
 class MetricCheck(Strict):
@@ -78,6 +108,13 @@ class MetricCheck(Strict):
     min_sessions: int | None = Field(
         None, ge=0, description="sentry crash-free rate: fewer sessions in the release is inconclusive"
     )
+    min_effect: float | None = Field(None, description="relative shift a breach needs, on top of max_ratio")
+    confidence: float | None = Field(
+        None, description="judge baseline limits by sequential evidence at this level (0.5 < c < 1)"
+    )
+    control: ValueControl | None = Field(
+        None, description="the stable version's query, for compare_to: control"
+    )
 
 
 Check = Annotated[HttpCheck | ErrorRateCheck | LatencyCheck | MetricCheck, Field(discriminator="type")]
@@ -90,6 +127,30 @@ ROLES: dict[str, tuple[str, ...]] = {
     "latency": ("value",),
     "metric": ("value",),
 }
+
+
+# The roles a check with compare_to: control also reads, measured at the same time as its own.
+CONTROL_ROLES: dict[str, tuple[str, ...]] = {
+    "error_rate": ("control_errors", "control_requests"),
+    "latency": ("control_value",),
+    "metric": ("control_value",),
+}
+
+
+def compare_to(check: HttpCheck | ErrorRateCheck | LatencyCheck | MetricCheck) -> str:
+    """The check's comparison: before (default), control or last_week."""
+    limits = None if isinstance(check, HttpCheck) else check.baseline
+    return "before" if limits is None else limits.compare_to
+
+
+def control_queries(check: HttpCheck | ErrorRateCheck | LatencyCheck | MetricCheck) -> dict[str, str]:
+    """Control role -> query text (empty without a `control:` block)."""
+    if isinstance(check, ErrorRateCheck):
+        c = check.control
+        return {} if c is None else {"control_errors": c.errors, "control_requests": c.requests}
+    if isinstance(check, LatencyCheck | MetricCheck) and check.control is not None:
+        return {"control_value": check.control.query}
+    return {}
 
 
 def queries(check: HttpCheck | ErrorRateCheck | LatencyCheck | MetricCheck) -> dict[str, str]:

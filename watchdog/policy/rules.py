@@ -19,6 +19,8 @@ Loc = tuple[int | str, ...]
 Finding = tuple[Loc, str]
 
 PLACEHOLDERS = ("service", "environment", "version", "artifact", "deployment_id")
+# Names a check's queries may also use: the newest stable release, and the event's previous version.
+QUERY_PLACEHOLDERS = (*PLACEHOLDERS, "stable_version", "stable_artifact", "previous_version")
 TARGET_PLACEHOLDERS = (*PLACEHOLDERS, "failed_version", "failed_artifact")
 _PLACEHOLDER = re.compile(r"\{\{\s*([^}\s]*)\s*\}\}")
 
@@ -150,10 +152,21 @@ def check_rules(check: AnyCheck, *, known: Known) -> list[Finding]:
         out.append(
             (("confidence",), f"confidence must lie between 0.5 and 1 (such as 0.95), not {confidence:g}")
         )
+    out += _control_rules(check)
     limits = [check.max, check.baseline, getattr(check, "min", None)]
     if all(limit is None for limit in limits):
         out.append(((), "sets no limit, so it can never fail: give max, baseline (or min for a metric)"))
     return out
+
+
+def _control_rules(check: ErrorRateCheck | LatencyCheck | MetricCheck) -> list[Finding]:
+    compare = "before" if check.baseline is None else check.baseline.compare_to
+    if compare == "control" and check.control is None:
+        want = "errors and requests" if isinstance(check, ErrorRateCheck) else "query"
+        return [
+            (("control",), f"compare_to: control needs a `control:` block with the stable version's {want}")
+        ]
+    return []
 
 
 def _source(check: ErrorRateCheck | LatencyCheck | MetricCheck, *, known: Known) -> list[Finding]:

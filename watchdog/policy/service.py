@@ -26,6 +26,12 @@ class Verification(Strict):
     baseline_window: Duration = Field(
         1800.0, description="the look-back before the deploy that forms the baseline"
     )
+    confidence: float | None = Field(
+        None, gt=0, lt=1, description="deploy-level guarantee, split across the checks with `confidence`"
+    )
+    pass_early: bool = Field(
+        False, description="pass before the end once every check shows any regression is below its tolerance"
+    )
 
 
 class RollbackVerification(Strict):

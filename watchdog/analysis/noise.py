@@ -1,0 +1,124 @@
+"""What the baseline says about its own noise: rate and level bounds, overdispersion and autocorrelation.
+
+The sequential tests are exact for independent binomial or Gaussian samples; real traffic is neither, so
+these estimates (from the baseline only, never from the judged window) widen the evidence to match.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MAX_LAG1 = 0.9  # an estimate above this from a short baseline is mostly noise; cap the inflation at 19x
+# Dispersion and autocorrelation are themselves estimated from a short baseline; their upper 80% bound is
+# used so that a baseline that happened to look calm does not make a noisy service look significant.
+_NOISE_QUANTILE = 0.2
+
+
+@dataclass(frozen=True)
+class CountNoise:
+    """Per-interval error counts of the baseline, reduced."""
+
+    errors: float
+    requests: float
+    dispersion: float  # Pearson chi-square / df, at least 1 (Poisson-binomial is 1)
+    lag1: float  # lag-1 autocorrelation of the Pearson residuals, clamped to [0, MAX_LAG1]
+    points: int
+
+    @property
+    def rate(self) -> float:
+        return self.errors / self.requests if self.requests > 0 else 0.0
+
+    @property
+    def deflate(self) -> float:
+        """Variance inflation of a pooled count relative to binomial: dispersion x (1 + r) / (1 - r)."""
+        return self.dispersion * (1.0 + self.lag1) / (1.0 - self.lag1)
+
+    def rate_upper(self, alpha: float) -> float:
+        """Upper (1 - alpha) bound on the baseline's rate, from quasi-Poisson effective counts."""
+        from scipy.stats import gamma  # lazy: scipy costs ~0.4 s to import
+
+        d = self.deflate
+        return float(gamma.ppf(1.0 - alpha, self.errors / d + 1.0)) / max(self.requests / d, 1e-12)
+
+    def rate_lower(self, alpha: float) -> float:
+        from scipy.stats import gamma
+
+        d = self.deflate
+        if self.errors <= 0:
+            return 0.0
+        return float(gamma.ppf(alpha, self.errors / d)) / max(self.requests / d, 1e-12)
+
+
+@dataclass(frozen=True)
+class LevelNoise:
+    """Per-interval values of the baseline (log latencies, or metric values), reduced."""
+
+    mean: float
+    sd: float
+    lag1: float
+    points: int
+
+    @property
+    def lrv(self) -> float:
+        return (1.0 + self.lag1) / (1.0 - self.lag1)
+
+    def mean_upper(self, alpha: float) -> float:
+        from scipy.stats import norm
+
+        return self.mean + float(norm.ppf(1.0 - alpha)) * self.sd * math.sqrt(self.lrv / self.points)
+
+    def mean_lower(self, alpha: float) -> float:
+        from scipy.stats import norm
+
+        return self.mean - float(norm.ppf(1.0 - alpha)) * self.sd * math.sqrt(self.lrv / self.points)
+
+
+def count_noise(errors: Sequence[float], requests: Sequence[float]) -> CountNoise | None:
+    from scipy.stats import chi2
+
+    pairs = [(e, r) for e, r in zip(errors, requests, strict=False) if r > 0 and e >= 0]
+    total_e = math.fsum(e for e, _ in pairs)
+    total_r = math.fsum(r for _, r in pairs)
+    if total_r <= 0:
+        return None
+    b = total_e / total_r
+    if b <= 0 or len(pairs) < 3:
+        return CountNoise(total_e, total_r, 1.0, 0.0, len(pairs))
+    resid = [(e - b * r) / math.sqrt(b * (1.0 - min(b, 0.999)) * r) for e, r in pairs]
+    df = len(pairs) - 1
+    pearson = math.fsum(x * x for x in resid)
+    dispersion = max(1.0, pearson / float(chi2.ppf(_NOISE_QUANTILE, df)))
+    return CountNoise(total_e, total_r, dispersion, _lag1_upper(resid), len(pairs))
+
+
+def level_noise(values: Sequence[float]) -> LevelNoise | None:
+    from scipy.stats import chi2
+
+    xs = [v for v in values if math.isfinite(v)]
+    if len(xs) < 2:
+        return None
+    m = math.fsum(xs) / len(xs)
+    df = len(xs) - 1
+    var = math.fsum((x - m) ** 2 for x in xs) / df
+    sd_upper = math.sqrt(var * df / float(chi2.ppf(_NOISE_QUANTILE, df)))
+    # A flat baseline (a constant gauge) has sd 0; any change would be "infinitely" significant. A floor of
+    # 1% of the level (or 1e-6 absolute) keeps a tiny wobble from counting as evidence.
+    floor = max(0.01 * abs(m), 1e-6)
+    return LevelNoise(m, max(sd_upper, floor), _lag1_upper([x - m for x in xs]), len(xs))
+
+
+def _lag1_upper(resid: Sequence[float]) -> float:
+    n = len(resid)
+    if n < 4:
+        return 0.0
+    den = math.fsum(x * x for x in resid)
+    if den <= 0:
+        return 0.0
+    r = math.fsum(resid[i] * resid[i + 1] for i in range(n - 1)) / den
+    from scipy.stats import norm
+
+    # standard error of a lag-1 autocorrelation is about 1/sqrt(n); take the upper 80% point
+    r += float(norm.ppf(1.0 - _NOISE_QUANTILE)) / math.sqrt(n)
+    return min(max(r, 0.0), MAX_LAG1)
