@@ -52,6 +52,7 @@ class Evaluator:
             raise ValueError(f"check names must be unique, got {names}")
         self.timing = timing
         self.legacy = legacy
+        self._warmups: int | None = None
         # Baseline aggregates are computed once here: observe() runs thousands of times per batch.
         self._states = [_CheckState(check=c, stats=prepare(c, baselines.get(c.name))) for c in checks]
         if not legacy:
@@ -65,11 +66,14 @@ class Evaluator:
         share = None
         if self.timing.confidence is not None and statistical:
             share = (1.0 - self.timing.confidence) / len(statistical)
+        judged = self.samples_total - self._warmup_samples()
         for s in statistical:
             own = _confidence(s.check)
             assert own is not None and not isinstance(s.check, HttpCheck)
             s.alpha = 1.0 - own if share is None else min(1.0 - own, share)
-            s.evidence = evidence_for(s.check, baseline=baselines.get(s.check.name), alpha=s.alpha)
+            s.evidence = evidence_for(
+                s.check, baseline=baselines.get(s.check.name), alpha=s.alpha, judged=judged
+            )
 
     @property
     def samples_total(self) -> int:
@@ -135,7 +139,9 @@ class Evaluator:
         return True
 
     def _warmup_samples(self) -> int:
-        return sum(1 for k in range(1, self.samples_total + 1) if self.timing.is_warmup(k))
+        if self._warmups is None:
+            self._warmups = sum(1 for k in range(1, self.samples_total + 1) if self.timing.is_warmup(k))
+        return self._warmups
 
     def finish(self) -> Decision:
         """Decides at the end of the window on what was seen (samples lost to a gap are simply absent)."""
@@ -159,8 +165,10 @@ class Evaluator:
     def _judge(self, s: _CheckState, *, k: int, t: float, m: Measurement | None) -> Judgement:
         if m is None:
             outcome, reason, observed = Outcome.INCONCLUSIVE, NOT_SAMPLED, None
+            if s.evidence is not None:  # a gap still closes its baseline slice, unused
+                s.evidence.step(Measurement(error=NOT_SAMPLED), position=k - self._warmup_samples() - 1)
         elif s.evidence is not None:
-            outcome, reason, observed = self._sequential(s, m)
+            outcome, reason, observed = self._sequential(s, m, k)
         else:
             reading = judge(s.check, m, stats=s.stats, history=s.history)
             outcome, reason, observed = reading.outcome, reading.reason, reading.observed
@@ -179,11 +187,11 @@ class Evaluator:
             s.streak_reasons.clear()
         return Judgement(check=s.check.name, k=k, t=t, outcome=outcome, reason=reason, observed=observed)
 
-    def _sequential(self, s: _CheckState, m: Measurement) -> tuple[Outcome, str, float | None]:
+    def _sequential(self, s: _CheckState, m: Measurement, k: int) -> tuple[Outcome, str, float | None]:
         """Absolute limits per sample (streak rule); the baseline comparison through the running test."""
         assert s.evidence is not None
         reading = judge(s.check, m, stats=s.stats, absolute_only=True)
-        step = s.evidence.step(m)
+        step = s.evidence.step(m, position=k - self._warmup_samples() - 1)
         s.last = step
         if step.crossed and s.crossed_reason is None and self._decision is None:
             s.crossed_reason = step.reason

@@ -10,6 +10,7 @@ import math
 
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.analysis.noise import CountNoise, count_noise, level_noise
+from watchdog.analysis.pairing import Pairing, slice_sum
 from watchdog.analysis.sequential import ControlEProcess, RateEProcess, Step, level
 from watchdog.analysis.valuetest import ValueEvidence
 from watchdog.policy.checks import BaselineLimits, ErrorRateCheck, LatencyCheck, MetricCheck
@@ -17,8 +18,6 @@ from watchdog.policy.checks import BaselineLimits, ErrorRateCheck, LatencyCheck,
 # The share of a check's alpha spent on bounding the finite baseline (its rate or level could be a little
 # worse than measured); the rest goes to the sequential test. A union bound keeps the sum honest.
 BASELINE_SHARE = 0.25
-# With compare_to: control, samples whose control had no data are compared with `before` in a second test.
-FALLBACK_SHARE = 0.2
 
 
 def threshold(b: float, limits: BaselineLimits) -> float:
@@ -43,151 +42,175 @@ def pct(x: float) -> str:
     return f"{p:.2g}%" if 0 < abs(p) < 0.1 else f"{p:.2f}%" if abs(p) < 10 else f"{p:.1f}%"
 
 
-class _FixedRate:
-    """Pooled counts against a fixed comparison (before or last_week): H0 p <= threshold(baseline bound)."""
-
-    def __init__(self, *, noise: CountNoise, limits: BaselineLimits, alpha: float, label: str) -> None:
-        a_base = alpha * BASELINE_SHARE
-        self.alpha = alpha - a_base
-        self.noise, self.label = noise, label
-        self.p0 = threshold(noise.rate_upper(a_base), limits)
-        self.p_low = threshold(noise.rate_lower(a_base), limits)
-        self.up = RateEProcess(p0=self.p0, deflate=noise.deflate)
-        self.down = RateEProcess(p0=self.p_low, deflate=noise.deflate, below=True)
-
-    def add(self, errors: float, requests: float) -> None:
-        self.up.add(errors=errors, requests=requests)
-        self.down.add(errors=errors, requests=requests)
-
-    def text(self) -> str:
-        n = self.noise
-        x, r = self.up.errors, self.up.requests
-        rate = x / r if r > 0 else 0.0
-        return (
-            f"error rate {pct(rate)} ({x:,.0f}/{r:,.0f} pooled) vs {self.label} {pct(n.rate)} "
-            f"({n.errors:,.0f}/{n.requests:,.0f}), tolerance edge {pct(self.p0)} with the baseline's "
-            f"uncertainty; noise x{n.deflate:.2g}"
-        )
-
-
 class ErrorEvidence:
-    """error_rate with `confidence`: the pooled test(s) of the check, fed one sample at a time."""
+    """error_rate with `confidence`: the pooled test(s) of the check, fed one sample at a time.
+
+    max_ratio: conditional binomial of each sample against the control measured with it, or else against its
+    own slice of the fixed baseline (pairing.py). max_increase: the pooled rate against the baseline's upper
+    bound plus the increase. With both limits both tests must cross (a breach exceeds every limit), each at
+    the check's full level: an intersection-union test keeps the false-fail probability at alpha.
+    """
 
     def __init__(
-        self, check: ErrorRateCheck, *, before: Baseline | None, alpha: float, control: bool, label: str
+        self,
+        check: ErrorRateCheck,
+        *,
+        before: Baseline | None,
+        alpha: float,
+        control: bool,
+        label: str,
+        judged: int,
     ) -> None:
         assert check.baseline is not None
-        self.check, self.limits, self.alpha = check, check.baseline, alpha
+        self.check, self.limits, self.alpha, self.label = check, check.baseline, alpha, label
+        self.control = control
         self.noise = _noise(before)
-        self.control: ControlEProcess | None = None
-        self.ctl_down: ControlEProcess | None = None
-        self.fixed: _FixedRate | None = None
-        self.a_control = alpha
-        rho0 = self.limits.max_ratio or 1.0
+        self.base_e: list[float] = []
+        self.base_r: list[float] = []
+        if before is not None and self.noise is not None:
+            pairs = zip(before.values.get("errors") or (), before.values.get("requests") or (), strict=False)
+            for e, r in pairs:
+                if r > 0 and e >= 0:
+                    self.base_e.append(e)
+                    self.base_r.append(r)
+        self.pairing = Pairing(points=len(self.base_r), judged=judged)
         deflate = self.noise.deflate if self.noise is not None else 1.0
-        if control:
-            has_fallback = self.noise is not None
-            self.a_control = alpha * (1.0 - FALLBACK_SHARE) if has_fallback else alpha
-            self.control = ControlEProcess(rho0=rho0, deflate=deflate)
-            self.ctl_down = ControlEProcess(rho0=rho0, deflate=deflate, below=True)
-            if self.noise is not None:
-                self.fixed = _FixedRate(
-                    noise=self.noise,
-                    limits=self.limits,
-                    alpha=alpha - self.a_control,
-                    label="before (control had no data)",
-                )
-        elif self.noise is not None:
-            self.fixed = _FixedRate(noise=self.noise, limits=self.limits, alpha=alpha, label=label)
-        self.samples = 0
-        self.elapsed_requests = 0.0
-
-    @property
-    def pooled_requests(self) -> float:
-        total = 0.0
-        if self.control is not None:
-            total += self.control.new_requests
-        if self.fixed is not None:
-            total += self.fixed.up.requests
-        return total
+        self.rho0 = self.limits.max_ratio or 1.0
+        self.ratio = ControlEProcess(rho0=self.rho0, deflate=deflate)
+        self.ratio_down = ControlEProcess(rho0=self.rho0, deflate=deflate, below=True)
+        self.inc: RateEProcess | None = None
+        self.inc_down: RateEProcess | None = None
+        self.a_inc = alpha * (1.0 - BASELINE_SHARE)
+        if self.limits.max_increase is not None and self.noise is not None and not control:
+            a_base = alpha * BASELINE_SHARE
+            up = min(self.noise.rate_upper(a_base) + self.limits.max_increase, 1.0 - 1e-9)
+            low = self.noise.rate_lower(a_base) + self.limits.max_increase
+            self.inc = RateEProcess(p0=up, deflate=deflate)
+            self.inc_down = RateEProcess(p0=low, deflate=deflate, below=True)
+        self._pending = [0.0, 0.0]
+        self.slices_used = 0
+        self.pooled_errors = 0.0
+        self.pooled_requests = 0.0
+        self.fallbacks = 0
 
     @property
     def usable(self) -> bool:
-        return self.control is not None or self.fixed is not None
+        return self.control or self.noise is not None
 
-    def step(self, m: Measurement) -> Step:
+    def step(self, m: Measurement, *, position: int) -> Step:
         errors, requests = m.values.get("errors"), m.values.get("requests")
-        if m.error is not None or errors is None or requests is None:
-            return Step(False, False, False, "no data" if m.error is None else f"source error: {m.error}")
-        conclusive = requests > 0 and requests >= self.check.min_requests
-        ce, cr = m.values.get("control_errors"), m.values.get("control_requests")
+        data = m.error is None and errors is not None and requests is not None
         note = ""
-        if self.control is not None and ce is not None and cr is not None and cr > 0:
-            assert self.ctl_down is not None
-            self.control.add(errors=errors, requests=requests, ctl_errors=ce, ctl_requests=cr)
-            self.ctl_down.add(errors=errors, requests=requests, ctl_errors=ce, ctl_requests=cr)
-        elif self.fixed is not None:
-            self.fixed.add(errors, requests)
-            if self.control is not None:
-                note = "control had no data: compared with before; "
-        elif self.control is not None:
-            note = "control had no data and there is no before baseline: this sample adds no evidence; "
-        self.samples += 1
+        if data:
+            assert errors is not None and requests is not None
+            self.pooled_errors += max(errors, 0.0)
+            self.pooled_requests += max(requests, 0.0)
+            ce, cr = m.values.get("control_errors"), m.values.get("control_requests")
+            if self.control and ce is not None and cr is not None and cr > 0:
+                self.ratio.add(errors=errors, requests=requests, ctl_errors=ce, ctl_requests=cr)
+                self.ratio_down.add(errors=errors, requests=requests, ctl_errors=ce, ctl_requests=cr)
+            else:
+                if self.control:
+                    self.fallbacks += 1
+                    note = (
+                        "control had no data: compared with before; "
+                        if self.noise is not None
+                        else "control had no data and there is no before baseline: no evidence added; "
+                    )
+                self._pending[0] += max(errors, 0.0)
+                self._pending[1] += max(requests, 0.0)
+            if self.inc is not None and self.inc_down is not None:
+                self.inc.add(errors=errors, requests=requests)
+                self.inc_down.add(errors=errors, requests=requests)
+        self._close(position)
+        if not data:
+            reason = "no data" if m.error is None else f"source error: {m.error}"
+            return Step(False, False, False, reason, self._best(), level(self.alpha))
+        assert requests is not None
+        conclusive = requests > 0 and requests >= self.check.min_requests
         low = (
             ""
             if conclusive
             else f"{requests:g} requests < min_requests {self.check.min_requests:g} (pooled); "
         )
-        crossed, within, text, log_e, need = self._read()
+        crossed, within, text, log_e = self._read()
         verdict = "FAIL: over tolerance" if crossed else ("within tolerance" if within else "not yet decided")
-        return Step(conclusive, crossed, within, f"{note}{low}{text}; {verdict}", log_e, need)
+        return Step(conclusive, crossed, within, f"{note}{low}{text}; {verdict}", log_e, level(self.alpha))
 
-    def _read(self) -> tuple[bool, bool, str, float, float]:
-        parts, crossed, best, need = [], False, -math.inf, level(self.alpha)
-        within_all = True
-        if self.control is not None and self.ctl_down is not None:
-            c = self.control
-            need_c = level(self.a_control)
-            log_e = c.log_e()
-            rate_n = c.new_errors / c.new_requests if c.new_requests else 0.0
-            rate_c = c.ctl_errors / c.ctl_requests if c.ctl_requests else 0.0
-            inc_ok = self.limits.max_increase is None or rate_n - rate_c > self.limits.max_increase
-            hit = log_e >= need_c and inc_ok
-            crossed |= hit
-            within_all &= self.ctl_down.log_e() >= need_c
-            best, need = max(best, log_e), need_c
-            parts.append(
-                f"error rate {pct(rate_n)} ({c.new_errors:,.0f}/{c.new_requests:,.0f}) vs control "
-                f"{pct(rate_c)} ({c.ctl_errors:,.0f}/{c.ctl_requests:,.0f}), tolerance x{c.rho0:g}"
-                + ("" if self.limits.max_increase is None else f" and +{pct(self.limits.max_increase)}")
-                + f"; evidence {fmt_e(log_e)} (needs {fmt_e(need_c)} for {1 - self.a_control:.3g})"
-            )
-        if self.fixed is not None and (self.control is None or self.fixed.up.requests > 0):
-            f = self.fixed
-            log_e = f.up.log_e()
-            need_f = level(f.alpha)
-            crossed |= log_e >= need_f
-            within_all &= f.down.log_e() >= need_f
-            if log_e > best:
-                best, need = log_e, need_f
-            parts.append(f"{f.text()}; evidence {fmt_e(log_e)} (needs {fmt_e(need_f)} for {1 - f.alpha:.3g})")
-        return crossed, within_all, "; ".join(parts), best, need
+    def _close(self, position: int) -> None:
+        """When `position` closes a baseline group, the pending fallback counts meet their baseline slice."""
+        g = self.pairing.closes(position)
+        if g is None:
+            return
+        e, r = self._pending
+        self._pending = [0.0, 0.0]
+        if r <= 0:
+            return  # the slice is spent unused: reusing it later would couple two pairs
+        be, br = slice_sum(self.base_e, g), slice_sum(self.base_r, g)
+        self.ratio.add(errors=e, requests=r, ctl_errors=be, ctl_requests=br)
+        self.ratio_down.add(errors=e, requests=r, ctl_errors=be, ctl_requests=br)
+        self.slices_used += 1
+
+    def _best(self) -> float:
+        return self.ratio.log_e()
+
+    def _read(self) -> tuple[bool, bool, str, float]:
+        need = level(self.alpha)
+        lim = self.limits
+        r = self.ratio
+        rate = self.pooled_errors / self.pooled_requests if self.pooled_requests > 0 else 0.0
+        ref_e, ref_r = r.ctl_errors, r.ctl_requests
+        ref = ref_e / ref_r if ref_r > 0 else (self.noise.rate if self.noise is not None else 0.0)
+        what = "control" if self.control and self.fallbacks == 0 else self.label
+        if self.control and self.fallbacks:
+            what = f"control ({self.fallbacks} samples compared with before)"
+        log_r = r.log_e()
+        parts = [
+            f"error rate {pct(rate)} ({self.pooled_errors:,.0f}/{self.pooled_requests:,.0f}) vs {what} "
+            f"{pct(ref)} ({ref_e:,.0f}/{ref_r:,.0f} in the same {r.pairs} samples)"
+        ]
+        ratio_hit = log_r >= need
+        ratio_within = self.ratio_down.log_e() >= level(self.alpha / self._limits())
+        tol = []
+        if lim.max_ratio is not None:
+            tol.append(f"x{lim.max_ratio:g}")
+        if lim.max_increase is not None:
+            tol.append(f"+{pct(lim.max_increase)}")
+        parts.append(f"tolerance {' and '.join(tol)}")
+        crossed, within, best = True, False, log_r
+        if lim.max_ratio is not None or self.control:
+            crossed = ratio_hit
+            within = ratio_within
+            parts.append(f"ratio evidence {fmt_e(log_r)}")
+        if lim.max_increase is not None:
+            if self.inc is not None and self.inc_down is not None:
+                log_i = self.inc.log_e()
+                crossed = crossed and log_i >= level(self.a_inc)
+                within = within or self.inc_down.log_e() >= level(self.a_inc / self._limits())
+                best = log_i if lim.max_ratio is None else min(best, log_i)
+                parts.append(f"increase evidence {fmt_e(log_i)} against {pct(self.inc.p0)}")
+            elif self.control:
+                crossed = crossed and rate - ref > lim.max_increase  # applied to the estimate with a control
+            else:
+                crossed = False
+        parts.append(f"level {fmt_e(need)} for confidence {1 - self.alpha:.3g}")
+        return crossed, within, ", ".join(parts), best
+
+    def _limits(self) -> int:
+        return int(self.limits.max_ratio is not None) + int(self.limits.max_increase is not None) or 1
 
     def lacks(self, *, elapsed: float) -> str:
         """For an inconclusive end: roughly how much more traffic would have settled it."""
-        up = self.fixed.up if self.fixed is not None and self.control is None else None
-        c = self.control
-        if up is not None:
-            n, x, p0, d = up.requests, up.errors, up.p0, up.deflate
-        elif c is not None and c.ctl_requests > 0:
-            n, x, d = c.new_requests, c.new_errors, c.deflate
-            p0 = c.rho0 * max(c.ctl_errors, 1.0) / c.ctl_requests
-        else:
-            return "no comparison to test against"
+        n, x = self.pooled_requests, self.pooled_errors
+        r = self.ratio
+        base = (
+            r.ctl_errors / r.ctl_requests if r.ctl_requests > 0 else (self.noise.rate if self.noise else 0.0)
+        )
+        p0 = threshold(max(base, 1.0 / max(r.ctl_requests, 1.0)), self.limits)
         need = level(self.alpha)
         p = max(x / n if n > 0 else 0.0, 1e-12)
         kl = _kl(p, p0) if p > p0 else _kl(p0 * 0.5, p0)  # settle either way: at least half the edge
-        total = d * need / max(kl, 1e-15)
+        total = r.deflate * need / max(kl, 1e-15)
         more = max(total - n, 0.0)
         rate = n / elapsed if elapsed > 0 else 0.0
         when = f", about {_duration(more / rate)} at the current rate" if rate > 0 else ""
@@ -214,7 +237,11 @@ def _noise(b: Baseline | None) -> CountNoise | None:
 
 
 def evidence_for(
-    check: ErrorRateCheck | LatencyCheck | MetricCheck, *, baseline: Baseline | None, alpha: float
+    check: ErrorRateCheck | LatencyCheck | MetricCheck,
+    *,
+    baseline: Baseline | None,
+    alpha: float,
+    judged: int,
 ) -> ErrorEvidence | ValueEvidence | None:
     """The running test for a check with `confidence` and baseline limits; None when nothing can be tested."""
     limits = check.baseline
@@ -225,13 +252,21 @@ def evidence_for(
     if isinstance(check, ErrorRateCheck):
         if limits is None or (limits.max_ratio is None and limits.max_increase is None):
             return None
-        ev = ErrorEvidence(check, before=baseline, alpha=alpha, control=control, label=label)
+        ev = ErrorEvidence(check, before=baseline, alpha=alpha, control=control, label=label, judged=judged)
         return ev if ev.usable else None
     values = None if baseline is None else baseline.values.get("value")
     log = isinstance(check, LatencyCheck)
     noise = None if not values else level_noise([_tx(v, log) for v in values])
-    ve = ValueEvidence.build(check, noise=noise, alpha=alpha, control=control, label=label, log=log)
-    return ve
+    return ValueEvidence.build(
+        check,
+        values=values or [],
+        noise=noise,
+        alpha=alpha,
+        control=control,
+        label=label,
+        log=log,
+        judged=judged,
+    )
 
 
 def _tx(v: float, log: bool) -> float:

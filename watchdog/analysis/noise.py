@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_LAG1 = 0.9  # an estimate above this from a short baseline is mostly noise; cap the inflation at 19x
-# Dispersion and autocorrelation are themselves estimated from a short baseline; their upper 80% bound is
-# used so that a baseline that happened to look calm does not make a noisy service look significant.
-_NOISE_QUANTILE = 0.2
+# Dispersion, spread and autocorrelation are quasi-likelihood point estimates from the baseline, floored at
+# the independent-binomial (or independent-Gaussian) values; bench/quality.py measures what that keeps.
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,6 @@ class LevelNoise:
 
 
 def count_noise(errors: Sequence[float], requests: Sequence[float]) -> CountNoise | None:
-    from scipy.stats import chi2
-
     pairs = [(e, r) for e, r in zip(errors, requests, strict=False) if r > 0 and e >= 0]
     total_e = math.fsum(e for e, _ in pairs)
     total_r = math.fsum(r for _, r in pairs)
@@ -89,20 +86,18 @@ def count_noise(errors: Sequence[float], requests: Sequence[float]) -> CountNois
     resid = [(e - b * r) / math.sqrt(b * (1.0 - min(b, 0.999)) * r) for e, r in pairs]
     df = len(pairs) - 1
     pearson = math.fsum(x * x for x in resid)
-    dispersion = max(1.0, pearson / float(chi2.ppf(_NOISE_QUANTILE, df)))
+    dispersion = max(1.0, pearson / df)
     return CountNoise(total_e, total_r, dispersion, _lag1_upper(resid), len(pairs))
 
 
 def level_noise(values: Sequence[float]) -> LevelNoise | None:
-    from scipy.stats import chi2
-
     xs = [v for v in values if math.isfinite(v)]
     if len(xs) < 2:
         return None
     m = math.fsum(xs) / len(xs)
     df = len(xs) - 1
     var = math.fsum((x - m) ** 2 for x in xs) / df
-    sd_upper = math.sqrt(var * df / float(chi2.ppf(_NOISE_QUANTILE, df)))
+    sd_upper = math.sqrt(var)
     # A flat baseline (a constant gauge) has sd 0; any change would be "infinitely" significant. A floor of
     # 1% of the level (or 1e-6 absolute) keeps a tiny wobble from counting as evidence.
     floor = max(0.01 * abs(m), 1e-6)
@@ -117,8 +112,4 @@ def _lag1_upper(resid: Sequence[float]) -> float:
     if den <= 0:
         return 0.0
     r = math.fsum(resid[i] * resid[i + 1] for i in range(n - 1)) / den
-    from scipy.stats import norm
-
-    # standard error of a lag-1 autocorrelation is about 1/sqrt(n); take the upper 80% point
-    r += float(norm.ppf(1.0 - _NOISE_QUANTILE)) / math.sqrt(n)
     return min(max(r, 0.0), MAX_LAG1)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 # Alternatives the mixtures spread their weight over, as multiples of the null's boundary. A discrete
 # mixture of likelihood ratios is itself an exact e-process (a weighted average of martingales), so the grid
 # costs a little power between its points and nothing in validity.
-UP = (1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0)
+UP = (1.05, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0)
 DOWN = (0.9, 0.8, 0.65, 0.5, 0.3, 0.1)
 _P_MAX = 1.0 - 1e-9
 
@@ -81,6 +81,7 @@ class ControlEProcess:
     new_requests: float = 0.0
     ctl_errors: float = 0.0
     ctl_requests: float = 0.0
+    pairs: int = 0
 
     def __post_init__(self) -> None:
         self._alts = tuple(self.rho0 * g for g in (DOWN if self.below else UP))
@@ -91,6 +92,7 @@ class ControlEProcess:
         n, m = max(requests, e), max(ctl_requests, c)
         self.new_errors, self.new_requests = self.new_errors + e, self.new_requests + n
         self.ctl_errors, self.ctl_requests = self.ctl_errors + c, self.ctl_requests + m
+        self.pairs += 1
         if e + c <= 0 or n <= 0 or m <= 0:
             return  # no errors in either arm, or an arm without traffic: the sample carries no information
         t0 = self.rho0 * n / (self.rho0 * n + m)

@@ -6,15 +6,15 @@ Standardised by the baseline's spread and autocorrelation; the level of a `befor
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from watchdog.analysis.models import Measurement
 from watchdog.analysis.noise import LevelNoise
+from watchdog.analysis.pairing import Pairing
 from watchdog.analysis.sequential import GaussianMixtureEProcess, Step, level
 from watchdog.policy.checks import LatencyCheck, MetricCheck
 
-BASELINE_SHARE = 0.25
-FALLBACK_SHARE = 0.2
 TAU = 0.7  # prior scale of the per-sample effect, in baseline standard deviations
 
 
@@ -25,34 +25,35 @@ class _Tolerance:
 
 
 class ValueEvidence:
-    """Gaussian-mixture e-processes on (value - comparison - tolerance) / spread."""
+    """Gaussian-mixture e-processes on (value - edge of tolerance of its comparison) / spread.
+
+    The comparison of a sample is the control measured with it, or else its own slice of the fixed baseline
+    (pairing.py): block means of disjoint baseline slices, so the baseline's sampling error is inside every
+    increment's variance instead of a bias that grows with the window.
+    """
 
     def __init__(
         self,
         *,
         check: LatencyCheck | MetricCheck,
+        base: list[float],
         noise: LevelNoise,
         tol: _Tolerance,
         alpha: float,
         control: bool,
         label: str,
         log: bool,
+        judged: int,
     ) -> None:
         self.check, self.noise, self.tol, self.log, self.label = check, noise, tol, log, label
-        self.alpha = alpha
-        self.control = control
-        a_fixed = alpha * FALLBACK_SHARE if control else alpha
-        self.a_control = alpha - a_fixed if control else 0.0
-        a_base = a_fixed * BASELINE_SHARE
-        self.a_fixed = a_fixed - a_base
-        self.mu_up, self.mu_low = noise.mean_upper(a_base), noise.mean_lower(a_base)
+        self.alpha, self.control, self.base = alpha, control, base
+        self.pairing = Pairing(points=len(base), judged=judged)
         self.up = GaussianMixtureEProcess(lrv=noise.lrv, tau=TAU)
         self.down = GaussianMixtureEProcess(lrv=noise.lrv, tau=TAU, below=True)
-        # the difference of two series with the baseline's spread has about sqrt(2) times that spread
-        self.c_up = GaussianMixtureEProcess(lrv=noise.lrv, tau=TAU)
-        self.c_down = GaussianMixtureEProcess(lrv=noise.lrv, tau=TAU, below=True)
         self.values: list[float] = []
         self.ctl_values: list[float] = []
+        self.ref_values: list[float] = []
+        self._pending: list[float] = []
         self.fallbacks = 0
 
     @classmethod
@@ -60,11 +61,13 @@ class ValueEvidence:
         cls,
         check: LatencyCheck | MetricCheck,
         *,
+        values: Sequence[float],
         noise: LevelNoise | None,
         alpha: float,
         control: bool,
         label: str,
         log: bool,
+        judged: int,
     ) -> ValueEvidence | None:
         limits = check.baseline
         ratio = limits.max_ratio if limits is not None and limits.max_ratio is not None else 1.0
@@ -74,21 +77,24 @@ class ValueEvidence:
         has_limit = ratio > 1.0 or inc > 0.0
         if noise is None or not (has_limit or isinstance(check, LatencyCheck)):
             return None
+        base = [math.log(max(v, 1e-12)) if log else v for v in values if math.isfinite(v)]
         return cls(
             check=check,
+            base=base,
             noise=noise,
             tol=_Tolerance(ratio, inc),
             alpha=alpha,
             control=control,
             label=label,
             log=log,
+            judged=judged,
         )
 
     def _edge(self, comparison: float) -> float:
         """The highest value within tolerance of `comparison` (both in the test's scale)."""
         if self.log:
-            base = math.exp(comparison)
-            return math.log(max(base * self.tol.ratio, base + self.tol.increase))
+            b = math.exp(comparison)
+            return math.log(max(b * self.tol.ratio, b + self.tol.increase))
         return max(comparison + abs(comparison) * (self.tol.ratio - 1.0), comparison + self.tol.increase)
 
     def _x(self, v: float) -> float:
@@ -97,64 +103,67 @@ class ValueEvidence:
     def _back(self, x: float) -> float:
         return math.exp(x) if self.log else x
 
-    def step(self, m: Measurement) -> Step:
+    def _add(self, z: float) -> None:
+        self.up.add(z)
+        self.down.add(z)
+
+    def step(self, m: Measurement, *, position: int) -> Step:
         """What one sample adds: conclusive when it has a value."""
         v = m.values.get("value")
-        if m.error is not None or v is None or not math.isfinite(v):
-            reason = "no data" if m.error is None else f"source error: {m.error}"
-            return Step(False, False, False, reason, 0.0, level(self.alpha))
-        x = self._x(v)
-        self.values.append(x)
-        sd = self.noise.sd
-        c = m.values.get("control_value") if self.control else None
+        ok = m.error is None and v is not None and math.isfinite(v)
         note = ""
-        if c is not None and math.isfinite(c):
-            cx = self._x(c)
-            self.ctl_values.append(cx)
-            edge_c = self._edge(cx)
-            self.c_up.add((x - edge_c) / (sd * math.sqrt(2.0)))
-            self.c_down.add((x - edge_c) / (sd * math.sqrt(2.0)))
-        else:
-            if self.control:
-                note = "control had no data: compared with before; "
-                self.fallbacks += 1
-            self.up.add((x - self._edge(self.mu_up)) / sd)
-            self.down.add((x - self._edge(self.mu_low)) / sd)
-        crossed, within, reason, log_e, need = self._read(note)
-        return Step(True, crossed, within, reason, log_e, need)
+        if ok:
+            assert v is not None
+            x = self._x(v)
+            self.values.append(x)
+            c = m.values.get("control_value") if self.control else None
+            if c is not None and math.isfinite(c):
+                cx = self._x(c)
+                self.ctl_values.append(cx)
+                self._add((x - self._edge(cx)) / (self.noise.sd * math.sqrt(2.0)))
+            else:
+                if self.control:
+                    note = "control had no data: compared with before; "
+                    self.fallbacks += 1
+                self._pending.append(x)
+        self._close(position)
+        if not ok:
+            reason = "no data" if m.error is None else f"source error: {m.error}"
+            return Step(False, False, False, reason, self.up.log_e(), level(self.alpha))
+        crossed, within, reason, log_e = self._read()
+        return Step(True, crossed, within, note + reason, log_e, level(self.alpha))
 
-    def _read(self, note: str) -> tuple[bool, bool, str, float, float]:
-        name, fmt = self.check.name, _num
+    def _close(self, position: int) -> None:
+        g = self.pairing.closes(position)
+        if g is None:
+            return
+        new, self._pending = self._pending, []
+        ref = self.base[g.start : g.end]
+        if not new or not ref:
+            return
+        self.ref_values.extend(ref)
+        mean_new, mean_ref = sum(new) / len(new), sum(ref) / len(ref)
+        spread = self.noise.sd * math.sqrt(1.0 / len(new) + 1.0 / len(ref))
+        self._add((mean_new - self._edge(mean_ref)) / spread)
+
+    def _read(self) -> tuple[bool, bool, str, float]:
+        need = level(self.alpha)
+        log_e = self.up.log_e()
+        crossed, within = log_e >= need, self.down.log_e() >= need
         now = _median([self._back(x) for x in self.values])
-        parts: list[str] = []
-        crossed, within, best, need = False, True, -math.inf, level(self.alpha)
-        if self.control:
-            need_c = level(self.a_control)
-            log_e = self.c_up.log_e()
-            ctl = _median([self._back(x) for x in self.ctl_values]) if self.ctl_values else math.nan
-            crossed |= log_e >= need_c
-            within &= self.c_down.log_e() >= need_c
-            best, need = log_e, need_c
-            parts.append(
-                f"{name} median {fmt(now)} over {len(self.values)} samples vs control median {fmt(ctl)}, "
-                f"tolerance {self._tol_text()}; evidence {_e(log_e)} (needs {_e(need_c)} "
-                f"for {1 - self.a_control:.3g})"
-            )
-        if not self.control or self.up.n > 0:
-            need_f = level(self.a_fixed)
-            log_e = self.up.log_e()
-            crossed |= log_e >= need_f
-            within &= self.down.log_e() >= need_f
-            if log_e > best:
-                best, need = log_e, need_f
-            parts.append(
-                f"{name} median {fmt(now)} over {len(self.values)} samples vs {self.label} "
-                f"{fmt(self._back(self.noise.mean))} (bound {fmt(self._back(self.mu_up))}, "
-                f"{self.noise.points} points), tolerance {self._tol_text()}; evidence {_e(log_e)} "
-                f"(needs {_e(need_f)} for {1 - self.a_fixed:.3g})"
-            )
+        refs = self.ctl_values if self.control and self.ctl_values else self.ref_values
+        what = "control" if self.control and self.ctl_values else self.label
+        if self.control and self.fallbacks:
+            what += f" ({self.fallbacks} samples compared with before)"
+        ref = _median([self._back(x) for x in refs]) if refs else self._back(self.noise.mean)
         verdict = "FAIL: over tolerance" if crossed else ("within tolerance" if within else "not yet decided")
-        return crossed, within, f"{note}{'; '.join(parts)}; {verdict}", best, need
+        text = (
+            f"{self.check.name} median {_num(now)} over {len(self.values)} samples vs {what} median "
+            f"{_num(ref)}, tolerance {self._tol_text()}; evidence {_e(log_e)} (level {_e(need)} for "
+            f"confidence {1 - self.alpha:.3g}; spread {self.noise.sd:.3g}{' log' if self.log else ''}, "
+            f"autocorrelation x{self.noise.lrv:.2g}); {verdict}"
+        )
+        return crossed, within, text, log_e
 
     def _tol_text(self) -> str:
         out = []
