@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from watchdog.analysis.models import Baseline, Measurement, Verdict
 from watchdog.errors import ConfigError, Problem
-from watchdog.policy.checks import ROLES
+from watchdog.policy.checks import CONTROL_ROLES, ROLES, compare_to
 from watchdog.policy.service import EnvironmentPolicy
 
 # A role's points on one line, `role: [[t, v], ...]` with numbers and null only: valid JSON as well as YAML.
@@ -71,7 +71,7 @@ class Scenario:
         Each point time of any role becomes one baseline entry holding every role's step value there;
         entries where a role has no data are dropped. None when nothing is left.
         """
-        roles = self.data.get(check)
+        roles = {r: v for r, v in (self.data.get(check) or {}).items() if not r.startswith("control_")}
         if not roles:
             return None
         if start is None:
@@ -88,6 +88,25 @@ class Scenario:
         if not times or not next(iter(columns.values())):
             return None
         return Baseline(values=columns, origin="scenario data")
+
+    def comparison(self, check: str) -> Baseline | None:
+        """The baseline a check is judged against: `before`, or for compare_to: last_week the same span seven
+        days earlier (falling back to `before`, and saying so, when that history is missing)."""
+        by_name = {c.name: c for c in self.policy.checks}
+        before = self.baseline(check)
+        c = by_name.get(check)
+        if c is None or compare_to(c) != "last_week":
+            return before
+        start = -WEEK
+        week = self.baseline(check, start=start, end=start + self.policy.verification.baseline_window)
+        if week is not None:
+            return Baseline(values=week.values, origin="last week (scenario data)")
+        if before is None:
+            return None
+        return Baseline(values=before.values, origin="before: last week's history missing")
+
+
+WEEK = 7 * 24 * 3600.0
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -206,22 +225,28 @@ def _data(raw: object, policy: EnvironmentPolicy, fail: _Fail) -> dict[str, dict
     if not isinstance(raw, dict):
         raise fail("`data` is required: per check, per role, a list of [seconds, value|null]")
     types = {c.name: c.type for c in policy.checks}
+    compares = {c.name: compare_to(c) for c in policy.checks}
     out: dict[str, dict[str, Series]] = {}
     for check, roles in raw.items():
         if check not in types:
             raise fail(f"data for unknown check {check!r}; the policy's checks: {', '.join(types) or 'none'}")
         want = ROLES[types[check]]
+        optional = CONTROL_ROLES.get(types[check], ()) if compares[check] == "control" else ()
         if not isinstance(roles, dict):
             raise fail(f"data.{check}: expected a mapping of role -> points, roles: {', '.join(want)}")
         missing = [r for r in want if r not in roles]
-        extra = [str(r) for r in roles if r not in want]
+        extra = [str(r) for r in roles if r not in want and r not in optional]
         if missing or extra:
             raise fail(
                 f"data.{check}: a {types[check]} check needs role(s) {', '.join(want)}"
                 + (f"; missing {', '.join(missing)}" if missing else "")
                 + (f"; unknown {', '.join(extra)}" if extra else "")
             )
-        out[check] = {role: _series(roles[role], f"data.{check}.{role}", fail) for role in want}
+        out[check] = {
+            role: _series(roles[role], f"data.{check}.{role}", fail)
+            for role in (*want, *optional)
+            if role in roles
+        }
     absent = [name for name in types if name not in out]
     if absent:
         raise fail(f"no data for check(s) {', '.join(absent)}; write [[0, null]] for a check with no data")

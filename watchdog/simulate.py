@@ -42,13 +42,15 @@ class SimulationResult:
         return out
 
 
-def simulate(scenario: Scenario, *, keep_judgements: bool = False) -> SimulationResult:
+def simulate(scenario: Scenario, *, keep_judgements: bool = False, legacy: bool = False) -> SimulationResult:
+    """Runs one scenario; `legacy` replays the first release's per-sample rules (bench/quality.py only)."""
     policy = scenario.policy
     checks = policy.checks
     evaluator = Evaluator(
         checks=checks,
         timing=Timing.of(policy.verification),
-        baselines={c.name: scenario.baseline(c.name) for c in checks},
+        baselines={c.name: scenario.comparison(c.name) for c in checks},
+        legacy=legacy,
     )
     interval = evaluator.timing.interval
     kept: list[Judgement] = []

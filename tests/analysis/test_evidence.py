@@ -1,0 +1,246 @@
+"""The running tests on realistic noise, through the Evaluator: false fails bounded, regressions caught.
+
+Overdispersed, autocorrelated error counts and heavy-tailed autocorrelated p99, with fixed seeds and bounded
+runs; the margin is three binomial standard errors above alpha.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from watchdog.analysis import Baseline, Evaluator, Measurement, Timing, Verdict
+from watchdog.analysis.evidence import evidence_for
+from watchdog.analysis.judge import judge_absolute
+from watchdog.policy.checks import ErrorRateCheck, LatencyCheck
+
+ALPHA = 0.05
+
+
+def margin(runs: int) -> float:
+    return ALPHA + 3.0 * math.sqrt(ALPHA * (1 - ALPHA) / runs)
+
+
+def error_check(**limits: object) -> ErrorRateCheck:
+    return ErrorRateCheck.model_validate(
+        {
+            "name": "errors",
+            "type": "error_rate",
+            "errors": "e",
+            "requests": "r",
+            "confidence": 0.95,
+            "baseline": limits or {"max_ratio": 1.5},
+        }
+    )
+
+
+def latency_check(**limits: object) -> LatencyCheck:
+    return LatencyCheck.model_validate(
+        {
+            "name": "p99",
+            "type": "latency",
+            "query": "q",
+            "confidence": 0.95,
+            "baseline": limits or {"max_ratio": 1.3},
+        }
+    )
+
+
+def counts(
+    rng: np.random.Generator, *, points: int, per: float, p: float, sd: float, rho: float
+) -> np.ndarray:
+    """Requests ~ Poisson, errors ~ Binomial with a log-normal AR(1) rate multiplier (overdispersion)."""
+    z = np.zeros(points)
+    eps = rng.standard_normal(points) * sd * math.sqrt(1 - rho * rho)
+    for i in range(1, points):
+        z[i] = rho * z[i - 1] + eps[i]
+    req = rng.poisson(per, size=points)
+    err = rng.binomial(req, np.minimum(p * np.exp(z - sd * sd / 2), 0.99))
+    return np.stack([err, req])
+
+
+def run_errors(
+    ev_check: ErrorRateCheck,
+    data: np.ndarray,
+    base_points: int,
+    *,
+    scale: float = 1.0,
+    rng: np.random.Generator | None = None,
+) -> bool:
+    base = Baseline(
+        values={"errors": data[0, :base_points].tolist(), "requests": data[1, :base_points].tolist()}
+    )
+    window = data[:, base_points:]
+    ev = evidence_for(ev_check, baseline=base, alpha=ALPHA, judged=window.shape[1])
+    assert ev is not None
+    for i in range(window.shape[1]):
+        e, r = float(window[0, i]), float(window[1, i])
+        if scale != 1.0 and rng is not None:
+            e += float(rng.binomial(int(r), min(e / max(r, 1.0) * (scale - 1.0), 1.0)))
+        if ev.step(Measurement(values={"errors": e, "requests": r}), position=i).crossed:
+            return True
+    return False
+
+
+def test_error_counts_overdispersed_and_autocorrelated_rarely_false_fail() -> None:
+    rng = np.random.default_rng(21)
+    runs = 600
+    fails = sum(
+        run_errors(error_check(), counts(rng, points=180 + 54, per=10_000, p=0.01, sd=0.3, rho=0.8), 180)
+        for _ in range(runs)
+    )
+    assert fails / runs <= margin(runs)
+
+
+def test_error_counts_at_the_edge_of_tolerance_cross_at_most_alpha() -> None:
+    """True rate exactly max_ratio x the baseline's, binomial noise: the guarantee's worst case."""
+    rng = np.random.default_rng(22)
+    runs, fails = 800, 0
+    for _ in range(runs):
+        data = counts(rng, points=60 + 18, per=3000, p=0.01, sd=0.0, rho=0.0)
+        data[0, 60:] = rng.binomial(data[1, 60:], 0.015)
+        fails += run_errors(error_check(), data, 60)
+    assert fails / runs <= margin(runs)
+
+
+def test_error_counts_double_is_caught_at_100_per_second() -> None:
+    rng = np.random.default_rng(23)
+    hits = sum(
+        run_errors(
+            error_check(),
+            counts(rng, points=60 + 18, per=3000, p=0.01, sd=0.0, rho=0.0),
+            60,
+            scale=2.0,
+            rng=rng,
+        )
+        for _ in range(100)
+    )
+    assert hits >= 95
+
+
+def p99_series(rng: np.random.Generator, *, points: int, rho: float) -> np.ndarray:
+    """log p99 = AR(1) with Student-t(3) innovations around log(0.5 s): heavy tails, autocorrelated."""
+    x = np.zeros(points)
+    eps = rng.standard_t(3, size=points) * 0.08
+    for i in range(1, points):
+        x[i] = rho * x[i - 1] + eps[i]
+    return np.asarray(0.5 * np.exp(x))
+
+
+def run_latency(check: LatencyCheck, values: np.ndarray, base_points: int, *, shift: float = 1.0) -> bool:
+    base = Baseline(values={"value": values[:base_points].tolist()})
+    window = values[base_points:] * shift
+    ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=len(window))
+    assert ev is not None
+    return any(
+        ev.step(Measurement(values={"value": float(v)}), position=i).crossed for i, v in enumerate(window)
+    )
+
+
+def test_heavy_tailed_autocorrelated_p99_rarely_false_fails() -> None:
+    rng = np.random.default_rng(24)
+    runs = 800
+    fails = sum(
+        run_latency(latency_check(), p99_series(rng, points=60 + 18, rho=0.7), 60) for _ in range(runs)
+    )
+    assert fails / runs <= margin(runs)
+
+
+def test_p99_at_the_edge_of_tolerance_crosses_at_most_alpha() -> None:
+    rng = np.random.default_rng(25)
+    runs = 800
+    fails = sum(
+        run_latency(latency_check(), p99_series(rng, points=60 + 36, rho=0.0), 60, shift=1.3)
+        for _ in range(runs)
+    )
+    assert fails / runs <= margin(runs)
+
+
+def test_p99_doubling_is_caught() -> None:
+    rng = np.random.default_rng(26)
+    hits = sum(
+        run_latency(latency_check(), p99_series(rng, points=78, rho=0.3), 60, shift=2.0) for _ in range(100)
+    )
+    assert hits >= 95
+
+
+def test_one_error_in_49_is_not_evidence_that_2_percent_is_exceeded() -> None:
+    check = ErrorRateCheck.model_validate(
+        {"name": "e", "type": "error_rate", "errors": "e", "requests": "r", "max": 0.02, "confidence": 0.95}
+    )
+    reading = judge_absolute(check, Measurement(values={"errors": 1.0, "requests": 49.0}))
+    assert reading.outcome.value == "pass" and "not significant" in reading.reason
+    busy = judge_absolute(check, Measurement(values={"errors": 40.0, "requests": 1000.0}))
+    assert busy.outcome.value == "fail"
+
+
+def _timing(**kw: object) -> Timing:
+    base: dict[str, object] = {
+        "duration": 600.0,
+        "interval": 30.0,
+        "warmup": 60.0,
+        "failure_limit": 2,
+        "min_conclusive": 0.6,
+    }
+    base.update(kw)
+    return Timing(**base)  # type: ignore[arg-type]
+
+
+def _clean_baseline() -> Baseline:
+    return Baseline(values={"errors": [20.0] * 60, "requests": [20_000.0] * 60})
+
+
+def test_pass_early_on_a_busy_clean_deploy() -> None:
+    ev = Evaluator(
+        checks=[error_check()], timing=_timing(pass_early=True), baselines={"errors": _clean_baseline()}
+    )
+    decision = None
+    for k in range(1, ev.samples_total + 1):
+        _, decision = ev.observe(
+            k=k, measurements={"errors": Measurement(values={"errors": 20.0, "requests": 20_000.0})}
+        )
+        if decision is not None:
+            break
+    assert decision is not None and decision.verdict is Verdict.PASSED
+    assert decision.decided_after_s < 600.0
+    assert "below tolerance" in decision.reasons[0]
+
+
+def test_verification_confidence_splits_alpha_across_statistical_checks() -> None:
+    checks = [error_check(), latency_check()]
+    ev = Evaluator(
+        checks=checks,
+        timing=_timing(confidence=0.98),
+        baselines={"errors": _clean_baseline(), "p99": Baseline(values={"value": [0.5, 0.52, 0.49] * 20})},
+    )
+    _, _ = ev.observe(
+        k=3,
+        measurements={
+            "errors": Measurement(values={"errors": 20.0, "requests": 20_000.0}),
+            "p99": Measurement(values={"value": 0.5}),
+        },
+    )
+    alphas = [s.alpha for s in ev._states]
+    assert alphas == pytest.approx([0.01, 0.01])  # 1 - 0.98 split in two; each check's own 0.05 is looser
+
+
+def test_control_absorbs_a_ramp_both_versions_share() -> None:
+    """p99 rising to 2.5x over the window on both versions: no failure against the control; fails against before."""
+    rng = np.random.default_rng(27)
+    check = latency_check(compare_to="control", max_ratio=1.3)
+    check = LatencyCheck.model_validate({**check.model_dump(by_alias=True), "control": {"query": "c"}})
+    base = Baseline(values={"value": (0.5 * np.exp(rng.normal(0, 0.05, 60))).tolist()})
+    ev_c = evidence_for(check, baseline=base, alpha=ALPHA, judged=18)
+    ev_b = evidence_for(latency_check(), baseline=base, alpha=ALPHA, judged=18)
+    assert ev_c is not None and ev_b is not None
+    crossed_c = crossed_b = False
+    for i in range(18):
+        ramp = 1.0 + 1.5 * i / 17
+        v = float(0.5 * ramp * math.exp(rng.normal(0, 0.05)))
+        c = float(0.5 * ramp * math.exp(rng.normal(0, 0.05)))
+        crossed_c |= ev_c.step(Measurement(values={"value": v, "control_value": c}), position=i).crossed
+        crossed_b |= ev_b.step(Measurement(values={"value": v}), position=i).crossed
+    assert not crossed_c
+    assert crossed_b
