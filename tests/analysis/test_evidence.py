@@ -227,7 +227,7 @@ def test_verification_confidence_splits_alpha_across_statistical_checks() -> Non
 
 
 def test_control_absorbs_a_ramp_both_versions_share() -> None:
-    """p99 rising to 2.5x over the window on both versions: no failure against the control; fails against before."""
+    """p99 rising to 2.5x on both versions: no failure against the control; fails against before."""
     rng = np.random.default_rng(27)
     check = latency_check(compare_to="control", max_ratio=1.3)
     check = LatencyCheck.model_validate({**check.model_dump(by_alias=True), "control": {"query": "c"}})
