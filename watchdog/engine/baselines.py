@@ -6,18 +6,35 @@ Sources with history answer for the baseline window; for others the previous sta
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from watchdog.analysis.models import Baseline, Measurement
-from watchdog.policy.checks import HttpCheck
+from watchdog.engine.control import control_twin
+from watchdog.policy.checks import HttpCheck, compare_to
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.store import Store
 from watchdog.store.records import SampleRow
 
 log = logging.getLogger(__name__)
+
+WEEK = timedelta(days=7)
+
+
+async def with_stable(store: Store, ctx: SampleContext) -> SampleContext:
+    """The context with {{ stable_version }} and {{ stable_artifact }}: the newest stable artifact but this."""
+    stable = await asyncio.to_thread(
+        store.rollback_candidate,
+        service=ctx.service,
+        environment=ctx.environment,
+        exclude_artifact=ctx.artifact,
+    )
+    if stable is None:
+        return ctx
+    return dataclasses.replace(ctx, stable_version=stable.version, stable_artifact=stable.artifact)
 
 
 def baseline_from_samples(samples: Sequence[SampleRow]) -> Baseline | None:
@@ -57,14 +74,25 @@ async def capture(
     async def one(check: AnyCheck) -> Baseline | None:
         if isinstance(check, HttpCheck):
             return None
-        source = sources.get(check.source or "")
+        # With a control, the check's own queries name the new version, which had no traffic before the
+        # deploy: the baseline (its noise, and the fallback) is the stable version's history instead.
+        asked = control_twin(check) or check
+        source = sources.get(asked.source or "")
         if source is None:
             return None
-        try:
-            found = await source.history(check, start=start, end=end, interval=interval, ctx=ctx)
-        except Exception as exc:
-            log.warning("%s", redact(f"baseline of {check.name} from {source.name} failed: {exc}"))
-            found = None
+        found = None
+        if compare_to(check) == "last_week":
+            # the same span seven days earlier, from the deploy time on; `before` when that history is missing
+            week_start = end - WEEK
+            week_end = week_start + timedelta(seconds=window)
+            week = await _history(source, asked, start=week_start, end=week_end, interval=interval, ctx=ctx)
+            if week is not None:
+                return Baseline(values=week.values, origin=f"last week ({week.origin})")
+            found = await _history(source, asked, start=start, end=end, interval=interval, ctx=ctx)
+            if found is not None:
+                found = Baseline(values=found.values, origin="before: last week's history missing")
+        else:
+            found = await _history(source, asked, start=start, end=end, interval=interval, ctx=ctx)
         if found is not None or stable is None:
             return found
         rows = await asyncio.to_thread(
@@ -78,3 +106,13 @@ async def capture(
 
     results = await asyncio.gather(*(one(c) for c in checks))
     return {c.name: b for c, b in zip(checks, results, strict=True)}
+
+
+async def _history(
+    source: Source, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
+) -> Baseline | None:
+    try:
+        return await source.history(check, start=start, end=end, interval=interval, ctx=ctx)
+    except Exception as exc:
+        log.warning("%s", redact(f"baseline of {check.name} from {source.name} failed: {exc}"))
+        return None

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from watchdog.analysis.models import Measurement
+from watchdog.engine.control import control_twin, merge
 from watchdog.policy.checks import HttpCheck
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, Source
@@ -46,10 +47,18 @@ async def sample_all(
     interval: float,
     ctx: SampleContext,
 ) -> dict[str, Measurement]:
+    # A check with compare_to: control is sampled twice at one instant: its own queries and the control's.
+    twins = [control_twin(c) for c in checks]
+    jobs = [*checks, *(t for t in twins if t is not None)]
     results = await asyncio.gather(
         *(
             sample_one(source=sources.get(source_name(c)), check=c, at=at, interval=interval, ctx=ctx)
-            for c in checks
+            for c in jobs
         )
     )
-    return {c.name: m for c, m in zip(checks, results, strict=True)}
+    own = dict(zip([c.name for c in checks], results[: len(checks)], strict=True))
+    extra = iter(results[len(checks) :])
+    for check, twin in zip(checks, twins, strict=True):
+        if twin is not None:
+            own[check.name] = merge(check, own[check.name], next(extra))
+    return own

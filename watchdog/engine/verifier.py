@@ -18,6 +18,7 @@ from watchdog.analysis.models import Baseline, Decision, Judgement, Measurement
 from watchdog.analysis.timing import Timing
 from watchdog.clock import Clock
 from watchdog.engine import baselines
+from watchdog.engine.control import control_twin
 from watchdog.engine.progress import log_progress
 from watchdog.engine.sampling import sample_all
 from watchdog.events import SAMPLING, State
@@ -103,7 +104,7 @@ class Verifier:
     async def _start(self, v: VerificationRow) -> None:
         dep = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
         policy = _policy_of(v)
-        ctx = self._context(v, dep)
+        ctx = await baselines.with_stable(self.store, self._context(v, dep))
         timing = Timing.of(policy.verification)
         found = await baselines.capture(
             store=self.store,
@@ -163,7 +164,7 @@ class Verifier:
             by_k.setdefault(row.k, {})[row.check_name] = Measurement.from_json(row.measurement)
         for k in sorted(by_k):
             evaluator.observe(k=k, measurements=by_k[k])  # replay: pure, so it reaches the same state
-        ctx = self._context(v, dep)
+        ctx = await baselines.with_stable(self.store, self._context(v, dep))
         # Sources without history (scrape) measure from their previous read: take one now, after a restart.
         await self._prime(policy, ctx)
         prepared = Prepared(
@@ -278,7 +279,8 @@ class Verifier:
             await self.on_decided(fresh, decision)
 
     async def _prime(self, policy: EnvironmentPolicy, ctx: SampleContext) -> None:
-        for check in policy.checks:
+        twins = [t for t in (control_twin(c) for c in policy.checks) if t is not None]
+        for check in [*policy.checks, *twins]:
             prime = getattr(self.sources.get(check.source or "http"), "prime", None)
             if prime is not None:
                 await prime(check, ctx)
@@ -318,4 +320,5 @@ class Verifier:
             artifact=v.artifact,
             deployed_at=v.starts_at,
             labels=dict(dep.labels),
+            previous_version=dep.previous_version or "",
         )

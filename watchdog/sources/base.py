@@ -27,15 +27,26 @@ class SampleContext:
     artifact: str
     deployed_at: datetime
     labels: dict[str, str] = field(default_factory=dict)
+    stable_version: str = ""  # the newest verified stable release, for control queries
+    stable_artifact: str = ""
+    previous_version: str = ""  # as the event said
 
     def placeholders(self) -> dict[str, str]:
-        return {
+        out = {
             "service": self.service,
             "environment": self.environment,
             "version": self.version,
             "artifact": self.artifact,
             "deployment_id": self.deployment_id,
         }
+        # Unknown ones stay unfilled: a control query naming no stable version must find no data, not all.
+        extra = {
+            "stable_version": self.stable_version,
+            "stable_artifact": self.stable_artifact,
+            "previous_version": self.previous_version,
+        }
+        out.update({k: v for k, v in extra.items() if v})
+        return out
 
 
 @runtime_checkable
