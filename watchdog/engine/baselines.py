@@ -25,7 +25,7 @@ WEEK = timedelta(days=7)
 
 
 async def with_stable(store: Store, ctx: SampleContext) -> SampleContext:
-    """The context with {{ stable_version }} and {{ stable_artifact }}: the newest stable artifact but this."""
+    """The context with {{ stable_version }} and {{ stable_artifact }} of the newest other stable artifact."""
     stable = await asyncio.to_thread(
         store.rollback_candidate,
         service=ctx.service,
