@@ -244,3 +244,56 @@ def test_control_absorbs_a_ramp_both_versions_share() -> None:
         crossed_b |= ev_b.step(Measurement(values={"value": v}), position=i).crossed
     assert not crossed_c
     assert crossed_b
+
+
+def test_control_split_with_the_canary_own_overdispersion_at_the_edge() -> None:
+    """Canary at exactly 1.5x the control, with extra-binomial noise of its own: crosses at most alpha.
+
+    The baseline (the stable version before the deploy) shows the service's overdispersion; the split's own
+    dispersion starts from it and is then learnt from the pairs.
+    """
+    rng = np.random.default_rng(28)
+    check = ErrorRateCheck.model_validate(
+        {
+            "name": "errors",
+            "type": "error_rate",
+            "errors": "e",
+            "requests": "r",
+            "confidence": 0.95,
+            "baseline": {"compare_to": "control", "max_ratio": 1.5},
+            "control": {"errors": "a", "requests": "b"},
+        }
+    )
+    runs, fails = 600, 0
+    for _ in range(runs):
+        z = rng.normal(0, 0.3 * math.sqrt(2), size=60)
+        req = rng.poisson(3000, size=60)
+        base = Baseline(
+            values={
+                "errors": rng.binomial(req, 0.01 * np.exp(z - 0.09)).astype(float).tolist(),
+                "requests": req.astype(float).tolist(),
+            }
+        )
+        ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=36)
+        assert ev is not None
+        shared = rng.normal(0, 0.3, size=36)
+        own = rng.normal(0, 0.3, size=36)
+        for i in range(36):
+            n, m = rng.poisson(3000), rng.poisson(3000)
+            c = rng.binomial(m, 0.01 * math.exp(shared[i]))
+            e = rng.binomial(n, min(0.015 * math.exp(shared[i] + own[i] - 0.045), 0.5))
+            step = ev.step(
+                Measurement(
+                    values={
+                        "errors": float(e),
+                        "requests": float(n),
+                        "control_errors": float(c),
+                        "control_requests": float(m),
+                    }
+                ),
+                position=i,
+            )
+            if step.crossed:
+                fails += 1
+                break
+    assert fails / runs <= margin(runs)

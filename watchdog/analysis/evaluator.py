@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from watchdog.analysis.evidence import ErrorEvidence, evidence_for
-from watchdog.analysis.judge import AnyCheck, BaselineStats, judge, observed_value, prepare
+from watchdog.analysis.judge import NO_BASELINE, AnyCheck, BaselineStats, judge, observed_value, prepare
 from watchdog.analysis.models import Baseline, Decision, Judgement, Measurement, Outcome, Verdict
 from watchdog.analysis.sequential import Step
 from watchdog.analysis.timing import Timing
@@ -167,7 +167,7 @@ class Evaluator:
             outcome, reason, observed = Outcome.INCONCLUSIVE, NOT_SAMPLED, None
             if s.evidence is not None:  # a gap still closes its baseline slice, unused
                 s.evidence.step(Measurement(error=NOT_SAMPLED), position=k - self._warmup_samples() - 1)
-        elif s.evidence is not None:
+        elif s.evidence is not None or (not self.legacy and _confidence(s.check) is not None):
             outcome, reason, observed = self._sequential(s, m, k)
         else:
             reading = judge(s.check, m, stats=s.stats, history=s.history)
@@ -189,8 +189,11 @@ class Evaluator:
 
     def _sequential(self, s: _CheckState, m: Measurement, k: int) -> tuple[Outcome, str, float | None]:
         """Absolute limits per sample (streak rule); the baseline comparison through the running test."""
-        assert s.evidence is not None
         reading = judge(s.check, m, stats=s.stats, absolute_only=True)
+        if s.evidence is None:
+            # nothing to compare with (no baseline, or no baseline limits): absolute limits only, and say so
+            why = "" if not _wants_baseline(s.check) else f"; {NO_BASELINE}"
+            return reading.outcome, reading.reason + why, reading.observed
         step = s.evidence.step(m, position=k - self._warmup_samples() - 1)
         s.last = step
         if step.crossed and s.crossed_reason is None and self._decision is None:
@@ -239,6 +242,11 @@ class Evaluator:
             reasons = [r for r in reasons if r.split(":", 1)[0] in short]
         self._decision = Decision(verdict=verdict, decided_after_s=t, reasons=tuple(reasons))
         return self._decision
+
+
+def _wants_baseline(check: AnyCheck) -> bool:
+    limits = getattr(check, "baseline", None)
+    return limits is not None and (limits.max_ratio is not None or limits.max_increase is not None)
 
 
 def _confidence(check: AnyCheck) -> float | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from watchdog.analysis.dispersion import SplitDispersion
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.analysis.noise import CountNoise, count_noise, level_noise
 from watchdog.analysis.pairing import Pairing, slice_sum
@@ -88,6 +89,7 @@ class ErrorEvidence:
             self.inc = RateEProcess(p0=up, deflate=deflate)
             self.inc_down = RateEProcess(p0=low, deflate=deflate, below=True)
         self._pending = [0.0, 0.0]
+        self.split = SplitDispersion(prior=deflate)
         self.slices_used = 0
         self.pooled_errors = 0.0
         self.pooled_requests = 0.0
@@ -107,8 +109,13 @@ class ErrorEvidence:
             self.pooled_requests += max(requests, 0.0)
             ce, cr = m.values.get("control_errors"), m.values.get("control_requests")
             if self.control and ce is not None and cr is not None and cr > 0:
-                self.ratio.add(errors=errors, requests=requests, ctl_errors=ce, ctl_requests=cr)
-                self.ratio_down.add(errors=errors, requests=requests, ctl_errors=ce, ctl_requests=cr)
+                # shared shocks cancel in the split: temper by the dispersion of the pairs so far
+                d = self.split.factor()
+                self.ratio.add(errors=errors, requests=requests, ctl_errors=ce, ctl_requests=cr, deflate=d)
+                self.ratio_down.add(
+                    errors=errors, requests=requests, ctl_errors=ce, ctl_requests=cr, deflate=d
+                )
+                self.split.add(errors, requests, ce, cr)
             else:
                 if self.control:
                     self.fallbacks += 1

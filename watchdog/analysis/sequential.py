@@ -87,7 +87,17 @@ class ControlEProcess:
         self._alts = tuple(self.rho0 * g for g in (DOWN if self.below else UP))
         self._log = [0.0] * len(self._alts)
 
-    def add(self, *, errors: float, requests: float, ctl_errors: float, ctl_requests: float) -> None:
+    def add(
+        self,
+        *,
+        errors: float,
+        requests: float,
+        ctl_errors: float,
+        ctl_requests: float,
+        deflate: float | None = None,
+    ) -> None:
+        """One pair; `deflate` (default the process's) tempers this pair's likelihood ratio."""
+        d = self.deflate if deflate is None else deflate
         e, c = max(errors, 0.0), max(ctl_errors, 0.0)
         n, m = max(requests, e), max(ctl_requests, c)
         self.new_errors, self.new_requests = self.new_errors + e, self.new_requests + n
@@ -98,10 +108,10 @@ class ControlEProcess:
         t0 = self.rho0 * n / (self.rho0 * n + m)
         for i, rho1 in enumerate(self._alts):
             t1 = rho1 * n / (rho1 * n + m)
-            self._log[i] += _xlogy(e, t1 / t0) + _xlogy(c, (1.0 - t1) / (1.0 - t0))
+            self._log[i] += (_xlogy(e, t1 / t0) + _xlogy(c, (1.0 - t1) / (1.0 - t0))) / d
 
     def log_e(self) -> float:
-        return _logmeanexp([x / self.deflate for x in self._log])
+        return _logmeanexp(self._log)
 
 
 @dataclass
@@ -120,16 +130,19 @@ class GaussianMixtureEProcess:
     below: bool = False
     s: float = 0.0
     n: int = 0
+    v: float = 0.0
 
-    def add(self, z: float) -> None:
+    def add(self, z: float, *, lrv: float | None = None) -> None:
+        """One increment; `lrv` (chosen before seeing it) is its variance factor, default the process's."""
         z = min(max(z, -self.clip), self.clip)
         self.s += -z if self.below else z
         self.n += 1
+        self.v += self.lrv if lrv is None else lrv
 
     def log_e(self) -> float:
         if self.n == 0:
             return 0.0
-        v = self.n * self.lrv
+        v = self.v
         a = 1.0 + v * self.tau**2
         x = self.s * self.tau / math.sqrt(a)
         return math.log(2.0) - 0.5 * math.log(a) + 0.5 * x * x + _log_ndtr(x)

@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from watchdog.analysis.dispersion import DiffSpread
 from watchdog.analysis.models import Measurement
 from watchdog.analysis.noise import LevelNoise
 from watchdog.analysis.pairing import Pairing
@@ -55,6 +56,8 @@ class ValueEvidence:
         self.ref_values: list[float] = []
         self._pending: list[float] = []
         self.fallbacks = 0
+        # the difference of two series with the baseline's spread has at most about sqrt(2) times that spread
+        self.spread = DiffSpread(prior_sd=noise.sd * math.sqrt(2.0))
 
     @classmethod
     def build(
@@ -104,8 +107,12 @@ class ValueEvidence:
         return math.exp(x) if self.log else x
 
     def _add(self, z: float) -> None:
-        self.up.add(z)
-        self.down.add(z)
+        self.up.add(z, lrv=self.noise.lrv)
+        self.down.add(z, lrv=self.noise.lrv)
+
+    def _add_control(self, z: float, lrv: float) -> None:
+        self.up.add(z, lrv=lrv)
+        self.down.add(z, lrv=lrv)
 
     def step(self, m: Measurement, *, position: int) -> Step:
         """What one sample adds: conclusive when it has a value."""
@@ -120,7 +127,10 @@ class ValueEvidence:
             if c is not None and math.isfinite(c):
                 cx = self._x(c)
                 self.ctl_values.append(cx)
-                self._add((x - self._edge(cx)) / (self.noise.sd * math.sqrt(2.0)))
+                # shared drift and noise cancel in the difference: scale by the differences seen so far
+                sd, lrv = self.spread.sd(), self.spread.lrv()
+                self._add_control((x - self._edge(cx)) / sd, lrv)
+                self.spread.add(x - cx)
             else:
                 if self.control:
                     note = "control had no data: compared with before; "
