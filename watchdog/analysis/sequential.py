@@ -126,7 +126,7 @@ class GaussianMixtureEProcess:
 
     lrv: float = 1.0
     tau: float = 0.5
-    clip: float = 3.0
+    clip: float = 5.0
     below: bool = False
     s: float = 0.0
     n: int = 0
