@@ -297,3 +297,29 @@ def test_control_split_with_the_canary_own_overdispersion_at_the_edge() -> None:
                 fails += 1
                 break
     assert fails / runs <= margin(runs)
+
+
+def test_inconclusive_low_traffic_says_how_much_more_it_needs() -> None:
+    """40 requests a sample, min_requests 100: pooled they count, and the reason says what is missing."""
+    check = ErrorRateCheck.model_validate(
+        {
+            "name": "errors",
+            "type": "error_rate",
+            "errors": "e",
+            "requests": "r",
+            "confidence": 0.95,
+            "min_requests": 100,
+            "baseline": {"max_ratio": 1.5},
+        }
+    )
+    base = Baseline(values={"errors": [0.0, 1.0, 0.0] * 20, "requests": [40.0] * 60})
+    ev = Evaluator(checks=[check], timing=_timing(), baselines={"errors": base})
+    decision = None
+    for k in range(1, ev.samples_total + 1):
+        _, decision = ev.observe(
+            k=k, measurements={"errors": Measurement(values={"errors": 0.0, "requests": 40.0})}
+        )
+    assert decision is not None and decision.verdict is Verdict.INCONCLUSIVE
+    reason = decision.reasons[0]
+    assert "7/18 judged samples conclusive" in reason  # 720 pooled requests in units of 100
+    assert "needs about 380 more requests for min_conclusive, about 5 min at the current rate" in reason

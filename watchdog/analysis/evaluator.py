@@ -5,6 +5,7 @@ The one object the live engine and `simulate` share; replaying the same samples 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -218,6 +219,16 @@ class Evaluator:
         pooled = ev.pooled_requests
         return max(s.conclusive, min(s.judged, int(pooled // need)))
 
+    def _lacks(self, s: _CheckState, t: float) -> str:
+        assert s.evidence is not None
+        elapsed = t - self.timing.warmup
+        if isinstance(s.evidence, ErrorEvidence):
+            need = getattr(s.check, "min_requests", 0.0)
+            want = math.ceil(self.timing.min_conclusive * s.judged) * need
+            short = max(want - s.evidence.pooled_requests, 0.0)
+            return s.evidence.lacks(elapsed=elapsed, short_requests=short)
+        return s.evidence.lacks(elapsed=elapsed)
+
     def _end(self, t: float) -> Decision:
         need = self.timing.min_conclusive
         short: list[str] = []
@@ -230,7 +241,7 @@ class Evaluator:
                 summary += f" (pooled requests in units of min_requests; {s.conclusive} alone)"
             if s.judged == 0 or share < need:
                 short.append(s.check.name)
-                lacks = "" if s.evidence is None else f"; {s.evidence.lacks(elapsed=t - self.timing.warmup)}"
+                lacks = "" if s.evidence is None else f"; {self._lacks(s, t)}"
                 reasons.append(f"{summary} ({share:.0%} < min_conclusive {need:.0%}){lacks}")
             elif s.evidence is not None and s.last is not None:
                 reasons.append(f"{summary}, evidence never crossed: {s.last.reason}")

@@ -172,9 +172,14 @@ class ErrorEvidence:
         if self.control and self.fallbacks:
             what = f"control ({self.fallbacks} samples compared with before)"
         log_r = r.log_e()
+        where = (
+            f"in the same {r.pairs} samples"
+            if what == "control"
+            else f"in {r.pairs} baseline slices paired with them"
+        )
         parts = [
             f"error rate {pct(rate)} ({self.pooled_errors:,.0f}/{self.pooled_requests:,.0f}) vs {what} "
-            f"{pct(ref)} ({ref_e:,.0f}/{ref_r:,.0f} in the same {r.pairs} samples)"
+            f"{pct(ref)} ({ref_e:,.0f}/{ref_r:,.0f} {where})"
         ]
         ratio_hit = log_r >= need
         ratio_within = self.ratio_down.log_e() >= level(self.alpha / self._limits())
@@ -195,20 +200,27 @@ class ErrorEvidence:
                 crossed = crossed and log_i >= level(self.a_inc)
                 within = within or self.inc_down.log_e() >= level(self.a_inc / self._limits())
                 best = log_i if lim.max_ratio is None else min(best, log_i)
-                parts.append(f"increase evidence {fmt_e(log_i)} against {pct(self.inc.p0)}")
+                need_i = fmt_e(level(self.a_inc))
+                parts.append(f"increase evidence {fmt_e(log_i)} against {pct(self.inc.p0)} (level {need_i})")
             elif self.control:
                 crossed = crossed and rate - ref > lim.max_increase  # applied to the estimate with a control
             else:
                 crossed = False
         parts.append(f"level {fmt_e(need)} for confidence {1 - self.alpha:.3g}")
+        if self.check.min_requests > 0 and not crossed and not within:
+            parts.append(f"pooled {self.pooled_requests:,.0f} requests")
         return crossed, within, ", ".join(parts), best
 
     def _limits(self) -> int:
         return int(self.limits.max_ratio is not None) + int(self.limits.max_increase is not None) or 1
 
-    def lacks(self, *, elapsed: float) -> str:
+    def lacks(self, *, elapsed: float, short_requests: float = 0.0) -> str:
         """For an inconclusive end: roughly how much more traffic would have settled it."""
         n, x = self.pooled_requests, self.pooled_errors
+        rate = n / elapsed if elapsed > 0 else 0.0
+        if short_requests > 0:
+            when = f", about {_duration(short_requests / rate)} at the current rate" if rate > 0 else ""
+            return f"needs about {short_requests:,.0f} more requests for min_conclusive{when}"
         r = self.ratio
         base = (
             r.ctl_errors / r.ctl_requests if r.ctl_requests > 0 else (self.noise.rate if self.noise else 0.0)
@@ -219,7 +231,6 @@ class ErrorEvidence:
         kl = _kl(p, p0) if p > p0 else _kl(p0 * 0.5, p0)  # settle either way: at least half the edge
         total = r.deflate * need / max(kl, 1e-15)
         more = max(total - n, 0.0)
-        rate = n / elapsed if elapsed > 0 else 0.0
         when = f", about {_duration(more / rate)} at the current rate" if rate > 0 else ""
         return f"needs about {more:,.0f} more requests{when}"
 
