@@ -225,11 +225,53 @@ def table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def readme(summary: dict[str, Any]) -> str:
+    """The README's table, from the results file."""
+    t = summary["targets"]
+
+    def row(what: str, values: dict[str, float | None], fmt: Any = _pct) -> str:
+        return f"| {what} | " + " | ".join(fmt(values[a]) for a in ARMS) + " |"
+
+    lines = [
+        "| on the corpus | sequential (these rules) | per-sample (previous rules) | static thresholds |",
+        "| --- | --- | --- | --- |",
+        row(
+            "healthy deploys rolled back, families with a fair comparison",
+            t["healthy_fair_families_false_rollbacks"],
+        ),
+        row(
+            "healthy deploys rolled back, all families (ramps, drifts, blips under `before`)",
+            t["healthy_all_families_false_rollbacks"],
+        ),
+        row("healthy 1-hour windows at 10 s rolled back", t["one_hour_at_10s_false_rollbacks"]),
+        row("healthy shared ramps rolled back (`compare_to: control`)", t["shared_ramp_false_rollbacks"]),
+        row(
+            f"regressions a whole-window exact test sees ({t['visible_regressions']}) caught",
+            t["visible_caught"],
+        ),
+        row("median decision on those, seconds after the deploy", t["median_decision_s_visible"], _s),
+        row(
+            "canary x2 errors at >= 20 req/s caught (`compare_to: control`)",
+            t["canary_x2_at_20rps_or_more_caught"],
+        ),
+    ]
+    worst = t["healthy_false_rollbacks_by_fair_family"]
+    lines.append("")
+    lines.append("| family (healthy, fair comparison) | rolled back, sequential |")
+    lines.append("| --- | --- |")
+    lines += [f"| {f} | {_pct(v)} |" for f, v in sorted(worst.items())]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--quick", action="store_true", help="every 5th case only (a smoke run)")
+    parser.add_argument("--readme", action="store_true", help="print the README table from the last results")
     args = parser.parse_args(argv)
+    if args.readme:
+        print(readme(json.loads(RESULTS.read_text())))
+        return 0
     cases = [*generated(), *long_windows(), *dataset_cases(args.datasets)]
     if args.quick:
         cases = cases[::5]
