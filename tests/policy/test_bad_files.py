@@ -50,6 +50,7 @@ CASES: dict[str, tuple[int, int | None, list[str]]] = {
     "min-over-max.yaml": (10, 9, ["check 'queue'", "min (10) is greater than max (5)"]),
     "max-ratio-low.yaml": (11, 11, ["baseline.max_ratio must be more than 1", "0.8"]),
     "confidence-range.yaml": (12, 9, ["confidence must lie between 0.5 and 1", "95"]),
+    "control-missing.yaml": (6, 9, ["compare_to: control needs a `control:` block", "errors and requests"]),
     "empty-query.yaml": (9, 9, ["check 'p99'", "needs a query"]),
     "http-no-url.yaml": (6, 9, ["missing required key 'url'", "check 'healthz'"]),
     "error-rate-no-queries.yaml": (6, 9, ["needs both an errors query and a requests query"]),
