@@ -89,7 +89,9 @@ class ErrorEvidence:
             self.inc = RateEProcess(p0=up, deflate=deflate)
             self.inc_down = RateEProcess(p0=low, deflate=deflate, below=True)
         self._pending = [0.0, 0.0]
-        self.split = SplitDispersion(prior=deflate)
+        # The split's own dispersion starts from the baseline's overdispersion (what the whole service showed
+        # bounds what one version adds on its own) but not its autocorrelation: slow common swings cancel.
+        self.split = SplitDispersion(prior=self.noise.dispersion if self.noise is not None else 1.0)
         self.slices_used = 0
         self.pooled_errors = 0.0
         self.pooled_requests = 0.0
