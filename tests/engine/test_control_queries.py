@@ -20,14 +20,21 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from tests.conftest import KNOWN_SECRET
 from tests.fakes.datadog import FakeDatadog
 from tests.fakes.prometheus_server import PrometheusProcess, running_prometheus
+from tests.fakes.scripted_http import Recorded, Reply, ScriptedServer
 from tests.fakes.sentry import FakeSentry
 from tests.sources.helpers import check, ctx
 from watchdog.analysis import Evaluator, Timing, Verdict
 from watchdog.engine.sampling import sample_all
-from watchdog.policy.connections import DatadogSourceConfig, PrometheusSourceConfig, SentrySourceConfig
+from watchdog.policy.connections import (
+    DatadogSourceConfig,
+    PrometheusSourceConfig,
+    ScrapeSourceConfig,
+    SentrySourceConfig,
+)
 from watchdog.sources.base import SampleContext
 from watchdog.sources.datadog import DatadogSource
 from watchdog.sources.prometheus import PrometheusSource
+from watchdog.sources.scrape import ScrapeSource
 from watchdog.sources.sentry import SentrySource
 
 
@@ -256,3 +263,65 @@ async def test_sentry_control_is_the_stable_release() -> None:
     assert first["requests"] == 60.0 and first["control_requests"] == 60.0
     decision = judge_series(chk, samples)
     assert decision is not None and decision.verdict is Verdict.FAILED
+
+
+class PodExposition(ScriptedServer):
+    """One pod's /metrics: counters the test moves between samples."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total, self.failed = 1000.0, 5.0
+
+    def handle(self, request: Recorded) -> Reply:
+        body = (
+            "# TYPE http_requests_total counter\n"
+            f'http_requests_total{{code="200"}} {self.total - self.failed}\n'
+            f'http_requests_total{{code="500"}} {self.failed}\n'
+        )
+        return Reply(200, body.encode())
+
+
+async def test_scrape_control_from_a_second_url() -> None:
+    """The canary pod and a stable pod, each its own scrape source; the control names the second one."""
+    with PodExposition() as canary, PodExposition() as stable:
+        sources: dict[str, Any] = {
+            "canary": ScrapeSource("canary", ScrapeSourceConfig(type="scrape", url=canary.url + "/metrics")),
+            "stable": ScrapeSource("stable", ScrapeSourceConfig(type="scrape", url=stable.url + "/metrics")),
+        }
+        chk = check(
+            name="errors",
+            type="error_rate",
+            source="canary",
+            errors='http_requests_total{code="500"}',
+            requests="http_requests_total",
+            control={
+                "source": "stable",
+                "errors": 'http_requests_total{code="500"}',
+                "requests": "http_requests_total",
+            },
+            baseline={"compare_to": "control", "max_ratio": 1.5},
+            confidence=0.99,
+        )
+        c = canary_ctx()
+        try:
+            samples = []
+            for _ in range(7):
+                got = await sample_all(
+                    sources=sources, checks=[chk], at=datetime.now(UTC), interval=30, ctx=c
+                )
+                samples.append(got["errors"])
+                canary.total, canary.failed = canary.total + 1000, canary.failed + 40
+                stable.total, stable.failed = stable.total + 1000, stable.failed + 5
+        finally:
+            for s in sources.values():
+                await s.aclose()
+    assert samples[0].values["control_requests"] is None  # the first scrape of a counter has no increase
+    assert samples[1].values == {
+        "errors": 40.0,
+        "requests": 1000.0,
+        "control_errors": 5.0,
+        "control_requests": 1000.0,
+    }
+    decision = judge_series(chk, samples)
+    assert decision is not None and decision.verdict is Verdict.FAILED
+    assert "vs control" in decision.reasons[0]
