@@ -19,8 +19,6 @@ Loc = tuple[int | str, ...]
 Finding = tuple[Loc, str]
 
 PLACEHOLDERS = ("service", "environment", "version", "artifact", "deployment_id")
-# Names a check's queries may also use: the newest stable release, and the event's previous version.
-QUERY_PLACEHOLDERS = (*PLACEHOLDERS, "stable_version", "stable_artifact", "previous_version")
 TARGET_PLACEHOLDERS = (*PLACEHOLDERS, "failed_version", "failed_artifact")
 _PLACEHOLDER = re.compile(r"\{\{\s*([^}\s]*)\s*\}\}")
 
