@@ -20,7 +20,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.quality_corpus import Case, generated, long_windows  # noqa: E402
+from bench.quality_corpus import Case, at_the_edge, generated, long_windows  # noqa: E402
 from bench.quality_datasets import dataset_cases  # noqa: E402
 from watchdog.scenario import parse_scenario  # noqa: E402
 from watchdog.simulate import simulate  # noqa: E402
@@ -164,7 +164,12 @@ def targets(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def rate(rs: list[dict[str, Any]], arm: str = "sequential") -> float | None:
         return sum(r[arm]["verdict"] == "failed" for r in rs) / len(rs) if rs else None
 
-    healthy = [r for r in rows if r["label"] == "passed" and r["family"] != "long window"]
+    edge = [r for r in rows if r["family"] == "at the tolerance edge"]
+    healthy = [
+        r
+        for r in rows
+        if r["label"] == "passed" and r["family"] not in {"long window", "at the tolerance edge"}
+    ]
     fair_families = sorted({r["family"] for r in healthy if r["fair"]})
     worst = {f: rate([r for r in healthy if r["family"] == f]) for f in fair_families}
     hour10 = [
@@ -182,6 +187,10 @@ def targets(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "healthy_false_rollbacks_by_fair_family": worst,
         "worst_fair_family": max(worst.values()) if worst else None,
         "one_hour_at_10s_false_rollbacks": {arm: rate(hour10, arm) for arm in ARMS},
+        "at_the_tolerance_edge_failed_promised_at_most_5pct": {
+            level: rate([r for r in edge if r["level"] == level])
+            for level in sorted({r["level"] for r in edge})
+        },
         "visible_regressions": len(regress),
         "visible_caught": {arm: rate(regress, arm) for arm in ARMS},
         "median_decision_s_visible": {arm: (statistics.median(t) if t else None) for arm, t in times.items()},
@@ -255,6 +264,14 @@ def readme(summary: dict[str, Any]) -> str:
             t["canary_x2_at_20rps_or_more_caught"],
         ),
     ]
+    lines.append("")
+    lines.append(
+        "| deploys exactly at the edge of tolerance (promised: at most 5% fail) | failed, sequential |"
+    )
+    lines.append("| --- | --- |")
+    lines += [
+        f"| {k} | {_pct(v)} |" for k, v in t["at_the_tolerance_edge_failed_promised_at_most_5pct"].items()
+    ]
     worst = t["healthy_false_rollbacks_by_fair_family"]
     lines.append("")
     lines.append("| family (healthy, fair comparison) | rolled back, sequential |")
@@ -272,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.readme:
         print(readme(json.loads(RESULTS.read_text())))
         return 0
-    cases = [*generated(), *long_windows(), *dataset_cases(args.datasets)]
+    cases = [*generated(), *long_windows(), *at_the_edge(), *dataset_cases(args.datasets)]
     if args.quick:
         cases = cases[::5]
     started = time.perf_counter()

@@ -469,3 +469,40 @@ def long_windows() -> Iterator[Case]:
                     duration=duration,
                     level=f"{duration / 60:g} min at {interval:g} s",
                 )
+
+
+def at_the_edge() -> Iterator[Case]:
+    """Deploys exactly at the edge of tolerance (errors 1.5x, p99 1.3x): the guarantee's worst case, <= 5%."""
+    rng = np.random.default_rng(11)
+    i = 0
+    edge_errors = {**ERRORS_CHECK, "baseline": {"max_ratio": 1.5}}
+    for interval, duration in ((30.0, 600.0), (10.0, 3600.0)):
+        for _ in range(60):
+            i += 1
+            case = _errors_case(
+                rng,
+                i,
+                "at the tolerance edge",
+                rps=1000.0,
+                expect="passed",
+                sd=0.3,
+                rho=0.8,
+                worse=step(1.5),
+                interval=interval,
+                duration=duration,
+                level=f"errors 1.5x, overdispersed, {duration / 60:g} min at {interval:g} s",
+            )
+            case.doc["policy"]["checks"] = [edge_errors]
+            yield case
+    for _ in range(60):
+        i += 1
+        yield _p99_case(
+            rng,
+            i,
+            "at the tolerance edge",
+            expect="passed",
+            level="p99 1.3x, AR 0.7, t(3)",
+            rho=0.7,
+            heavy=True,
+            worse=step(1.3),
+        )
