@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from watchdog.cli.wait import add_wait_flags, read_headers
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -36,6 +38,8 @@ def _call(
 ) -> Any:
     """The JSON answer; another 4xx is a refusal (exit `refused`), anything else unexpected is exit 2."""
     url = args.url.rstrip("/")
+    if method == "GET":
+        kw["headers"] = {**read_headers(), **kw.get("headers", {})}
     try:
         with httpx.Client(base_url=url, timeout=args.timeout) as client:
             resp = client.request(method, path, **kw)
@@ -115,9 +119,19 @@ def notify(args: argparse.Namespace) -> int:
         "webhook-timestamp": str(ts),
         "webhook-signature": sign_standard(secret=secrets[0], msg_id=msg_id, timestamp=ts, body=body),
     }
-    answer = _call(args, "POST", "/v1/events", ok=(200, 202), content=body, headers=headers)
-    _out(args, answer, str(answer.get("deployment_id") or answer))
-    return 0
+    try:
+        answer = _call(args, "POST", "/v1/events", ok=(200, 202), content=body, headers=headers)
+    except Failure as exc:
+        # Waiting, 1 and 2 mean failed and inconclusive: a refused or lost event is an error (3).
+        raise Failure(str(exc), code=3 if args.wait else exc.code) from None
+    if not args.wait:
+        _out(args, answer, str(answer.get("deployment_id") or answer))
+        return 0
+    from watchdog.cli.wait import run_wait
+
+    deployment_id = str(answer["deployment_id"])
+    print(f"deployment {deployment_id} accepted; waiting for its verdict", file=sys.stderr)
+    return run_wait(args, deployment_id)
 
 
 def _describe(d: dict[str, Any]) -> str:
@@ -239,6 +253,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--not-rollback-safe", action="store_true", help="it ran a data migration: never auto-roll back"
     )
     p.add_argument("--label", action="append", metavar="K=V", type=_label, help="a label; repeatable")
+    add_wait_flags(p, optional=True)
     p.set_defaults(handler=_handler(notify))
     p = sub.add_parser("status", help="one deployment, or the most recent ones")
     p.add_argument("deployment_id", nargs="?", metavar="DEPLOYMENT_ID")
