@@ -114,7 +114,11 @@ def test_notify_refused_and_unknown_deployment(
 def test_gate_exit_codes(daemon: tuple[str, Runtime], capsys: pytest.CaptureFixture[str]) -> None:
     url, runtime = daemon
     code, out, _ = run(capsys, "gate", "checkout", "production", "--artifact", "reg/c@sha256:x", "--url", url)
-    assert code == 1 and "refused" in out and "FAIL verified" in out
+    assert code == 1 and "refused (first deploy)" in out
+    lines = {line.split()[1]: line for line in out.splitlines()[1:]}
+    assert lines["verified"].startswith("  ✗ verified") and "has not passed verification in staging" in out
+    assert lines["lint"].startswith("  - lint") and "not required" in lines["lint"]
+    assert lines["not_frozen"].startswith("  ✓ not_frozen")
     runtime.store.mark_stable(
         service="checkout",
         environment="staging",
@@ -123,8 +127,70 @@ def test_gate_exit_codes(daemon: tuple[str, Runtime], capsys: pytest.CaptureFixt
         deployment_id=None,
         now=runtime.clock.now(),
     )
-    code, out, _ = run(capsys, "gate", "checkout", "staging", "--artifact", "reg/c@sha256:x", "--url", url)
-    assert code == 0 and "allowed" in out
+    argv = ["gate", "checkout", "staging", "--artifact", "reg/c@sha256:x", "--url", url]
+    code, out, _ = run(capsys, *argv)
+    assert code == 1 and "✗ tests" in out and "--ci-status" in out
+    code, out, _ = run(capsys, *argv, "--ci-status", "success")
+    assert code == 0 and "allowed" in out and "✓ tests" in out
+
+
+def test_gate_checklist_for_a_first_deploy(
+    daemon: tuple[str, Runtime], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = daemon
+    argv = [
+        "gate",
+        "checkout",
+        "staging",
+        "--artifact",
+        "reg/c@sha256:new",
+        "--url",
+        url,
+        "--ci-status",
+        "success",
+    ]
+    code, out, _ = run(capsys, *argv, "--migration")
+    assert code == 1
+    failing = [line for line in out.splitlines() if "✗" in line]
+    assert [line.split()[1] for line in failing] == ["migration", "rollback_plan"]
+    code, out, _ = run(
+        capsys, *argv, "--migration", "--migration-tested", "--rollback-plan", "https://runbooks/c", "--json"
+    )
+    answer = json.loads(out)
+    assert code == 0 and answer["allowed"] and answer["first_deploy"]
+    plan = next(c for c in answer["checks"] if c["name"] == "rollback_plan")
+    assert plan["status"] == "pass" and "https://runbooks/c" in plan["reason"]
+
+
+def test_notify_carries_the_ci_facts(daemon: tuple[str, Runtime], capsys: pytest.CaptureFixture[str]) -> None:
+    url, runtime = daemon
+    code, out, err = run(
+        capsys,
+        "notify",
+        "--url",
+        url,
+        "--service",
+        "checkout",
+        "--environment",
+        "staging",
+        "--version",
+        "2.4.1",
+        "--ci-status",
+        "success",
+        "--lint-status",
+        "failure",
+        "--migration",
+        "--rollback-plan",
+        "helm rollback checkout 0",
+    )
+    assert code == 0, err
+    d = runtime.store.get_deployment(out.strip())
+    assert d.pipeline == {
+        "ci_status": "success",
+        "lint_status": "failure",
+        "migration": True,
+        "rollback_plan": "helm rollback checkout 0",
+    }
 
 
 def test_rollback_goes_through_the_admin_api(

@@ -105,6 +105,7 @@ def notify(args: argparse.Namespace) -> int:
         "changelog_url": args.changelog_url,
     }
     event.update({k: v for k, v in optional.items() if v})
+    event.update(_ci_facts(args))
     if args.not_rollback_safe:
         event["rollback_safe"] = False
     if args.label:
@@ -209,15 +210,52 @@ def rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+_MARKS = {"pass": "✓", "fail": "✗", "not_required": "-"}
+
+
+def _ci_facts(args: argparse.Namespace) -> dict[str, Any]:
+    """The CI facts given on the command line, under the names the event and the gate's query use."""
+    facts = {
+        "ci_status": args.ci_status,
+        "lint_status": args.lint_status,
+        "changelog_url": args.changelog_url,
+        "rollback_plan": args.rollback_plan,
+        "migration": True if args.migration else None,
+        "migration_tested": True if args.migration_tested else None,
+    }
+    return {k: v for k, v in facts.items() if v is not None}
+
+
+def _checklist(answer: dict[str, Any]) -> str:
+    verdict = "allowed" if answer["allowed"] else "refused"
+    first = " (first deploy)" if answer.get("first_deploy") else ""
+    lines = [f"{answer['service']} -> {answer['environment']}: {verdict}{first}  {answer['artifact']}"]
+    width = max(len(c["name"]) for c in answer["checks"])
+    for c in answer["checks"]:
+        status = c.get("status") or ("pass" if c["ok"] else "fail")
+        lines.append(f"  {_MARKS.get(status, '?')} {c['name'].ljust(width)}  {c['reason']}")
+    return "\n".join(lines)
+
+
 def gate(args: argparse.Namespace) -> int:
     path = f"/v1/gates/{args.service}/{args.environment}"
+    params: dict[str, Any] = {"artifact": args.artifact}
+    params.update({k: str(v).lower() if isinstance(v, bool) else v for k, v in _ci_facts(args).items()})
     # 409 is the refusal this command reports; any other answer is an error (exit 2).
-    answer = _call(args, "GET", path, ok=(200, 409), refused=2, params={"artifact": args.artifact})
-    verdict = "allowed" if answer["allowed"] else "refused"
-    lines = [f"{args.service} -> {args.environment}: {verdict}"]
-    lines += [f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['reason']}" for c in answer["checks"]]
-    _out(args, answer, "\n".join(lines))
+    answer = _call(args, "GET", path, ok=(200, 409), refused=2, params=params)
+    _out(args, answer, _checklist(answer))
     return 0 if answer["allowed"] else 1
+
+
+def _ci_flags(p: argparse.ArgumentParser) -> None:
+    """What a CI knows about the artifact; the same flags on notify (the event) and gate (the request)."""
+    status = ("success", "failure", "pending")
+    p.add_argument("--ci-status", choices=status, help="the tests of this artifact's CI run")
+    p.add_argument("--lint-status", choices=status, help="the lint of this artifact's CI run")
+    p.add_argument("--changelog-url", help="the changelog for this version")
+    p.add_argument("--migration", action="store_true", help="this deploy carries a data migration")
+    p.add_argument("--migration-tested", action="store_true", help="and it was tested")
+    p.add_argument("--rollback-plan", metavar="TEXT_OR_URL", help="how to undo a first deploy")
 
 
 def _handler(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -248,7 +286,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         p.add_argument(flag, required=True)
     for flag in ("--artifact", "--previous-version", "--previous-artifact", "--deployer", "--commit"):
         p.add_argument(flag)
-    p.add_argument("--changelog-url")
+    _ci_flags(p)
     p.add_argument(
         "--not-rollback-safe", action="store_true", help="it ran a data migration: never auto-roll back"
     )
@@ -272,6 +310,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("environment", metavar="ENVIRONMENT")
     p.add_argument("--artifact", required=True, help="the exact artifact (digest) to promote")
+    _ci_flags(p)
     p.set_defaults(handler=_handler(gate))
     for name in ("notify", "status", "history", "rollback", "gate"):
         _common(sub.choices[name])

@@ -54,6 +54,7 @@ deployments = Table(
     Column("source", String(20), nullable=False),  # generic | github | gitlab | argocd | rollback | cli
     Column("rollback_of", String(36)),  # the failed deployment this deploy restores from
     Column("policy", JSON, nullable=False),  # the resolved environment policy at intake
+    Column("pipeline", JSON),  # what the pipeline knew: ci/lint status, migration, rollback plan (the gate)
     Index("ix_deployments_service_env_received", "service", "environment", "received_at"),
 )
 
