@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -88,15 +89,29 @@ def test_notify_then_status_and_history(
 
     code, out, _ = run(capsys, "status", "--url", url, dep_id)
     assert code == 0 and "2.4.1" in out and "reg/checkout@sha256:aaa" in out and "pending" in out
+    assert f"id        {dep_id}" in out
+    deployed = d.deployed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"deployed  {deployed} by ci" in out
+    code, out, _ = run(capsys, "status", "--url", url, dep_id, "-o", "wide")
+    assert "transitions (UTC):" in out and "- -> pending" in out
     code, out, _ = run(capsys, "status", "--url", url)
     assert code == 0 and len(out.strip().splitlines()) == 3  # header + two deployments
+    assert out.splitlines()[0].split()[:4] == ["ID", "DEPLOYED", "(UTC)", "SERVICE"]
 
     code, out, _ = run(capsys, "history", "checkout", "--url", url, "--environment", "staging")
     lines = out.strip().splitlines()
-    assert lines[0].split() == ["TIME", "ENV", "VERSION", "ARTIFACT", "STATE", "VERDICT"]
+    assert lines[0].split() == ["ID", "DEPLOYED", "(UTC)", "ENV", "VERSION", "ARTIFACT", "STATE", "VERDICT"]
     assert len(lines) == 2 and "reg/checkout@sha256:aaa" in lines[1]
+    # The id `watchdog status` takes, and the time with its zone.
+    assert lines[1].split()[:2] == [dep_id, deployed]
+    code, out, _ = run(capsys, "history", "checkout", "--url", url, "-o", "wide")
+    header = out.splitlines()[0]
+    assert "RECEIVED (UTC)" in header and "DEPLOYER" in header and "SOURCE" in header
+    assert " ci " in out.splitlines()[-1] + " "
     code, out, _ = run(capsys, "history", "checkout", "--url", url, "--json")
     assert len(json.loads(out)["items"]) == 2
+    code, out, _ = run(capsys, "history", "checkout", "--url", url, "-o", "json")
+    assert [i["id"] for i in json.loads(out)["items"]][-1] == dep_id
 
 
 def test_notify_refused_and_unknown_deployment(

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from watchdog.cli import listing
 from watchdog.cli.wait import add_wait_flags, read_headers
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -65,18 +66,6 @@ def _settings() -> Any:
 
 def _out(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=2) if args.json else text)
-
-
-def _when(value: str | None) -> str:
-    if not value:
-        return "-"
-    return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
-    return "\n".join(lines)
 
 
 def notify(args: argparse.Namespace) -> int:
@@ -135,52 +124,20 @@ def notify(args: argparse.Namespace) -> int:
     return run_wait(args, deployment_id)
 
 
-def _describe(d: dict[str, Any]) -> str:
-    lines = [
-        f"{d['id']}  {d['service']} {d['environment']} {d['version']}",
-        f"  artifact  {d['artifact']}",
-        f"  state     {d['state']}" + (f" (verdict {d['verdict']})" if d.get("verdict") else ""),
-        f"  deployed  {_when(d.get('deployed_at'))} by {d.get('deployer') or '-'}",
-    ]
-    lines += [f"  reason    {r}" for r in d.get("reasons", [])]
-    if d.get("rollback"):
-        r = d["rollback"]
-        lines.append(f"  rollback  {r['state']} to {r.get('to_version') or '-'}: {r['reason']}")
-    if d.get("incident"):
-        lines.append(f"  incident  {d['incident']['url']}")
-    return "\n".join(lines)
-
-
-def _summaries(items: list[dict[str, Any]], *, with_service: bool) -> str:
-    header = [
-        "TIME",
-        *(["SERVICE", "ENV"] if with_service else ["ENV"]),
-        "VERSION",
-        "ARTIFACT",
-        "STATE",
-        "VERDICT",
-    ]
-    rows = [
-        [
-            _when(i["deployed_at"]),
-            *([i["service"], i["environment"]] if with_service else [i["environment"]]),
-            i["version"],
-            i["artifact"],
-            i["state"],
-            i.get("verdict") or "-",
-        ]
-        for i in items
-    ]
-    return _table(rows, header) if rows else "no deployments"
+def _wide(args: argparse.Namespace) -> bool:
+    if args.output == "json":
+        args.json = True
+    return bool(args.output == "wide")
 
 
 def status(args: argparse.Namespace) -> int:
+    wide = _wide(args)
     if args.deployment_id:
         d = _call(args, "GET", f"/v1/deployments/{args.deployment_id}")
-        _out(args, d, _describe(d))
+        _out(args, d, listing.describe(d, wide=wide))
         return 0
     page = _call(args, "GET", "/v1/deployments", params={"limit": args.limit})
-    _out(args, page, _summaries(page["items"], with_service=True))
+    _out(args, page, listing.summaries(page["items"], with_service=True, wide=wide))
     return 0
 
 
@@ -188,8 +145,9 @@ def history(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"service": args.service, "limit": args.limit}
     if args.environment:
         params["environment"] = args.environment
+    wide = _wide(args)
     page = _call(args, "GET", "/v1/deployments", params=params)
-    _out(args, page, _summaries(page["items"], with_service=False))
+    _out(args, page, listing.summaries(page["items"], with_service=False, wide=wide))
     return 0
 
 
@@ -296,11 +254,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("status", help="one deployment, or the most recent ones")
     p.add_argument("deployment_id", nargs="?", metavar="DEPLOYMENT_ID")
     p.add_argument("--limit", type=int, default=20)
+    _output_flag(p)
     p.set_defaults(handler=_handler(status))
     p = sub.add_parser("history", help="a service's deployments, newest first")
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("--environment")
     p.add_argument("--limit", type=int, default=20)
+    _output_flag(p)
     p.set_defaults(handler=_handler(history))
     p = sub.add_parser("rollback", help="roll a deployment back (admin token from WATCHDOG_ADMIN_TOKEN)")
     p.add_argument("deployment_id", metavar="DEPLOYMENT_ID")
@@ -314,6 +274,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(handler=_handler(gate))
     for name in ("notify", "status", "history", "rollback", "gate"):
         _common(sub.choices[name])
+
+
+def _output_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=listing.OUTPUTS,
+        default="table",
+        help="table (ids, UTC times), wide (more columns, transitions) or json (as --json)",
+    )
 
 
 def _label(value: str) -> str:
