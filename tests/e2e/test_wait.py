@@ -15,10 +15,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import free_port
+from tests.docs.snippets import ROOT, snippet
 from tests.e2e.daemon import Daemon
+from tests.e2e.test_walkthrough import shipped_config_with_short_windows
 from watchdog.demo.app import DemoApp
 
 pytestmark = pytest.mark.slow
+
+README = ROOT / "README.md"
+BIN = Path(sys.executable).parent  # `watchdog` on PATH, as a pipeline has it
 
 WINDOW = {
     "duration": "5s",
@@ -188,3 +194,35 @@ def test_timeout_and_errors_exit_3(daemon: Daemon) -> None:
     )
     code, out, err = finish(refused)
     assert code == 3 and "unknown_service" in err
+
+
+def test_the_readme_pipeline_runs_as_written(tmp_path: Path) -> None:
+    """README's gate, deploy --wait, bad deploy --wait: the lines as written, on the shipped demo config."""
+    demo_port = free_port()
+    config = shipped_config_with_short_windows(tmp_path, demo_port)
+    daemon = Daemon(config=config, data=tmp_path / "data", args=["--demo", "--demo-port", str(demo_port)])
+    # As in the walkthrough: no secret set, `serve --demo` generates one and the CLI finds it.
+    env = {k: v for k, v in daemon.env().items() if k != "WATCHDOG_WEBHOOK_SECRET"}
+    env.update(WATCHDOG_DEMO_URL=f"http://127.0.0.1:{demo_port}", PATH=f"{BIN}:{env['PATH']}")
+    daemon.env = lambda: env  # type: ignore[method-assign]
+    daemon.start()
+    try:
+        first = subprocess.run(
+            [sys.executable, "-m", "watchdog", "demo", "deploy", "1.0.0", "--wait"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert first.returncode == 0, first.stderr  # the walkthrough's first, good deploy
+        pipeline = snippet("readme-pipeline", README)
+        run = subprocess.run(["bash", "-ec", pipeline], env=env, capture_output=True, text=True, timeout=180)
+        assert run.returncode == 0, run.stdout + run.stderr
+        out = run.stdout
+        assert "demo -> local: allowed" in out and "✓ tests" in out and "✓ rollback_plan" in out
+        assert "demo/local 1.2.0 (" in out and "): passed [passed]" in out
+        assert "demo/local 1.3.0-bad (" in out and "rolled_back to 1.2.0 [failed]" in out
+        assert out.rstrip().endswith("the job fails: exit 1")
+        assert "  errors: " in run.stderr  # the progress lines, per check
+    finally:
+        daemon.stop()

@@ -113,8 +113,8 @@ def notify(args: argparse.Namespace) -> int:
         answer = _call(args, "POST", "/v1/events", ok=(200, 202), content=body, headers=headers)
     except Failure as exc:
         # Waiting, 1 and 2 mean failed and inconclusive: a refused or lost event is an error (3).
-        raise Failure(str(exc), code=3 if args.wait else exc.code) from None
-    if not args.wait:
+        raise Failure(str(exc), code=3 if getattr(args, "wait", False) else exc.code) from None
+    if not getattr(args, "wait", False):
         _out(args, answer, str(answer.get("deployment_id") or answer))
         return 0
     from watchdog.cli.wait import run_wait
@@ -173,13 +173,14 @@ _MARKS = {"pass": "✓", "fail": "✗", "not_required": "-"}
 
 def _ci_facts(args: argparse.Namespace) -> dict[str, Any]:
     """The CI facts given on the command line, under the names the event and the gate's query use."""
+    # getattr: `watchdog demo deploy` builds its own namespace for notify, without these flags.
     facts = {
-        "ci_status": args.ci_status,
-        "lint_status": args.lint_status,
-        "changelog_url": args.changelog_url,
-        "rollback_plan": args.rollback_plan,
-        "migration": True if args.migration else None,
-        "migration_tested": True if args.migration_tested else None,
+        "ci_status": getattr(args, "ci_status", None),
+        "lint_status": getattr(args, "lint_status", None),
+        "changelog_url": getattr(args, "changelog_url", None),
+        "rollback_plan": getattr(args, "rollback_plan", None),
+        "migration": True if getattr(args, "migration", False) else None,
+        "migration_tested": True if getattr(args, "migration_tested", False) else None,
     }
     return {k: v for k, v in facts.items() if v is not None}
 
