@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.harness import T0
+from tests.api.harness import GITLAB_TOKEN, T0, dumps, snapshot
 from tests.api.test_reads import accept
+from tests.intake.payloads import SHA
+from tests.intake.test_ci_facts import gitlab_pipeline
 from watchdog.engine.runtime import Runtime
 
 ART = "registry.example/checkout@sha256:aaa"
@@ -145,3 +147,45 @@ async def test_ci_facts_travel_as_query_parameters_or_on_the_event(
     assert checks(body)["tests"] is True and checks(body)["verified"] is False
     tests_reason = next(c["reason"] for c in body["checks"] if c["name"] == "tests")
     assert "from the event of deployment" in tests_reason and "in staging" in tests_reason
+
+
+async def test_a_gitlab_pipeline_answers_the_tests_item(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    def headers(delivery: str) -> dict[str, str]:
+        return {
+            "content-type": "application/json",
+            "x-gitlab-event": "Pipeline Hook",
+            "x-gitlab-event-uuid": delivery,
+            "x-gitlab-token": GITLAB_TOKEN,
+        }
+
+    runtime.store.mark_stable(
+        service="checkout", environment="staging", version="1", artifact="old", deployment_id=None, now=T0
+    )
+    # GitLab's deployment hook makes the full SHA the artifact; its pipeline hook reports that SHA.
+    params = {"artifact": SHA}
+    before = await client.get("/v1/gates/checkout/staging", params=params)
+    assert before.status_code == 409 and checks(before.json())["tests"] is False
+
+    failed = dumps(gitlab_pipeline("failed"))
+    resp = await client.post("/v1/webhooks/gitlab", content=failed, headers=headers("p-1"))
+    assert resp.status_code == 200 and "recorded for the gate" in resp.json()["reason"]
+    red = await client.get("/v1/gates/checkout/staging", params=params)
+    reason = next(c["reason"] for c in red.json()["checks"] if c["name"] == "tests")
+    assert "ci_status is failure (from the gitlab pipeline http" in reason and "/pipelines/31" in reason
+
+    # The retried pipeline passes; a redelivery of the same hook changes nothing.
+    passed = dumps(gitlab_pipeline("success"))
+    assert (
+        await client.post("/v1/webhooks/gitlab", content=passed, headers=headers("p-2"))
+    ).status_code == 200
+    rows = snapshot(runtime.store)
+    again = await client.post("/v1/webhooks/gitlab", content=passed, headers=headers("p-2"))
+    assert again.status_code == 200 and snapshot(runtime.store) == rows
+    assert len(rows["ci_runs"]) == 2
+    green = await client.get("/v1/gates/checkout/staging", params=params)
+    assert green.status_code == 200, green.text
+    # A deploy of an image built from that commit finds the pipeline through the event's commit.
+    image = "registry.example/checkout@sha256:ccc"
+    await accept(client, "m-img", artifact=image, commit=SHA)
+    by_commit = await client.get("/v1/gates/checkout/staging", params={"artifact": image})
+    assert checks(by_commit.json())["tests"] is True

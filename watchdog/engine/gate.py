@@ -1,7 +1,8 @@
 """The promotion gate: the pre-deployment checklist for this exact artifact going to this environment now.
 
 Every item is answered (pass, fail, or not required by `gate.require`), so a refusal lists all that stands
-in the way. CI facts come from the request, else from the newest event of the same artifact that has them.
+in the way. CI facts come from the request, else from the newest event of the same artifact that has them,
+else (ci_status) from a finished CI pipeline recorded for its commit.
 """
 
 from __future__ import annotations
@@ -81,6 +82,18 @@ def resolve_facts(given: GateFacts, history: list[DeploymentRow]) -> dict[str, F
                 out[f.name] = Fact(known, f"the event of deployment {d.id} in {d.environment}")
                 break
     return out
+
+
+def _pipeline_status(
+    store: Store, *, service: str, artifact: str, history: list[DeploymentRow]
+) -> Fact | None:
+    """A finished CI pipeline recorded for the artifact's commit (or for the artifact, when it is a SHA)."""
+    commits = sorted({artifact, *(d.commit for d in history if d.commit)})
+    run = store.latest_ci_run(service=service, commits=commits)
+    if run is None:
+        return None
+    where = f" {run.url}" if run.url else ""
+    return Fact(run.status, f"the {run.source} pipeline{where} for commit {run.commit[:12]}")
 
 
 def _status_item(name: str, key: str, fact: Fact | None, *, what: str, flag: str) -> GateCheck:
@@ -202,6 +215,8 @@ def evaluate_gate(
     first = candidate is None and not store.has_deployed(service=service, environment=environment)
     history = store.artifact_deployments(service=service, artifact=artifact)
     known = resolve_facts(facts or GateFacts(), history)
+    if known["ci_status"] is None:
+        known["ci_status"] = _pipeline_status(store, service=service, artifact=artifact, history=history)
     checks = [
         _check("policy", True, f"policy found for {service} in {environment}"),
         _verified(store=store, policy=policy, service=service, artifact=artifact),

@@ -1,12 +1,13 @@
 """What a webhook says about the CI run behind a deploy, mapped to the event's gate facts.
 
 GitHub: the keys of `deployment.payload`, else the conclusion of the run that sent the status; a run
-still in progress (no conclusion) says nothing, so the deploy's own workflow never reads as "pending".
+still in progress (no conclusion) says nothing. GitLab: a finished Pipeline Hook becomes a CiRun.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 # GitHub check and workflow conclusions: which mean green, which mean red; others (neutral, skipped,
@@ -35,3 +36,23 @@ def github_facts(data: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[st
                 facts["ci_status"] = status
                 break
     return facts
+
+
+@dataclass(frozen=True)
+class CiRun:
+    """A CI pipeline's finished status for one commit of a service."""
+
+    service: str
+    commit: str
+    status: str  # success | failure
+    ref: str | None = None
+    url: str | None = None
+
+
+# GitLab pipeline statuses: finished green, finished red; the rest (running, pending, created, manual,
+# scheduled, skipped ...) are not a finished answer and are not recorded.
+_GITLAB = {"success": "success", "failed": "failure", "canceled": "failure"}
+
+
+def gitlab_status(status: object) -> str | None:
+    return _GITLAB.get(status) if isinstance(status, str) else None

@@ -197,3 +197,19 @@ freezes = Table(
     Column("created_at", TS, nullable=False),
     Column("expires_at", TS),
 )
+
+# A CI pipeline's finished status for a commit (GitLab Pipeline Hooks): the gate's `tests` item reads it
+# when neither the gate request nor a deploy event says ci_status.
+ci_runs = Table(
+    "ci_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(20), nullable=False),
+    Column("service", String(100), nullable=False),
+    Column("commit", String(100), nullable=False),
+    Column("status", String(20), nullable=False),  # success | failure
+    Column("ref", String(200)),
+    Column("url", Text),
+    Column("received_at", TS, nullable=False),
+    Index("ix_ci_runs_service_commit", "service", "commit", "received_at"),
+)
