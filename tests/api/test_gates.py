@@ -189,3 +189,13 @@ async def test_a_gitlab_pipeline_answers_the_tests_item(client: httpx.AsyncClien
     await accept(client, "m-img", artifact=image, commit=SHA)
     by_commit = await client.get("/v1/gates/checkout/staging", params={"artifact": image})
     assert checks(by_commit.json())["tests"] is True
+
+
+async def test_a_rollback_plan_is_shown_without_credentials(client: httpx.AsyncClient) -> None:
+    plan = "https://runbooks.example/checkout?token=hunter2-runbook"
+    resp = await client.get(
+        "/v1/gates/checkout/staging", params={"artifact": ART, "ci_status": "success", "rollback_plan": plan}
+    )
+    assert resp.status_code == 200
+    reason = next(c["reason"] for c in resp.json()["checks"] if c["name"] == "rollback_plan")
+    assert "https://runbooks.example/checkout?token=***" in reason and "hunter2" not in resp.text

@@ -85,3 +85,8 @@ def test_progress_redraws_in_place_on_a_terminal_and_appends_changes_otherwise()
     lines = plain.getvalue().splitlines()
     assert "\x1b" not in plain.getvalue()
     assert len(lines) == 5  # the header once, each check twice
+
+
+def test_progress_follows_the_rollback() -> None:
+    d = deployment("rolling_back", action="rollback", rollback="intent")
+    assert progress_lines(d)[-1] == ("rollback", "  rollback: intent to 1.0.0")

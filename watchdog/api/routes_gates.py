@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from watchdog.api.deps import RuntimeDep, in_thread
 from watchdog.api.errors import ERROR_RESPONSES
 from watchdog.engine.gate import GateFacts, evaluate_gate
+from watchdog.redact import redact
 
 router = APIRouter(tags=["gates"], responses=ERROR_RESPONSES)
 
@@ -87,7 +88,8 @@ async def gate(
         artifact=artifact,
         first_deploy=result.first_deploy,
         checks=[
-            GateCheckView(name=c.name, ok=c.ok, status=c.status, required=c.required, reason=c.reason)
+            # A reason can quote what a pipeline sent (a rollback plan, a URL): known secrets never show.
+            GateCheckView(name=c.name, ok=c.ok, status=c.status, required=c.required, reason=redact(c.reason))
             for c in result.checks
         ],
     )

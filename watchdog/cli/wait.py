@@ -106,6 +106,11 @@ def progress_lines(d: dict[str, Any]) -> list[tuple[str, str]]:
             f"{counts['inconclusive']} inconclusive; last {last_text}: {last['reason']}"
         )
         lines.append((check, line))
+    rollback = d.get("rollback")
+    if rollback:
+        # After a failed verdict the wait goes on through the rollback: say where it stands.
+        to = rollback.get("to_version") or "-"
+        lines.append(("rollback", f"  rollback: {rollback['state']} to {to}"))
     return lines
 
 
