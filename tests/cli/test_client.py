@@ -282,3 +282,14 @@ def test_rollback_with_the_real_engine(
     runtime.store.close()
     assert code == 0, err
     assert "to 2.4.0" in out
+
+
+def test_notify_wait_without_a_secret_is_an_error_3(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("WATCHDOG_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("WATCHDOG_DATA_DIR", str(tmp_path))  # no demo secret there either
+    argv = ["notify", "--service", "s", "--environment", "e", "--version", "1"]
+    assert run(capsys, *argv)[0] == 2
+    code, _, err = run(capsys, *argv, "--wait")
+    assert code == 3 and "WATCHDOG_WEBHOOK_SECRET is not set" in err

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from watchdog.cli import listing
-from watchdog.cli.wait import add_wait_flags, read_headers
+from watchdog.cli.wait import add_wait_flags, read_headers, run_wait
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -71,6 +71,7 @@ def _out(args: argparse.Namespace, data: Any, text: str) -> None:
 def notify(args: argparse.Namespace) -> int:
     from watchdog.intake.signatures import sign_standard, standard_secrets
 
+    waiting = bool(getattr(args, "wait", False))
     settings = _settings()
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     demo_file = settings.data_dir / "webhook.secret"
@@ -79,7 +80,8 @@ def notify(args: argparse.Namespace) -> int:
         secret = demo_file.read_text().strip()
     secrets = standard_secrets(secret) if secret else []
     if not secrets:
-        raise Failure("WATCHDOG_WEBHOOK_SECRET is not set: the event cannot be signed", code=2)
+        message = "WATCHDOG_WEBHOOK_SECRET is not set: the event cannot be signed"
+        raise Failure(message, code=3 if waiting else 2)
     event: dict[str, Any] = {
         "service": args.service,
         "environment": args.environment,
@@ -113,12 +115,12 @@ def notify(args: argparse.Namespace) -> int:
         answer = _call(args, "POST", "/v1/events", ok=(200, 202), content=body, headers=headers)
     except Failure as exc:
         # Waiting, 1 and 2 mean failed and inconclusive: a refused or lost event is an error (3).
-        raise Failure(str(exc), code=3 if getattr(args, "wait", False) else exc.code) from None
-    if not getattr(args, "wait", False):
+        raise Failure(str(exc), code=3 if waiting else exc.code) from None
+    if not waiting:
         _out(args, answer, str(answer.get("deployment_id") or answer))
         return 0
-    from watchdog.cli.wait import run_wait
-
+    if "deployment_id" not in answer:
+        raise Failure(f"the daemon started no verification: {answer}", code=3)
     deployment_id = str(answer["deployment_id"])
     print(f"deployment {deployment_id} accepted; waiting for its verdict", file=sys.stderr)
     return run_wait(args, deployment_id)
