@@ -7,8 +7,12 @@ The demo app serves good and bad versions; its /deploy is the rollback target. E
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -226,3 +230,38 @@ def test_the_readme_pipeline_runs_as_written(tmp_path: Path) -> None:
         assert "  errors: " in run.stderr  # the progress lines, per check
     finally:
         daemon.stop()
+
+
+def test_on_a_terminal_the_progress_block_is_redrawn_in_place(daemon: Daemon) -> None:
+    dep = daemon.notify(service="shop", environment="production", version="1.0.0")
+    leader, follower = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:
+                return  # the terminal closed
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watchdog", "wait", dep, "--poll-interval", "0.3"],
+        env=daemon.env(),
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    out, _ = proc.communicate(timeout=60)
+    os.close(follower)
+    reader.join(5)
+    os.close(leader)
+    terminal = b"".join(chunks).decode()
+    assert proc.returncode == 0 and "passed [passed]" in out
+    # Each redraw moves the cursor up over the block and clears every line it rewrites.
+    assert "\x1b[2K" in terminal and re.search(r"\x1b\[\d+F", terminal), terminal[:500]
+    assert "  healthz: " in terminal and "  errors: " in terminal
