@@ -90,3 +90,10 @@ def test_progress_redraws_in_place_on_a_terminal_and_appends_changes_otherwise()
 def test_progress_follows_the_rollback() -> None:
     d = deployment("rolling_back", action="rollback", rollback="intent")
     assert progress_lines(d)[-1] == ("rollback", "  rollback: intent to 1.0.0")
+
+
+def test_on_a_terminal_long_lines_are_cut_to_its_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")  # what shutil.get_terminal_size reads first
+    tty = io.StringIO()
+    Progress(out=tty, tty=True).show([("", "x" * 100)])
+    assert tty.getvalue() == "\x1b[2K" + "x" * 39 + "\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -66,9 +67,11 @@ class Progress:
 
     def show(self, lines: list[tuple[str, str]]) -> None:
         if self.tty:
-            # Move up over the block drawn last time, and redraw it whole.
+            # Move up over the block drawn last time, and redraw it whole. A line wider than the
+            # terminal would wrap onto two rows and the next move up would miss one: cut it instead.
+            width = max(20, _columns(self.out) - 1)
             text = f"\x1b[{self.drawn}F" if self.drawn else ""
-            text += "".join(f"\x1b[2K{line}\n" for _, line in lines)
+            text += "".join(f"\x1b[2K{line[:width]}\n" for _, line in lines)
             self.out.write(text)
             self.drawn = len(lines)
         else:
@@ -85,6 +88,18 @@ class Progress:
             self.drawn = 0
         self.out.write(line + "\n")
         self.out.flush()
+
+
+def _columns(out: TextIO) -> int:
+    """The width of the terminal the progress goes to (stderr), not of stdout, which may be a pipe."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    try:
+        columns = os.get_terminal_size(out.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    # A terminal that reports no size (a fresh pty) gets the usual fallback.
+    return columns or shutil.get_terminal_size((120, 24)).columns
 
 
 def progress_lines(d: dict[str, Any]) -> list[tuple[str, str]]:
