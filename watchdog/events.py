@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+# What a CI run reports: finished green, finished red, or not finished yet.
+CiStatus = Literal["success", "failure", "pending"]
+# The fields the promotion gate reads from an earlier deploy of the same artifact.
+PIPELINE_FACTS = ("ci_status", "lint_status", "migration", "migration_tested", "rollback_plan")
 
 
 class DeployEvent(BaseModel):
@@ -33,6 +38,19 @@ class DeployEvent(BaseModel):
     )
     is_rollback: bool = Field(False, description="this deploy is itself a rollback")
     labels: dict[str, str] = Field(default_factory=dict)
+    # What the pipeline knew, for the promotion gate's checklist; every one optional.
+    ci_status: CiStatus | None = Field(None, description="the tests of this artifact's CI run")
+    lint_status: CiStatus | None = Field(None, description="the lint of this artifact's CI run")
+    migration: bool | None = Field(None, description="true: this deploy carries a data migration")
+    migration_tested: bool | None = Field(None, description="the migration ran against a copy and back")
+    rollback_plan: str | None = Field(
+        None, max_length=2000, description="URL or note: how to undo a first deploy (no stable artifact yet)"
+    )
+
+    def pipeline_facts(self) -> dict[str, Any] | None:
+        """The gate's facts this event carries, or None when it carries none."""
+        facts = {k: getattr(self, k) for k in PIPELINE_FACTS if getattr(self, k) is not None}
+        return facts or None
 
     @model_validator(mode="after")
     def _artifact_defaults_to_version(self) -> DeployEvent:

@@ -83,14 +83,24 @@ async def receive(source: str, request: Request, runtime: Runtime) -> JSONRespon
         if intake.event is None:
             answer = IgnoredBody(reason=intake.ignored_reason or "ignored").model_dump()
             async with _write_lock(request):
-                row = await in_thread(
-                    store.record_delivery,
-                    source=source,
-                    delivery_id=intake.delivery_id,
-                    status_code=200,
-                    response=answer,
-                    now=now,
-                )
+                if intake.ci_run is not None:  # a finished CI pipeline: kept for the gate
+                    row = await in_thread(
+                        store.record_ci_run,
+                        source=source,
+                        delivery_id=intake.delivery_id,
+                        response=answer,
+                        **vars(intake.ci_run),
+                        now=now,
+                    )
+                else:
+                    row = await in_thread(
+                        store.record_delivery,
+                        source=source,
+                        delivery_id=intake.delivery_id,
+                        status_code=200,
+                        response=answer,
+                        now=now,
+                    )
             counter.labels(source, "ignored").inc()
             return JSONResponse(row.response, status_code=row.status_code)
         policy = _policy(runtime, intake.event)
@@ -166,7 +176,8 @@ async def post_github(request: Request, runtime: RuntimeDep) -> JSONResponse:
     response_model=None,
     responses=_EVENT_RESPONSES,
     openapi_extra=_body({"type": "object"}),
-    description="GitLab Deployment Hooks, authenticated by X-Gitlab-Token; `?service=` overrides the name.",
+    description="GitLab Deployment Hooks (verified) and Pipeline Hooks (kept for the gate), authenticated "
+    "by X-Gitlab-Token; `?service=` overrides the name.",
 )
 async def post_gitlab(request: Request, runtime: RuntimeDep) -> JSONResponse:
     return await receive("gitlab", request, runtime)

@@ -16,6 +16,9 @@ from typing import Any
 
 import httpx
 
+from watchdog.cli import listing
+from watchdog.cli.wait import add_wait_flags, read_headers, run_wait
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -36,6 +39,8 @@ def _call(
 ) -> Any:
     """The JSON answer; another 4xx is a refusal (exit `refused`), anything else unexpected is exit 2."""
     url = args.url.rstrip("/")
+    if method == "GET":
+        kw["headers"] = {**read_headers(), **kw.get("headers", {})}
     try:
         with httpx.Client(base_url=url, timeout=args.timeout) as client:
             resp = client.request(method, path, **kw)
@@ -63,21 +68,10 @@ def _out(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=2) if args.json else text)
 
 
-def _when(value: str | None) -> str:
-    if not value:
-        return "-"
-    return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
-    return "\n".join(lines)
-
-
 def notify(args: argparse.Namespace) -> int:
     from watchdog.intake.signatures import sign_standard, standard_secrets
 
+    waiting = bool(getattr(args, "wait", False))
     settings = _settings()
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     demo_file = settings.data_dir / "webhook.secret"
@@ -86,7 +80,8 @@ def notify(args: argparse.Namespace) -> int:
         secret = demo_file.read_text().strip()
     secrets = standard_secrets(secret) if secret else []
     if not secrets:
-        raise Failure("WATCHDOG_WEBHOOK_SECRET is not set: the event cannot be signed", code=2)
+        message = "WATCHDOG_WEBHOOK_SECRET is not set: the event cannot be signed"
+        raise Failure(message, code=3 if waiting else 2)
     event: dict[str, Any] = {
         "service": args.service,
         "environment": args.environment,
@@ -101,6 +96,7 @@ def notify(args: argparse.Namespace) -> int:
         "changelog_url": args.changelog_url,
     }
     event.update({k: v for k, v in optional.items() if v})
+    event.update(_ci_facts(args))
     if args.not_rollback_safe:
         event["rollback_safe"] = False
     if args.label:
@@ -115,57 +111,35 @@ def notify(args: argparse.Namespace) -> int:
         "webhook-timestamp": str(ts),
         "webhook-signature": sign_standard(secret=secrets[0], msg_id=msg_id, timestamp=ts, body=body),
     }
-    answer = _call(args, "POST", "/v1/events", ok=(200, 202), content=body, headers=headers)
-    _out(args, answer, str(answer.get("deployment_id") or answer))
-    return 0
+    try:
+        answer = _call(args, "POST", "/v1/events", ok=(200, 202), content=body, headers=headers)
+    except Failure as exc:
+        # Waiting, 1 and 2 mean failed and inconclusive: a refused or lost event is an error (3).
+        raise Failure(str(exc), code=3 if waiting else exc.code) from None
+    if not waiting:
+        _out(args, answer, str(answer.get("deployment_id") or answer))
+        return 0
+    if "deployment_id" not in answer:
+        raise Failure(f"the daemon started no verification: {answer}", code=3)
+    deployment_id = str(answer["deployment_id"])
+    print(f"deployment {deployment_id} accepted; waiting for its verdict", file=sys.stderr)
+    return run_wait(args, deployment_id)
 
 
-def _describe(d: dict[str, Any]) -> str:
-    lines = [
-        f"{d['id']}  {d['service']} {d['environment']} {d['version']}",
-        f"  artifact  {d['artifact']}",
-        f"  state     {d['state']}" + (f" (verdict {d['verdict']})" if d.get("verdict") else ""),
-        f"  deployed  {_when(d.get('deployed_at'))} by {d.get('deployer') or '-'}",
-    ]
-    lines += [f"  reason    {r}" for r in d.get("reasons", [])]
-    if d.get("rollback"):
-        r = d["rollback"]
-        lines.append(f"  rollback  {r['state']} to {r.get('to_version') or '-'}: {r['reason']}")
-    if d.get("incident"):
-        lines.append(f"  incident  {d['incident']['url']}")
-    return "\n".join(lines)
-
-
-def _summaries(items: list[dict[str, Any]], *, with_service: bool) -> str:
-    header = [
-        "TIME",
-        *(["SERVICE", "ENV"] if with_service else ["ENV"]),
-        "VERSION",
-        "ARTIFACT",
-        "STATE",
-        "VERDICT",
-    ]
-    rows = [
-        [
-            _when(i["deployed_at"]),
-            *([i["service"], i["environment"]] if with_service else [i["environment"]]),
-            i["version"],
-            i["artifact"],
-            i["state"],
-            i.get("verdict") or "-",
-        ]
-        for i in items
-    ]
-    return _table(rows, header) if rows else "no deployments"
+def _wide(args: argparse.Namespace) -> bool:
+    if args.output == "json":
+        args.json = True
+    return bool(args.output == "wide")
 
 
 def status(args: argparse.Namespace) -> int:
+    wide = _wide(args)
     if args.deployment_id:
         d = _call(args, "GET", f"/v1/deployments/{args.deployment_id}")
-        _out(args, d, _describe(d))
+        _out(args, d, listing.describe(d, wide=wide))
         return 0
     page = _call(args, "GET", "/v1/deployments", params={"limit": args.limit})
-    _out(args, page, _summaries(page["items"], with_service=True))
+    _out(args, page, listing.summaries(page["items"], with_service=True, wide=wide))
     return 0
 
 
@@ -173,8 +147,9 @@ def history(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"service": args.service, "limit": args.limit}
     if args.environment:
         params["environment"] = args.environment
+    wide = _wide(args)
     page = _call(args, "GET", "/v1/deployments", params=params)
-    _out(args, page, _summaries(page["items"], with_service=False))
+    _out(args, page, listing.summaries(page["items"], with_service=False, wide=wide))
     return 0
 
 
@@ -195,15 +170,53 @@ def rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+_MARKS = {"pass": "✓", "fail": "✗", "not_required": "-"}
+
+
+def _ci_facts(args: argparse.Namespace) -> dict[str, Any]:
+    """The CI facts given on the command line, under the names the event and the gate's query use."""
+    # getattr: `watchdog demo deploy` builds its own namespace for notify, without these flags.
+    facts = {
+        "ci_status": getattr(args, "ci_status", None),
+        "lint_status": getattr(args, "lint_status", None),
+        "changelog_url": getattr(args, "changelog_url", None),
+        "rollback_plan": getattr(args, "rollback_plan", None),
+        "migration": True if getattr(args, "migration", False) else None,
+        "migration_tested": True if getattr(args, "migration_tested", False) else None,
+    }
+    return {k: v for k, v in facts.items() if v is not None}
+
+
+def _checklist(answer: dict[str, Any]) -> str:
+    verdict = "allowed" if answer["allowed"] else "refused"
+    first = " (first deploy)" if answer.get("first_deploy") else ""
+    lines = [f"{answer['service']} -> {answer['environment']}: {verdict}{first}  {answer['artifact']}"]
+    width = max(len(c["name"]) for c in answer["checks"])
+    for c in answer["checks"]:
+        status = c.get("status") or ("pass" if c["ok"] else "fail")
+        lines.append(f"  {_MARKS.get(status, '?')} {c['name'].ljust(width)}  {c['reason']}")
+    return "\n".join(lines)
+
+
 def gate(args: argparse.Namespace) -> int:
     path = f"/v1/gates/{args.service}/{args.environment}"
+    params: dict[str, Any] = {"artifact": args.artifact}
+    params.update({k: str(v).lower() if isinstance(v, bool) else v for k, v in _ci_facts(args).items()})
     # 409 is the refusal this command reports; any other answer is an error (exit 2).
-    answer = _call(args, "GET", path, ok=(200, 409), refused=2, params={"artifact": args.artifact})
-    verdict = "allowed" if answer["allowed"] else "refused"
-    lines = [f"{args.service} -> {args.environment}: {verdict}"]
-    lines += [f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']}: {c['reason']}" for c in answer["checks"]]
-    _out(args, answer, "\n".join(lines))
+    answer = _call(args, "GET", path, ok=(200, 409), refused=2, params=params)
+    _out(args, answer, _checklist(answer))
     return 0 if answer["allowed"] else 1
+
+
+def _ci_flags(p: argparse.ArgumentParser) -> None:
+    """What a CI knows about the artifact; the same flags on notify (the event) and gate (the request)."""
+    status = ("success", "failure", "pending")
+    p.add_argument("--ci-status", choices=status, help="the tests of this artifact's CI run")
+    p.add_argument("--lint-status", choices=status, help="the lint of this artifact's CI run")
+    p.add_argument("--changelog-url", help="the changelog for this version")
+    p.add_argument("--migration", action="store_true", help="this deploy carries a data migration")
+    p.add_argument("--migration-tested", action="store_true", help="and it was tested")
+    p.add_argument("--rollback-plan", metavar="TEXT_OR_URL", help="how to undo a first deploy")
 
 
 def _handler(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -234,20 +247,23 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         p.add_argument(flag, required=True)
     for flag in ("--artifact", "--previous-version", "--previous-artifact", "--deployer", "--commit"):
         p.add_argument(flag)
-    p.add_argument("--changelog-url")
+    _ci_flags(p)
     p.add_argument(
         "--not-rollback-safe", action="store_true", help="it ran a data migration: never auto-roll back"
     )
     p.add_argument("--label", action="append", metavar="K=V", type=_label, help="a label; repeatable")
+    add_wait_flags(p, optional=True)
     p.set_defaults(handler=_handler(notify))
     p = sub.add_parser("status", help="one deployment, or the most recent ones")
     p.add_argument("deployment_id", nargs="?", metavar="DEPLOYMENT_ID")
     p.add_argument("--limit", type=int, default=20)
+    _output_flag(p)
     p.set_defaults(handler=_handler(status))
     p = sub.add_parser("history", help="a service's deployments, newest first")
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("--environment")
     p.add_argument("--limit", type=int, default=20)
+    _output_flag(p)
     p.set_defaults(handler=_handler(history))
     p = sub.add_parser("rollback", help="roll a deployment back (admin token from WATCHDOG_ADMIN_TOKEN)")
     p.add_argument("deployment_id", metavar="DEPLOYMENT_ID")
@@ -257,9 +273,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("environment", metavar="ENVIRONMENT")
     p.add_argument("--artifact", required=True, help="the exact artifact (digest) to promote")
+    _ci_flags(p)
     p.set_defaults(handler=_handler(gate))
     for name in ("notify", "status", "history", "rollback", "gate"):
         _common(sub.choices[name])
+
+
+def _output_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=listing.OUTPUTS,
+        default="table",
+        help="table (ids, UTC times), wide (more columns, transitions) or json (as --json)",
+    )
 
 
 def _label(value: str) -> str:

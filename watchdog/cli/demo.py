@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from watchdog.cli import client
+from watchdog.cli.wait import add_wait_flags
 
 DEMO_URL = "http://127.0.0.1:8081"
 
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--demo-url", default=os.environ.get("WATCHDOG_DEMO_URL", DEMO_URL))
     p.add_argument("--environment", default="local")
     client._common(p)
+    add_wait_flags(p, optional=True)
     p.set_defaults(handler=run, command="demo deploy")
 
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
             "is `make run` running?",
             file=sys.stderr,
         )
-        return 2
+        return 3 if args.wait else 2  # waiting, 2 would read as "inconclusive"
     print(f"demo service now runs {args.version}; notifying the daemon", file=sys.stderr)
     notify_args = argparse.Namespace(
         **vars(args),

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from watchdog.events import DeployEvent
+from watchdog.intake.ci_facts import CiRun
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Intake:
     delivery_id: str  # the idempotency key of the delivery
     event: DeployEvent | None  # None: acknowledged and ignored
     ignored_reason: str | None = None
+    ci_run: CiRun | None = None  # a finished CI pipeline to record for the gate (no verification)
 
 
 class Parser(Protocol):

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from watchdog.intake.base import Intake, obj, str_labels, text
+from watchdog.intake.ci_facts import github_facts
 from watchdog.intake.refusals import (
     build_event,
     invalid,
@@ -36,6 +37,12 @@ PATHS = {
     "rollback_safe": "deployment.payload.rollback_safe",
     "is_rollback": "deployment.payload.is_rollback",
     "labels": "deployment.payload.labels",
+    "ci_status": "deployment.payload.ci_status (or check_run / workflow_run conclusion)",
+    "lint_status": "deployment.payload.lint_status",
+    "migration": "deployment.payload.migration",
+    "migration_tested": "deployment.payload.migration_tested",
+    "rollback_plan": "deployment.payload.rollback_plan",
+    "changelog_url": "deployment.payload.changelog_url",
 }
 
 
@@ -108,6 +115,7 @@ def _event(
     html_url = text(repository, "html_url")
     if html_url and sha:
         fields["changelog_url"] = f"{html_url}/commit/{sha}"
+    fields.update(github_facts(data, payload))
     event_data = {k: v for k, v in fields.items() if v is not None}
     if "labels" not in event_data:
         event_data["labels"] = str_labels(

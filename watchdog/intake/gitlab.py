@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from watchdog.intake.base import Intake, obj, str_labels, text
+from watchdog.intake.ci_facts import CiRun, gitlab_status
 from watchdog.intake.refusals import build_event, lower_headers, not_configured, parse_object, require_header
 from watchdog.intake.signatures import verify_token
 
@@ -42,6 +43,8 @@ def parse(
     delivery = h.get("x-gitlab-event-uuid") or require_header(h, "X-Gitlab-Event-UUID")
     data = parse_object(body)
     kind = text(data, "object_kind")
+    if kind == "pipeline":
+        return _pipeline(data, delivery=delivery, query=query or {})
     if kind != "deployment":
         reason = f"object_kind {kind} is not used: only deployment success starts a verification"
         return Intake(source=SOURCE, delivery_id=delivery, event=None, ignored_reason=reason)
@@ -81,3 +84,21 @@ def _fields(data: Mapping[str, Any], query: Mapping[str, str]) -> dict[str, Any]
         ),
     }
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def _service(data: Mapping[str, Any], query: Mapping[str, str]) -> str | None:
+    path = text(obj(data, "project"), "path_with_namespace") or ""
+    return query.get("service") or (path.rsplit("/", 1)[-1].lower() or None)
+
+
+def _pipeline(data: Mapping[str, Any], *, delivery: str, query: Mapping[str, str]) -> Intake:
+    """A Pipeline Hook: a finished pipeline's status is recorded for the gate; nothing is verified."""
+    attrs = obj(data, "object_attributes")
+    status, sha, service = text(attrs, "status"), text(attrs, "sha"), _service(data, query)
+    mapped = gitlab_status(status)
+    if mapped is None or not sha or not service:
+        reason = f"pipeline status {status}: only a finished pipeline (success, failed, canceled) is recorded"
+        return Intake(source=SOURCE, delivery_id=delivery, event=None, ignored_reason=reason)
+    run = CiRun(service=service, commit=sha, status=mapped, ref=text(attrs, "ref"), url=text(attrs, "url"))
+    reason = f"pipeline {status} for {service} at {sha[:12]}: recorded for the gate, no deploy to verify"
+    return Intake(source=SOURCE, delivery_id=delivery, event=None, ignored_reason=reason, ci_run=run)

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from watchdog.policy import checks, connections, service
+from watchdog.policy import checks, connections, gate, service
 from watchdog.policy.docs_types import FALLBACK_MEANINGS, default_text, type_text
 from watchdog.settings import Settings
 
@@ -26,6 +26,8 @@ _SERVICE: list[tuple[type[BaseModel], str]] = [
     (service.Verification, "`verification:`"),
     (service.RollbackPolicy, "`rollback:`"),
     (service.RollbackVerification, "`rollback.verification:`"),
+    (gate.GatePolicy, "`gate:`"),
+    (gate.GateRequire, "`gate.require:` (the promotion gate's checklist; see docs/integrations.md)"),
     (checks.HttpCheck, "a check with `type: http`"),
     (checks.Expect, "`expect:` of an http check"),
     (checks.ErrorRateCheck, "a check with `type: error_rate`"),

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from watchdog.policy.checks import Check, Strict
 from watchdog.policy.durations import Duration
+from watchdog.policy.gate import GatePolicy
 
 Action = Literal["rollback", "alert", "none"]
 
@@ -61,6 +62,7 @@ class EnvironmentPolicy(Strict):
         None, description="the gate: the same artifact must have passed in this environment first"
     )
     checks: list[Check] = Field(default_factory=list)
+    gate: GatePolicy = Field(default_factory=lambda: GatePolicy(), description="the promotion gate")
 
 
 class ServiceFile(Strict):

@@ -141,6 +141,7 @@ class IntakeRepo(DeliveryRepo):
                 source=source,
                 rollback_of=rollback_of,
                 policy=policy,
+                pipeline=event.pipeline_facts(),
             )
         )
         superseded = self._supersede(conn, event=event, deployment_id=deployment_id, now=now)

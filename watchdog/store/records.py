@@ -30,6 +30,7 @@ class DeploymentRow:
     source: str
     rollback_of: str | None
     policy: dict[str, Any]
+    pipeline: dict[str, Any] | None = None  # the gate's facts from the event; None when it sent none
 
 
 @dataclass(frozen=True)

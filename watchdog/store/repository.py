@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from watchdog.store.admin_repo import AdminRepo
 from watchdog.store.engine_repo import EngineRepo
+from watchdog.store.gate_repo import GateRepo
 from watchdog.store.history_repo import HistoryRepo
 from watchdog.store.intake_repo import Accepted, IntakeRepo
 from watchdog.store.lease_repo import LeaseRepo
@@ -16,7 +17,7 @@ from watchdog.store.rollback_repo import RollbackRepo
 __all__ = ["Accepted", "Store"]
 
 
-class Store(IntakeRepo, LeaseRepo, EngineRepo, HistoryRepo, RollbackRepo, AdminRepo, RetentionRepo):
+class Store(IntakeRepo, LeaseRepo, EngineRepo, HistoryRepo, RollbackRepo, AdminRepo, RetentionRepo, GateRepo):
     """Synchronous and thread-safe: async callers use `await asyncio.to_thread(store.method, ...)`.
 
     `Store(url)` creates the engine; `upgrade()` migrates to head; `ping()`, `close()`; the rest: contract.

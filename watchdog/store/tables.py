@@ -54,6 +54,7 @@ deployments = Table(
     Column("source", String(20), nullable=False),  # generic | github | gitlab | argocd | rollback | cli
     Column("rollback_of", String(36)),  # the failed deployment this deploy restores from
     Column("policy", JSON, nullable=False),  # the resolved environment policy at intake
+    Column("pipeline", JSON),  # what the pipeline knew: ci/lint status, migration, rollback plan (the gate)
     Index("ix_deployments_service_env_received", "service", "environment", "received_at"),
 )
 
@@ -195,4 +196,20 @@ freezes = Table(
     Column("created_by", String(200)),
     Column("created_at", TS, nullable=False),
     Column("expires_at", TS),
+)
+
+# A CI pipeline's finished status for a commit (GitLab Pipeline Hooks): the gate's `tests` item reads it
+# when neither the gate request nor a deploy event says ci_status.
+ci_runs = Table(
+    "ci_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(20), nullable=False),
+    Column("service", String(100), nullable=False),
+    Column("commit", String(100), nullable=False),
+    Column("status", String(20), nullable=False),  # success | failure
+    Column("ref", String(200)),
+    Column("url", Text),
+    Column("received_at", TS, nullable=False),
+    Index("ix_ci_runs_service_commit", "service", "commit", "received_at"),
 )
