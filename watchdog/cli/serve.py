@@ -154,6 +154,7 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
     try:
         await server.serve()
     finally:
+        await runtime.engine.requests.stop()
         await runtime.engine.stop()
         health.cancel()
         _release_leases(runtime.store, owner=settings.instance_id)
