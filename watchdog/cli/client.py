@@ -103,6 +103,8 @@ def notify(args: argparse.Namespace) -> int:
     event.update({k: v for k, v in optional.items() if v})
     if args.not_rollback_safe:
         event["rollback_safe"] = False
+    if args.rollback:
+        event["is_rollback"] = True
     if args.label:
         event["labels"] = dict(label.split("=", 1) for label in args.label)
     body = json.dumps(event).encode()
@@ -239,6 +241,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--not-rollback-safe", action="store_true", help="it ran a data migration: never auto-roll back"
     )
     p.add_argument("--label", action="append", metavar="K=V", type=_label, help="a label; repeatable")
+    p.add_argument(
+        "--rollback", action="store_true", help="this deploy is itself a rollback: never auto-roll it back"
+    )
     p.set_defaults(handler=_handler(notify))
     p = sub.add_parser("status", help="one deployment, or the most recent ones")
     p.add_argument("deployment_id", nargs="?", metavar="DEPLOYMENT_ID")
