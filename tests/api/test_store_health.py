@@ -76,3 +76,25 @@ def test_probe_finds_it_without_a_write(runtime: Runtime) -> None:
     db_file(runtime).unlink()
     problem = runtime.store.health.probe()
     assert problem is not None and "deleted" in problem
+
+
+async def test_unreachable_postgresql_answers_503_not_500(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    from tests.conftest import free_port
+    from watchdog.store import Store
+
+    sqlite = runtime.store
+    # Nothing listens on that loopback port: every connection is refused.
+    runtime.store = Store(f"postgresql+psycopg://watchdog@127.0.0.1:{free_port()}/watchdog")
+    try:
+        resp = await post(client, "pg-down")
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["error"] == "store_unavailable" and resp.headers["retry-after"] == "5"
+        listing = await client.get("/v1/deployments")
+        assert listing.status_code == 503
+        ready = (await client.get("/readyz")).json()
+        assert ready["ready"] is False and "does not answer" in ready["reasons"][0]
+    finally:
+        runtime.store.close()
+        runtime.store = sqlite

@@ -72,8 +72,12 @@ class StoreBase:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with db.read_transaction(self._engine) as conn:
-            yield conn
+        try:
+            with db.read_transaction(self._engine) as conn:
+                yield conn
+        except (OperationalError, InterfaceError) as exc:
+            problem = redact(f"the state store does not answer ({type(exc).__name__}: {str(exc.orig)[:200]})")
+            raise StoreUnavailable(problem) from exc
 
     def _lock(self, stmt: Select[Any]) -> Select[Any]:
         """`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the only write lock."""
