@@ -103,7 +103,7 @@ def notify(args: argparse.Namespace) -> int:
     event.update({k: v for k, v in optional.items() if v})
     if args.not_rollback_safe:
         event["rollback_safe"] = False
-    if args.rollback:
+    if getattr(args, "rollback", False):  # `watchdog demo deploy` builds its own Namespace
         event["is_rollback"] = True
     if args.label:
         event["labels"] = dict(label.split("=", 1) for label in args.label)
