@@ -48,7 +48,7 @@ def write_config(root: Path, app: DemoApp) -> Path:
             "min_requests": 20,
         },
     ]
-    timing = {"duration": "20s", "interval": "2s", "warmup": "2s", "failure_limit": 2, "min_conclusive": 0.6}
+    timing = {"duration": "20s", "interval": "2s", "warmup": "2s", "failure_limit": 2, "min_conclusive": 0.5}
     policy = {
         "service": "shop",
         "defaults": {"verification": timing, "on_failure": "alert"},
@@ -78,9 +78,9 @@ def assert_passed_without_a_lease_wait(final: dict[str, Any]) -> None:
     for check in ("healthz", "errors"):
         ks = Counter(s["k"] for s in final["samples"] if s["check"] == check)
         assert max(ks.values()) == 1, f"duplicated samples of {check}: {ks}"
-        # The restart costs the samples due while no process ran (a second or two), never the rest of
-        # the window: a restart that waited out the 60 s lease would have none after the kill.
-        assert SAMPLES - len(ks) <= 3, f"{check}: only samples {sorted(ks)} of 1..{SAMPLES}"
+        # The restart costs the samples due while no process ran (a few seconds on a busy machine), never
+        # the rest of the window: a restart that waited out the 60 s lease would miss all 7 after the kill.
+        assert SAMPLES - len(ks) <= 4, f"{check}: only samples {sorted(ks)} of 1..{SAMPLES}"
         assert max(ks) == SAMPLES
 
 
