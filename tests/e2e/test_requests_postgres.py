@@ -48,7 +48,12 @@ def test_manual_rollback_asked_of_the_replica_without_the_lease(tmp_path: Path, 
     with DemoApp(port=0, version="1.0.0", rps=300, seed=13).start() as app:
         config = write_config(tmp_path, app)
         long_window(config)
-        env = {"WATCHDOG_DATABASE_URL": database, "WATCHDOG_AUTO_MIGRATE": "true"}
+        # A 30 s lease: a replica slowed by a busy machine still holds it, so the holder stays the holder.
+        env = {
+            "WATCHDOG_DATABASE_URL": database,
+            "WATCHDOG_AUTO_MIGRATE": "true",
+            "WATCHDOG_LEASE_SECONDS": "30",
+        }
         daemons = {
             name: Daemon(config=config, data=tmp_path / name, env={**env, "WATCHDOG_INSTANCE_ID": name})
             for name in ("replica-a", "replica-b")
