@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tests.engine.conftest import POLICY, Harness, RecordingTarget, build
 from tests.engine.test_engine import combined
+from watchdog.engine.requests import Requests
+from watchdog.store.records import RollbackRow, VerificationRow
 
 
 def replicas(tmp_path: Path, target: RecordingTarget) -> tuple[Harness, Harness]:
@@ -179,3 +181,33 @@ async def test_release_all_lets_another_replica_go_on_at_once(
     a.clock.advance(10)
     assert await other.engine.tick() == 1
     assert other.state(dep).lease_owner == "replica-b"
+
+
+class Broken:
+    """An engine whose operator actions have a bug."""
+
+    async def request_rollback(self, deployment_id: str, *, by: str, reason: str) -> RollbackRow:
+        raise RuntimeError("bug in the rollback path")
+
+    async def promote(self, deployment_id: str, *, by: str) -> VerificationRow:
+        raise RuntimeError("bug in the promote path")
+
+
+async def test_a_bug_fails_the_request_once_instead_of_retrying_it_forever(
+    tmp_path: Path, target: RecordingTarget
+) -> None:
+    a, _ = replicas(tmp_path, target)
+    dep = a.deploy("1.1.0")
+    worker = Requests(store=a.store, clock=a.clock, owner="replica-a", lease_s=30, actions=Broken())
+    req, _ = a.store.create_request(
+        deployment_id=dep,
+        kind="promote",
+        reason="",
+        requested_by="ops",
+        received_by="replica-a",
+        now=a.clock.now(),
+    )
+    assert await worker.run() == 0
+    failed = a.store.get_request(req.id)
+    assert (failed.state, failed.error) == ("failed", "error") and "bug in the promote path" in failed.detail
+    assert a.store.open_requests() == []

@@ -13,7 +13,7 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watchdog.clock import Clock
-from watchdog.errors import IntakeError, NotFound
+from watchdog.errors import IntakeError, NotFound, StoreError
 from watchdog.redact import redact
 from watchdog.store import Store
 from watchdog.store.records import OperatorRequestRow, RollbackRow, VerificationRow
@@ -107,10 +107,19 @@ class Requests:
                 return 0
             log.info("carrying out the %s request %s of deployment %s", row.kind, row.id, row.deployment_id)
             await self._carry_out(row)
-        except Exception as exc:
-            # The request stays open (running) and is taken up again: by us next pass, or by whoever
-            # holds the lease once ours lapses.
-            log.error("%s", redact(f"request {row.id} not carried out: {type(exc).__name__}: {exc}"))
+        except StoreError as exc:
+            # The store failed (it says so in /readyz): the request stays open and is taken up again, by
+            # us next pass or by whoever holds the lease once ours lapses.
+            log.error("%s", redact(f"request {row.id} not carried out yet: {type(exc).__name__}: {exc}"))
+            return 0
+        except Exception as exc:  # a bug, not a passing outage: say so on the request, do not retry forever
+            words = redact(f"{type(exc).__name__}: {exc}")
+            log.exception("request %s failed", row.id)
+            try:
+                why = f"the daemon could not carry it out: {words}"
+                await self._finish(row, "failed", why, error="error")
+            except Exception:
+                log.exception("request %s: its failure was not recorded either", row.id)
             return 0
         return 1
 
