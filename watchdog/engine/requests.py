@@ -59,13 +59,21 @@ class Requests:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def stop(self) -> None:
-        """No new work; what is being carried out finishes (a request cut short is taken up again)."""
+    async def stop(self, *, timeout: float = 10.0) -> None:
+        """No new work; what is being carried out gets `timeout` seconds to finish.
+
+        A request cut short stays `running` and is taken up again, by this instance restarted or by the
+        next holder of the lease, which first looks for the rollback it may already have begun.
+        """
         self._stopping = True
-        async with self._lock:
-            pass
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._lock:
+                    pass
+                if self._tasks:
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+        except TimeoutError:
+            log.warning("stopping with an operator request still in flight; it is taken up again later")
 
     async def run(self) -> int:
         if self._lock.locked():
