@@ -143,12 +143,13 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
         loop.add_signal_handler(sig, server.stop_accepting, sig)
     await runtime.engine.start()
     log.info(
-        "watchdog %s listening on http://%s:%d (config %s, store %s)",
+        "watchdog %s listening on http://%s:%d (config %s, store %s, instance %s)",
         __version__,
         settings.host,
         settings.port,
         settings.config_dir,
         settings.resolved_database_url.split("@")[-1],
+        settings.instance_id,
     )
     health = asyncio.create_task(runtime.store.health.run(interval=settings.tick_seconds))
     try:
