@@ -40,7 +40,13 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "text"
     tick_seconds: float = Field(1.0, gt=0, description="how often due verifications are looked for")
     lease_seconds: float = Field(30.0, gt=0, description="how long a claimed verification stays ours")
-    instance_id: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
+    # Stable across restarts (no pid in it), so a restarted process takes its own leases back at once.
+    instance_id: str = Field(
+        default_factory=lambda: os.uname().nodename or "watchdog",
+        min_length=1,
+        max_length=100,
+        description="this replica's name in leases; default the host name (keep it stable across restarts)",
+    )
     max_concurrent_verifications: int = Field(200, ge=1)
     max_body_bytes: int = Field(1024 * 1024, description="larger webhook bodies are refused with 413")
     retention_days: float = Field(

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import yaml
 
 from watchdog.clock import Clock, FakeClock
+from watchdog.engine.requests import Requests
 from watchdog.engine.runtime import Runtime
 from watchdog.errors import IntakeError
 from watchdog.intake.signatures import sign_github, sign_standard
@@ -73,6 +74,12 @@ class RecordingEngine:
     clock: Clock
     wakes: int = 0
     calls: list[tuple[str, str]] = field(default_factory=list)
+    requests: Requests | None = None  # carries operator requests out through this double
+
+    def __post_init__(self) -> None:
+        self.requests = Requests(
+            store=self.store, clock=self.clock, owner="api-test", lease_s=30, actions=self
+        )
 
     def wake(self) -> None:
         self.wakes += 1

@@ -106,7 +106,14 @@ async def test_real_rollback_to_the_previous_stable(
     dep_id = await accept(real_client, "m1")
     resp = await real_client.post(f"/v1/deployments/{dep_id}/rollback", json={"reason": "bad"}, headers=AUTH)
     assert resp.status_code == 202, resp.text
-    assert resp.json()["to_artifact"] == "reg/c@sha256:old" and resp.json()["trigger"] == "manual"
+    answer = resp.json()
+    assert (answer["kind"], answer["state"], answer["handled_by"]) == ("rollback", "done", "api-test")
+    assert answer["rollback"]["to_artifact"] == "reg/c@sha256:old"
+    assert answer["rollback"]["trigger"] == "manual"
+    assert resp.headers["location"] == answer["url"] == f"/v1/requests/{answer['id']}"
+    followed = await real_client.get(answer["url"], headers=AUTH)
+    assert followed.json()["rollback"]["id"] == answer["rollback"]["id"]
+    assert (await real_client.get(answer["url"])).status_code == 401
     missing = await real_client.post("/v1/deployments/nope/rollback", headers=AUTH)
     assert missing.status_code == 404
 
@@ -114,7 +121,10 @@ async def test_real_rollback_to_the_previous_stable(
 async def test_real_promote(real_client: httpx.AsyncClient, real_runtime: Runtime) -> None:
     dep_id = await accept(real_client, "m1")
     resp = await real_client.post(f"/v1/deployments/{dep_id}/promote", headers=AUTH)
-    assert resp.json() == {"deployment_id": dep_id, "state": "promoted"}
+    assert resp.status_code == 202, resp.text
+    answer = resp.json()
+    assert (answer["deployment_id"], answer["state"]) == (dep_id, "done")
+    assert answer["deployment_state"] == "promoted"
     assert real_runtime.store.passed_in(service="checkout", environment="staging", artifact=event_artifact())
     again = await real_client.post(f"/v1/deployments/{dep_id}/promote", headers=AUTH)
     assert again.status_code == 409

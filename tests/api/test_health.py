@@ -24,7 +24,8 @@ async def test_readyz(client: httpx.AsyncClient, runtime: Runtime) -> None:
     runtime.store = Store(f"postgresql+psycopg://watchdog@127.0.0.1:{free_port()}/watchdog")
     resp = await client.get("/readyz")
     assert resp.status_code == 503
-    assert resp.json() == {"ready": False, "reasons": ["the state store does not answer"]}
+    assert resp.json()["ready"] is False
+    assert resp.json()["reasons"] == ["the state store does not answer (OperationalError)"]
     assert (await client.get("/healthz")).status_code == 200
 
 

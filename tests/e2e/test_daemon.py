@@ -104,7 +104,8 @@ def test_sigkill_mid_window_resumes_without_duplicates(tmp_path: Path, app: Demo
     dep = daemon.notify(service="shop", environment="production", version="1.0.0")
     daemon.wait_for(lambda: len(daemon.deployment(dep)["samples"]) >= 6, what="three samples", timeout=20)
     daemon.kill()
-    restarted = Daemon(config=config, data=tmp_path / "data")
+    # A replacement under another name: it waits out the dead process's lease, so samples are missed.
+    restarted = Daemon(config=config, data=tmp_path / "data", env={"WATCHDOG_INSTANCE_ID": "replacement"})
     restarted.port, restarted.url = daemon.port, daemon.url
     restarted.start()
     try:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from watchdog.api.views import ErrorBody
 from watchdog.errors import IntakeError, NotFound, StoreError
 from watchdog.intake.refusals import describe
+from watchdog.store.health import RETRY_AFTER_S, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,14 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
 
 async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("store error on %s %s: %s", request.method, request.url.path, exc)
-    return error(503, "store_unavailable", "the state store failed; try again")
+    detail = "the state store failed; try again"
+    if isinstance(exc, StoreUnavailable):
+        detail = f"{exc.problem}; nothing was written, try again"
+    retry = exc.retry_after if isinstance(exc, StoreUnavailable) else RETRY_AFTER_S
+    response = error(503, "store_unavailable", detail)
+    # Retry-After: a sender that honours it comes back once the store is healthy, not in a tight loop.
+    response.headers["Retry-After"] = str(retry)
+    return response
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:

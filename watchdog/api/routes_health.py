@@ -1,4 +1,4 @@
-"""/healthz (the process answers), /readyz (store and policies usable) and /metrics (Prometheus).
+"""/healthz (the process answers), /readyz (store writable and policies loaded) and /metrics (Prometheus).
 
 /healthz never calls anything upstream: a slow database must not get a live process restarted.
 """
@@ -37,8 +37,10 @@ async def healthz() -> Health:
 )
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     reasons: list[str] = []
-    if not await in_thread(runtime.store.ping):
-        reasons.append("the state store does not answer")
+    # The daemon's probe keeps this fresh every tick; only a stale finding (no probe running) costs a query.
+    problem = await in_thread(runtime.store.health.current, max_age=2 * runtime.settings.tick_seconds + 1)
+    if problem is not None:
+        reasons.append(problem)
     # A PolicyHolder always holds the last valid set; one with no services can verify nothing.
     if not runtime.policies.current.services:
         reasons.append("no service policies loaded (config/services/*.yaml)")

@@ -39,6 +39,10 @@ class DeploymentView(BaseModel):
     labels: dict[str, str]
     source: str
     rollback_of: str | None
+    echo_of: str | None = Field(
+        None,
+        description="the rollback (id) this deploy echoes: the deploy system redeployed what it restored",
+    )
     state: str = Field(description="the lifecycle state in lower case")
     verdict: str | None
     action: str | None
@@ -87,6 +91,7 @@ def deployment_view(detail: DeploymentDetail, *, previous_stable: StableRow | No
         labels=d.labels,
         source=d.source,
         rollback_of=d.rollback_of,
+        echo_of=d.echo_of,
         state=v.state,
         verdict=v.verdict,
         action=v.action,

@@ -99,6 +99,8 @@ def notify(args: argparse.Namespace) -> int:
     event.update(_ci_facts(args))
     if args.not_rollback_safe:
         event["rollback_safe"] = False
+    if getattr(args, "rollback", False):  # `watchdog demo deploy` builds its own Namespace
+        event["is_rollback"] = True
     if args.label:
         event["labels"] = dict(label.split("=", 1) for label in args.label)
     body = json.dumps(event).encode()
@@ -253,6 +255,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--label", action="append", metavar="K=V", type=_label, help="a label; repeatable")
     add_wait_flags(p, optional=True)
+    p.add_argument(
+        "--rollback", action="store_true", help="this deploy is itself a rollback: never auto-roll it back"
+    )
     p.set_defaults(handler=_handler(notify))
     p = sub.add_parser("status", help="one deployment, or the most recent ones")
     p.add_argument("deployment_id", nargs="?", metavar="DEPLOYMENT_ID")

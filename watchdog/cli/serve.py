@@ -1,6 +1,7 @@
 """`watchdog serve`: the daemon — HTTP API, engine ticks, and with --demo the bundled demo service.
 
-SIGTERM and Ctrl-C drain: the running tick finishes, notifications get a last chance, leases lapse.
+SIGTERM and Ctrl-C drain: the running tick finishes, notifications get a last chance, and the leases this
+instance holds are released, so another replica (or this one, restarted) resumes the work at once.
 """
 
 from __future__ import annotations
@@ -104,6 +105,16 @@ def _draining_server(config: Any) -> Any:
     return DrainingServer(config)
 
 
+def _release_leases(store: Any, *, owner: str) -> None:
+    """After the drain: nothing of ours runs any more, so our leases need not lapse before others go on."""
+    try:
+        released = store.release_all(owner=owner)
+    except Exception as exc:  # a broken store: the leases lapse by themselves after lease_seconds
+        log.warning("could not release the leases of %s: %s", owner, exc)
+        return
+    log.info("released %d leases of instance %s", released, owner)
+
+
 async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> int:
     import uvicorn
 
@@ -132,17 +143,22 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
         loop.add_signal_handler(sig, server.stop_accepting, sig)
     await runtime.engine.start()
     log.info(
-        "watchdog %s listening on http://%s:%d (config %s, store %s)",
+        "watchdog %s listening on http://%s:%d (config %s, store %s, instance %s)",
         __version__,
         settings.host,
         settings.port,
         settings.config_dir,
         settings.resolved_database_url.split("@")[-1],
+        settings.instance_id,
     )
+    health = asyncio.create_task(runtime.store.health.run(interval=settings.tick_seconds))
     try:
         await server.serve()
     finally:
-        await runtime.engine.stop()
+        # Side by side: operator requests and the engine each get their own drain time, not the sum.
+        await asyncio.gather(runtime.engine.requests.stop(), runtime.engine.stop())
+        health.cancel()
+        _release_leases(runtime.store, owner=settings.instance_id)
         runtime.store.close()
         if demo_app is not None:
             demo_app.stop()

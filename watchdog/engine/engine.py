@@ -17,6 +17,7 @@ from watchdog.analysis.models import Decision, Verdict
 from watchdog.clock import Clock
 from watchdog.engine.connections import close_later, refresh
 from watchdog.engine.outputs import Outputs
+from watchdog.engine.requests import Requests
 from watchdog.engine.rollback import Rollbacks
 from watchdog.engine.verifier import Verifier
 from watchdog.errors import IntakeError
@@ -76,6 +77,10 @@ class Engine:
             on_decided=self._decided,
             on_started=self._started,
         )
+        # Manual rollbacks and promotions asked of any replica, carried out here when we hold the lease.
+        self.requests = Requests(
+            store=store, clock=clock, owner=self.owner, lease_s=settings.lease_seconds, actions=self
+        )
         self._tick_lock = asyncio.Lock()
         self._again = False
         self._scheduler: AsyncIOScheduler | None = None
@@ -118,6 +123,7 @@ class Engine:
             max_instances=1,
             coalesce=True,
         )
+        self.requests.schedule(sched, seconds=self.settings.tick_seconds)
         sched.start()
         self._scheduler = sched
         self.wake()

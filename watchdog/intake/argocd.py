@@ -24,6 +24,7 @@ PATHS = {
     "artifact": "images[0] (or revision)",
     "commit": "revision",
     "deployer": "deployer",
+    "is_rollback": "is_rollback (or syncSource/syncSources: set only by an Argo CD rollback)",
 }
 
 
@@ -90,4 +91,18 @@ def _fields(data: Mapping[str, Any], app: str, revision: str, query: Mapping[str
         "deployer": text(data, "deployer"),
         "labels": str_labels({"argocd_app": app, "repo_url": text(data, "repoURL")}),
     }
+    if is_rollback(data):
+        fields["is_rollback"] = True
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def is_rollback(data: Mapping[str, Any]) -> bool:
+    """Argo CD sets operation.sync.source(s) only on a rollback ("nil during a Sync operation").
+
+    Our template sends it as `syncSource` (`null` for an ordinary sync); `is_rollback` may be sent as well.
+    """
+    flag = data.get("is_rollback")
+    if flag is True or (isinstance(flag, str) and flag.strip().lower() == "true"):
+        return True
+    source, sources = data.get("syncSource"), data.get("syncSources")
+    return bool(isinstance(source, dict) and source) or bool(isinstance(sources, list) and sources)

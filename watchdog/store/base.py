@@ -11,10 +11,12 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, RowMapping, Select, Table, and_, insert, text, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from watchdog.errors import NotFound
+from watchdog.redact import redact
 from watchdog.store import db
+from watchdog.store.health import StoreHealth, StoreUnavailable
 
 R = TypeVar("R")
 
@@ -28,6 +30,7 @@ class StoreBase:
         self.url = url
         self._engine: Engine = db.create_engine(url)
         self._postgres = self._engine.dialect.name == "postgresql"
+        self.health = StoreHealth(self._engine)
 
     @property
     def engine(self) -> Engine:
@@ -55,13 +58,26 @@ class StoreBase:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with db.write_transaction(self._engine) as conn:
-            yield conn
+        # Checked before and again just before COMMIT: a write the store cannot keep is refused, never
+        # answered as if it were durable (a deleted SQLite file still takes writes, into the void).
+        self.health.check_writable()
+        try:
+            with db.write_transaction(self._engine) as conn:
+                yield conn
+                self.health.check_writable()
+        except (OperationalError, InterfaceError) as exc:
+            # Unreachable, locked past busy_timeout, or read-only underneath us: a 503, not a 500.
+            problem = redact(f"the state store refused a write ({type(exc).__name__}: {str(exc.orig)[:200]})")
+            raise StoreUnavailable(problem) from exc
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with db.read_transaction(self._engine) as conn:
-            yield conn
+        try:
+            with db.read_transaction(self._engine) as conn:
+                yield conn
+        except (OperationalError, InterfaceError) as exc:
+            problem = redact(f"the state store does not answer ({type(exc).__name__}: {str(exc.orig)[:200]})")
+            raise StoreUnavailable(problem) from exc
 
     def _lock(self, stmt: Select[Any]) -> Select[Any]:
         """`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the only write lock."""

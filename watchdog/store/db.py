@@ -64,7 +64,8 @@ def create_engine(url: str) -> Engine:
     if backend == "sqlite":
         return _sqlite_engine(parsed)
     if backend == "postgresql":
-        return sa_create_engine(parsed, pool_pre_ping=True, **POOL)
+        # A bounded connect: an unreachable server turns /readyz to 503 in seconds, not after TCP's minutes.
+        return sa_create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5}, **POOL)
     raise StoreError(f"unsupported database {describe(parsed)}: use sqlite:/// or postgresql://")
 
 

@@ -6,7 +6,7 @@ Deliveries are unique per (source, delivery_id), so a sender's retry gets the fi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -19,9 +19,20 @@ from watchdog.store import rows
 from watchdog.store.base import new_id
 from watchdog.store.delivery_repo import DeliveryRepo
 from watchdog.store.records import DeliveryRow, DeploymentRow, VerificationRow
-from watchdog.store.tables import deliveries, deployments, stable_artifacts, transitions, verifications
+from watchdog.store.tables import (
+    deliveries,
+    deployments,
+    rollbacks,
+    stable_artifacts,
+    transitions,
+    verifications,
+)
 
 ACCEPTED_STATUS = 202
+# A deploy system echoes our rollback within minutes (Argo CD's next sync, a GitLab pipeline); an hour is
+# the horizon of the rollback budget too. Rollbacks that asked nothing of a target have no echo.
+ECHO_WINDOW = timedelta(hours=1)
+_NO_ECHO_STATES = ("refused", "dry_run")
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,15 @@ class IntakeRepo(DeliveryRepo):
                 )
             )
         deployed_at = rows.ts(event.deployed_at) if event.deployed_at else now
+        echo = self._echoed_rollback(conn, event=event, now=now)
+        accepted_reason = f"event accepted from {source}"
+        if echo is not None:
+            echo_id, failed_id = echo
+            rollback_of = rollback_of or failed_id
+            accepted_reason += (
+                f"; the echo of rollback {echo_id} (it restored {event.artifact} after deployment "
+                f"{failed_id} failed): verified, never rolled back automatically"
+            )
         conn.execute(
             insert(deployments).values(
                 id=deployment_id,
@@ -136,10 +156,11 @@ class IntakeRepo(DeliveryRepo):
                 commit=event.commit,
                 changelog_url=event.changelog_url,
                 rollback_safe=event.rollback_safe,
-                is_rollback=event.is_rollback,
+                is_rollback=event.is_rollback or echo is not None,
                 labels=dict(event.labels),
                 source=source,
                 rollback_of=rollback_of,
+                echo_of=echo[0] if echo is not None else None,
                 policy=policy,
                 pipeline=event.pipeline_facts(),
             )
@@ -174,7 +195,7 @@ class IntakeRepo(DeliveryRepo):
                 deployment_id=deployment_id,
                 from_state=None,
                 to_state=State.PENDING.value,
-                reason=f"event accepted from {source}",
+                reason=accepted_reason,
                 at=now,
             )
         )
@@ -188,6 +209,25 @@ class IntakeRepo(DeliveryRepo):
             response=response,
             status_code=ACCEPTED_STATUS,
         )
+
+    def _echoed_rollback(
+        self, conn: Connection, *, event: DeployEvent, now: datetime
+    ) -> tuple[str, str] | None:
+        """(rollback id, failed deployment id) of a recent rollback that restored this very artifact."""
+        r = rollbacks.c
+        found = conn.execute(
+            select(r.id, r.deployment_id)
+            .where(
+                r.service == event.service,
+                r.environment == event.environment,
+                r.to_artifact == event.artifact,
+                r.state.not_in(_NO_ECHO_STATES),
+                r.requested_at >= now - ECHO_WINDOW,
+            )
+            .order_by(r.requested_at.desc(), r.id.desc())
+            .limit(1)
+        ).first()
+        return None if found is None else (str(found[0]), str(found[1]))
 
     def _supersede(
         self, conn: Connection, *, event: DeployEvent, deployment_id: str, now: datetime

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, or_, select, update
 
-from watchdog.events import FINAL, SAMPLING
+from watchdog.events import FINAL, SAMPLING, State
 from watchdog.store import rows
 from watchdog.store.base import StoreBase
 from watchdog.store.records import VerificationRow
@@ -92,3 +92,18 @@ class LeaseRepo(StoreBase):
                 .where(v.id == verification_id, v.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None)
             )
+
+    def release_all(self, *, owner: str) -> int:
+        """Lets go of the leases `owner` holds (a clean shutdown), so another replica takes them at once.
+
+        A deployment that is rolling back keeps its lease until it lapses: a target call still in flight
+        must not be started a second time by another replica's recovery. The epoch stays; whoever claims
+        next bumps it, which fences any write this process still has queued.
+        """
+        with self._write() as conn:
+            result = conn.execute(
+                update(verifications)
+                .where(v.lease_owner == owner, v.state != State.ROLLING_BACK.value)
+                .values(lease_owner=None, lease_until=None)
+            )
+            return int(result.rowcount)

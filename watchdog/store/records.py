@@ -31,6 +31,7 @@ class DeploymentRow:
     rollback_of: str | None
     policy: dict[str, Any]
     pipeline: dict[str, Any] | None = None  # the gate's facts from the event; None when it sent none
+    echo_of: str | None = None  # the rollback whose redeploy this event echoes, when it is one
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,26 @@ class FreezeRow:
     created_by: str | None
     created_at: datetime
     expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OperatorRequestRow:
+    """A manual rollback or promotion: recorded by any replica, carried out by the lease holder."""
+
+    id: str
+    deployment_id: str
+    kind: str  # rollback | promote
+    state: str  # pending | running | done | refused | failed
+    reason: str
+    requested_by: str | None
+    received_by: str | None
+    handled_by: str | None
+    error: str | None
+    detail: str
+    rollback_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ deployments = Table(
     Column("labels", JSON, nullable=False, default=dict),
     Column("source", String(20), nullable=False),  # generic | github | gitlab | argocd | rollback | cli
     Column("rollback_of", String(36)),  # the failed deployment this deploy restores from
+    Column("echo_of", String(36)),  # the rollback (id) whose redeploy the deploy system echoed back to us
     Column("policy", JSON, nullable=False),  # the resolved environment policy at intake
     Column("pipeline", JSON),  # what the pipeline knew: ci/lint status, migration, rollback plan (the gate)
     Index("ix_deployments_service_env_received", "service", "environment", "received_at"),
@@ -212,4 +213,26 @@ ci_runs = Table(
     Column("url", Text),
     Column("received_at", TS, nullable=False),
     Index("ix_ci_runs_service_commit", "service", "commit", "received_at"),
+)
+
+# Manual rollbacks and promotions, asked of any replica and carried out by whoever holds the lease.
+operator_requests = Table(
+    "operator_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("deployment_id", String(36), ForeignKey("deployments.id"), nullable=False),
+    Column("kind", String(10), nullable=False),  # rollback | promote
+    Column("state", String(10), nullable=False),  # pending | running | done | refused | failed
+    Column("reason", Text, nullable=False, default=""),
+    Column("requested_by", String(200)),
+    Column("received_by", String(100)),  # the instance that recorded it
+    Column("handled_by", String(100)),  # the instance that carried it out
+    Column("error", String(50)),  # the refusal's code (rollback_refused, promote_refused, ...)
+    Column("detail", Text, nullable=False, default=""),
+    Column("rollback_id", String(36)),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("finished_at", TS),
+    Index("ix_operator_requests_state", "state"),
+    Index("ix_operator_requests_deployment", "deployment_id"),
 )
