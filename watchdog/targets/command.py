@@ -20,6 +20,8 @@ from watchdog.targets.transcript import Transcript
 from watchdog.templating import TARGET_NAMES, Context, check_templates, env_names, render
 
 EX_TEMPFAIL = 75
+# What a program needs to run at all; anything else (tokens above all) it gets only when its config names it.
+BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
 
 
 def request_env(req: RollbackRequest) -> dict[str, str]:
@@ -52,7 +54,8 @@ class CommandTarget:
 
     def _env(self, req: RollbackRequest, log: Transcript) -> dict[str, str]:
         base = dict(self._environ if self._environ is not None else os.environ)
-        env = {**base, **request_env(req)}
+        minimal = {key: base[key] for key in BASE_ENV if key in base}
+        env = {**minimal, **request_env(req)}
         for key, template in self.config.env.items():
             # References and placeholders in one pass: a placeholder's value is never env-expanded.
             log.add_secret(*(base.get(name) for name in env_names(template)))
