@@ -36,6 +36,8 @@ def _call(
 ) -> Any:
     """The JSON answer; another 4xx is a refusal (exit `refused`), anything else unexpected is exit 2."""
     url = args.url.rstrip("/")
+    if method == "GET" and "headers" not in kw:
+        kw["headers"] = _read_headers()
     try:
         with httpx.Client(base_url=url, timeout=args.timeout) as client:
             resp = client.request(method, path, **kw)
@@ -51,6 +53,13 @@ def _call(
     raise Failure(
         f"{method} {path} answered {resp.status_code} {detail}", code=refused if resp.status_code < 500 else 2
     )
+
+
+def _read_headers() -> dict[str, str]:
+    """Reads carry WATCHDOG_READ_TOKEN (or the admin token) when one is set: a daemon may require it."""
+    settings = _settings()
+    token = settings.read_token or settings.admin_token
+    return {"authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
 
 
 def _settings() -> Any:
