@@ -38,6 +38,10 @@ HOSTILE = [
 values = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
 sneaky = st.lists(st.sampled_from(["${SECRET}", "{{ version }}", "{{ artifact }}", "$", "{", "}"]) | values)
 tricky = sneaky.map("".join)
+# Every placeholder an event fills (the stable_* names come from the store, escaped alike).
+fields = st.sampled_from(
+    ["version", "artifact", "service", "environment", "deployment_id", "previous_version"]
+)
 fast = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -48,10 +52,15 @@ def fill(template: str, value: str, context: Context) -> str:
 
 
 @fast
-@given(tricky)
-def test_a_url_parses_back_to_the_same_path_segments_and_query(value: str) -> None:
-    url = fill(
-        "https://${HOST}/deploys/{{ version }}/rollback?v={{ version }}&x=1#{{ version }}", value, Context.URL
+@given(tricky, fields)
+def test_a_url_parses_back_to_the_same_path_segments_and_query(value: str, field: str) -> None:
+    template = "https://${HOST}/deploys/{{ version }}/rollback?v={{ version }}&x=1#{{ version }}"
+    url = render(
+        template.replace("version", field),
+        {field: value},
+        context=Context.URL,
+        environ=ENVIRON,
+        expand_env=True,
     )
     parts = urlsplit(url)
     assert parts.hostname == "api.example"
@@ -89,15 +98,15 @@ def _promql_safe(value: str) -> bool:
 
 
 @fast
-@given(tricky)
-@example('1.0"} or vector(0) #')
-@example("a\\\"b'c\n")
-def test_promql_parses_with_the_value_as_one_string_literal(value: str) -> None:
+@given(tricky, fields)
+@example(value='1.0"} or vector(0) #', field="version")
+@example(value="a\\\"b'c\n", field="artifact")
+def test_promql_parses_with_the_value_as_one_string_literal(value: str, field: str) -> None:
     template = (
         'sum(rate(up{version="{{ version }}", single=\'{{ version }}\', re=~"{{ version }}"}'
         "[{{ interval }}]))"
-    )
-    values = {"version": value, "interval": "30s"}
+    ).replace("{{ version }}", "{{ " + field + " }}")
+    values = {field: value, "interval": "30s"}
     if not _promql_safe(value):
         with pytest.raises(TemplateError, match="control character"):
             render(template, values, context=Context.PROMQL)
