@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/reload.py
 	$(BIN)/python bench/sources.py
 
 clean:

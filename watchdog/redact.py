@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterable
 
 MASK = "***"
-_MIN_LEN = 4
 
 # Patterns that look like credentials even when we were not told the value.
 _PATTERNS = [
@@ -29,7 +28,8 @@ class Redactor:
 
     def add(self, *secrets: str | None) -> None:
         for s in secrets:
-            if s and len(s) >= _MIN_LEN:
+            # Every length: a short secret is still a secret (settings refuse short keys at start-up).
+            if s:
                 self._secrets.add(s)
 
     def __call__(self, text: str) -> str:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     delivery_retention_days: float = Field(
         14.0, gt=0, description="webhook ids are remembered this long: a redelivery within it is a replay"
     )
+    read_token: SecretStr | None = Field(
+        None, description="when set, API reads and the dashboard need it (or the admin token) as a bearer"
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -79,6 +82,7 @@ class Settings(BaseSettings):
             self.gitlab_webhook_token,
             self.argocd_webhook_token,
             self.sentry_dsn,
+            self.read_token,
         ):
             if value is not None:
                 REDACTOR.add(value.get_secret_value(), *value.get_secret_value().split())
@@ -86,6 +90,34 @@ class Settings(BaseSettings):
         url = self.resolved_database_url
         if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
             REDACTOR.add(url.split("@", 1)[0].split("//", 1)[-1].split(":", 1)[1])
+
+
+def weak_secrets(settings: Settings) -> list[str]:
+    """Why each secret setting is too weak to start with (named, never shown); empty when all are fine.
+
+    A webhook key or token shorter than 16 bytes can be guessed; `whsec_` must be followed by base64.
+    """
+    from watchdog.intake.signatures import key_problem
+
+    found: list[str] = []
+    named = {
+        "WATCHDOG_WEBHOOK_SECRET": (settings.webhook_secret, True),
+        "WATCHDOG_GITHUB_WEBHOOK_SECRET": (settings.github_webhook_secret, False),
+        "WATCHDOG_GITLAB_WEBHOOK_TOKEN": (settings.gitlab_webhook_token, False),
+        "WATCHDOG_ARGOCD_WEBHOOK_TOKEN": (settings.argocd_webhook_token, False),
+        "WATCHDOG_ADMIN_TOKEN": (settings.admin_token, False),
+        "WATCHDOG_READ_TOKEN": (settings.read_token, False),
+    }
+    for name, (value, standard) in named.items():
+        if value is None:
+            continue
+        parts = value.get_secret_value().split() if standard else [value.get_secret_value()]
+        for i, part in enumerate(parts or [""]):
+            problem = key_problem(part, standard=standard)
+            if problem:
+                which = f" (secret {i + 1} of {len(parts)})" if len(parts) > 1 else ""
+                found.append(f"{name}{which}: {problem}")
+    return found
 
 
 def load_settings(**overrides: object) -> Settings:

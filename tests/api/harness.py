@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from tests.conftest import KNOWN_SECRET, watch
 from watchdog.clock import Clock, FakeClock
 from watchdog.engine.requests import Requests
 from watchdog.engine.runtime import Runtime
@@ -28,11 +29,14 @@ from watchdog.store.tables import metadata
 from watchdog.telemetry import Metrics
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"generic-webhook-secret-0123456789").decode()
-GITHUB_SECRET = "github-secret-value"
-GITLAB_TOKEN = "gitlab-token-value"
-ARGOCD_TOKEN = "argocd-token-value"
-ADMIN_TOKEN = "admin-token-value"
+# Every secret setting holds the known secret, so the suite-wide leak check (tests/conftest.py) sees them all.
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(f"generic-{KNOWN_SECRET}".encode()).decode()
+GITHUB_SECRET = f"github-{KNOWN_SECRET}"
+GITLAB_TOKEN = f"gitlab-{KNOWN_SECRET}"
+ARGOCD_TOKEN = f"argocd-{KNOWN_SECRET}"
+ADMIN_TOKEN = f"admin-{KNOWN_SECRET}"
+SENTRY_DSN = f"https://{KNOWN_SECRET}@sentry.example/1"
+watch(WEBHOOK_SECRET, WEBHOOK_SECRET.removeprefix("whsec_"))
 
 _CHECK = {"name": "healthz", "type": "http", "url": "http://127.0.0.1:1/healthz"}
 SERVICES: dict[str, dict[str, Any]] = {
@@ -153,6 +157,7 @@ def make_runtime(
         "gitlab_webhook_token": GITLAB_TOKEN,
         "argocd_webhook_token": ARGOCD_TOKEN,
         "admin_token": ADMIN_TOKEN,
+        "sentry_dsn": SENTRY_DSN,
         "instance_id": "api-test",
     }
     values.update(overrides)

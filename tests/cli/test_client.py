@@ -293,3 +293,19 @@ def test_notify_wait_without_a_secret_is_an_error_3(
     assert run(capsys, *argv)[0] == 2
     code, _, err = run(capsys, *argv, "--wait")
     assert code == 3 and "WATCHDOG_WEBHOOK_SECRET is not set" in err
+
+
+def test_reads_send_the_read_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runtime = make_runtime(tmp_path, clock=SystemClock(), read_token="read-token-for-cli-tests")
+    monkeypatch.delenv("WATCHDOG_ADMIN_TOKEN", raising=False)
+    monkeypatch.delenv("WATCHDOG_URL", raising=False)
+    with serving(create_app(runtime)) as url:
+        monkeypatch.delenv("WATCHDOG_READ_TOKEN", raising=False)
+        code, _, err = run(capsys, "history", "checkout", "--url", url)
+        assert code == 1 and "401" in err
+        monkeypatch.setenv("WATCHDOG_READ_TOKEN", "read-token-for-cli-tests")
+        code, _, err = run(capsys, "history", "checkout", "--url", url)
+        assert code == 0, err
+    runtime.store.close()

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.daemon import Daemon
@@ -64,6 +65,41 @@ def test_dashboard_lists_deployments_and_shows_samples(tmp_path: Path, browser_p
                 page.screenshot(path=str(shot))
                 assert shot.stat().st_size > 5_000
                 print(f"dashboard screenshot: {shot}")
+                browser.close()
+        finally:
+            daemon.stop()
+
+
+def test_dashboard_behind_the_read_token_and_a_refused_reload_banner(
+    tmp_path: Path, browser_path: str
+) -> None:
+    """The browser answers the Basic challenge once; the page and its fetches then carry the token."""
+    from playwright.sync_api import sync_playwright
+
+    token = "dashboard-read-token-0123456789"
+    with DemoApp(port=0, version="1.0.0", rps=300, seed=3).start() as app:
+        config = write_config(tmp_path, app, duration="4s")
+        daemon = Daemon(config=config, data=tmp_path / "data", env={"WATCHDOG_READ_TOKEN": token}).start()
+        try:
+            dep = daemon.notify(service="shop", environment="production", version="1.0.0")
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(
+                    executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"]
+                )
+                # Without credentials a headless browser cannot answer the challenge: the page is refused.
+                assert httpx.get(daemon.url + "/", timeout=5).status_code == 401
+                context = browser.new_context(http_credentials={"username": "sre", "password": token})
+                page = context.new_page()
+                page.goto(daemon.url + "/")
+                page.locator(f'tr[data-id="{dep}"]').wait_for(timeout=10_000)
+                assert page.locator("#reload-error").inner_text() == ""
+                policy = config / "services" / "shop.yaml"
+                policy.write_text(policy.read_text() + "bogus_key: 1\n")
+                page.wait_for_function(
+                    "document.getElementById('reload-error').textContent.includes('policy reload refused')",
+                    timeout=20_000,
+                )
+                assert "bogus_key" in page.locator("#reload-error").inner_text()
                 browser.close()
         finally:
             daemon.stop()

@@ -34,7 +34,9 @@ def test_github_success_status_maps_to_an_event() -> None:
     example = next(e for e in examples("deployment_status") if e["deployment_status"]["state"] == "success")
     result = _github(example)
     ev = result.event
-    assert result.delivery_id == "d-1" and ev is not None
+    # The idempotency key is the payload's identity: a replay under a new X-GitHub-Delivery is the same.
+    ids = example["deployment"]["id"], example["deployment_status"]["id"]
+    assert result.delivery_id == f"deployment-{ids[0]}-status-{ids[1]}" and ev is not None
     assert (ev.service, ev.environment) == ("hello-world", "production")
     sha = example["deployment"]["sha"]
     assert (ev.version, ev.artifact, ev.commit) == (example["deployment"]["ref"], sha, sha)

@@ -33,6 +33,7 @@ from watchdog.errors import SourceError
 from watchdog.policy.connections import PrometheusSourceConfig
 from watchdog.sources.prometheus import PrometheusSource
 from watchdog.telemetry import Metrics
+from watchdog.templating import Context, render
 
 
 class SlowPrometheus(FakePrometheus):
@@ -293,3 +294,37 @@ async def test_real_prometheus_sees_a_bad_deploy(demo: DemoApp, prometheus: Prom
 
 async def value_now(src: PrometheusSource, query: str, *, version: str = "1.2.0") -> Any:
     return await src.sample(metric(query), at=datetime.now(UTC), interval=1, ctx=ctx(version=version))
+
+
+HOSTILE_VERSIONS = ['1.0"} or vector(0) #', "a'b\\c`d", "line\nbreak\ttab", ".*", "ünï ☃ {x}", "${HOME}"]
+
+
+@pytest.mark.slow
+async def test_real_prometheus_reads_event_values_as_one_string_literal(
+    prometheus: PrometheusProcess,
+) -> None:
+    async with httpx.AsyncClient(base_url=prometheus.url, timeout=5) as client:
+        # absent() answers with the labels of its equality matchers: the value exactly as Prometheus read it.
+        for hostile in HOSTILE_VERSIONS:
+            query = render(
+                'absent(no_such_metric{v="{{ version }}"})',
+                {"version": hostile},
+                context=Context.PROMQL,
+            )
+            body = (await client.get("/api/v1/query", params={"query": query})).json()
+            assert body["status"] == "success", (hostile, body)
+            assert body["data"]["result"][0]["metric"]["v"] == hostile
+    src = make(prometheus.url)
+    try:
+        # The breakout version finds no series; it does not turn the check into "or vector(0)".
+        assert (
+            await value_now(src, 'demo_version_info{version="{{ version }}"}', version="1.0.0")
+        ).values == {"value": 1.0}
+        for hostile in HOSTILE_VERSIONS:
+            for op in ("=", "=~"):
+                m = await value_now(
+                    src, f'demo_version_info{{version{op}"{{{{ version }}}}"}}', version=hostile
+                )
+                assert m.values == {"value": None} and m.note == "no data", (hostile, op, m)
+    finally:
+        await src.aclose()

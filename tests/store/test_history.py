@@ -41,14 +41,15 @@ def test_mark_stable_upserts_per_artifact(store: Store) -> None:
     assert store.stable_history(service="checkout", environment="staging") == []
 
 
-def test_rollback_candidate_is_the_newest_good_artifact_not_excluded(store: Store) -> None:
+def test_rollback_candidate_is_the_newest_verified_artifact_not_excluded(store: Store) -> None:
     assert store.rollback_candidate(**PAIR, exclude_artifact="x") is None
     mark(store, "old", 0)
     mark(store, "assumed", 10, status="assumed_stable")
     mark(store, "current", 20)
     mark(store, "broken", 30, status="bad")
+    # A newer artifact that only an event named never outranks one that passed verification.
     candidate = store.rollback_candidate(**PAIR, exclude_artifact="current")
-    assert candidate is not None and candidate.artifact == "assumed"
+    assert candidate is not None and candidate.artifact == "old" and not candidate.assumed
     store.mark_bad(
         **PAIR, version="ASSUMED", artifact="assumed", deployment_id="d9", now=at(40), reason="failed"
     )
@@ -56,6 +57,16 @@ def test_rollback_candidate_is_the_newest_good_artifact_not_excluded(store: Stor
     assert candidate is not None and candidate.artifact == "old"
     assert [r.artifact for r in store.stable_history(**PAIR)] == ["assumed", "broken", "current", "old"]
     assert store.rollback_candidate(service="checkout", environment="staging", exclude_artifact="x") is None
+
+
+def test_an_events_previous_artifact_is_an_assumed_hint_only_while_nothing_is_verified(store: Store) -> None:
+    mark(store, "hint", 10, status="assumed_stable")
+    candidate = store.rollback_candidate(**PAIR, exclude_artifact="current")
+    assert candidate is not None and candidate.artifact == "hint" and candidate.assumed
+    assert "assumed" in candidate.shown
+    # Once anything passed here, the hint is never used, even when the verified one is the failing one.
+    mark(store, "current", 20)
+    assert store.rollback_candidate(**PAIR, exclude_artifact="current") is None
 
 
 def test_passed_in_finds_the_newest_verified_deploy_of_that_artifact(store: Store) -> None:

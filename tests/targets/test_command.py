@@ -124,3 +124,26 @@ async def test_second_identical_request_runs_once(tmp_path: Path, req: RollbackR
 async def test_missing_program(req: RollbackRequest) -> None:
     result = await target(["/nonexistent/deploy.sh", "{{ artifact }}"]).rollback(req)
     assert not result.ok and "cannot run /nonexistent/deploy.sh" in result.detail
+
+
+async def test_the_program_gets_a_minimal_environment_plus_what_its_config_names(
+    req: RollbackRequest,
+) -> None:
+    script = "import json, os; print(json.dumps(dict(os.environ)))"
+    environ = {
+        "PATH": os.environ["PATH"],
+        "HOME": "/home/deploy",
+        "LANG": "C.UTF-8",
+        "WATCHDOG_ADMIN_TOKEN": KNOWN_SECRET,
+        "DEPLOY_TOKEN": "deploy-token-value-0123",
+        "AWS_PROFILE": "prod",
+    }
+    t = target([PY, "-c", script], env={"TOKEN": "${DEPLOY_TOKEN}"}, environ=environ)
+    result = await t.rollback(req)
+    assert result.ok, result.output
+    seen = json.loads(result.output.split("stdout:\n", 1)[1].strip().splitlines()[0])
+    seen = {k: v for k, v in seen.items() if k not in ("PWD", "SHLVL", "_", "LC_CTYPE")}
+    assert seen.pop("TOKEN") == "***"  # named by its config; the transcript redacts the value
+    assert {k for k in seen if not k.startswith("WATCHDOG_")} == {"PATH", "HOME", "LANG"}
+    assert "WATCHDOG_ADMIN_TOKEN" not in seen and "AWS_PROFILE" not in seen
+    assert seen["WATCHDOG_ARTIFACT"] == req.artifact

@@ -61,6 +61,6 @@ def test_unknown_type_lists_the_known_ones() -> None:
 def test_a_misspelt_placeholder_fails_at_build_time() -> None:
     bad = {"script": {"type": "command", "argv": ["./deploy.sh", "{{ artefact }}"]}}
     with pytest.raises(
-        ConfigError, match=r"target script: unknown placeholder\(s\) artefact; known: artifact"
+        ConfigError, match=r"target script: unknown placeholder '\{\{ artefact \}\}'; known: artifact"
     ):
         build_targets(DaemonConfig.model_validate({"targets": bad}))

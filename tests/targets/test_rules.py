@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 from tests.targets.conftest import request
-from watchdog.errors import ConfigError, TargetError, TransientTargetError
+from watchdog.errors import TargetError, TransientTargetError
 from watchdog.targets import kubeobjects as ko
 from watchdog.targets.retry import Backoff, RetryAfter, raise_for_status, retry_after_seconds, with_retries
-from watchdog.targets.templating import render, render_json
 
 
 def dep(*, gen: int = 2, **status: Any) -> dict[str, Any]:
@@ -65,17 +64,6 @@ def test_select_containers() -> None:
     assert ko.select_containers(images, container=None, req=request()) == ["app"]
     assert ko.select_containers(images, container="proxy", req=request()) == ["proxy"]
     assert ko.select_containers(images, container="missing", req=request()) == []
-
-
-def test_render_fills_once_and_refuses_unknown_names() -> None:
-    values = {"version": "{{ artifact }}", "artifact": "a"}
-    assert render("v={{ version }} a={{artifact}}", values) == "v={{ artifact }} a=a"
-    with pytest.raises(ConfigError, match="unknown placeholder"):
-        render("{{ nope }}", values)
-    body = {"inputs": {"v": "{{ version }}", "n": 1, "ok": True, "list": ["{{ artifact }}", None]}}
-    assert render_json(body, values) == {
-        "inputs": {"v": "{{ artifact }}", "n": 1, "ok": True, "list": ["a", None]}
-    }
 
 
 def test_backoff_grows_and_is_capped() -> None:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from watchdog.api import (
     dashboard,
+    deps,
     errors,
     routes_admin,
     routes_deployments,
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     if runtime.store.url.startswith("sqlite"):
         app.state.intake_write_lock = asyncio.Lock()
     errors.install(app)
+    app.add_middleware(deps.ReadGuard, runtime=runtime)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -1,14 +1,17 @@
-"""What routes ask FastAPI for: the Runtime, an authenticated operator, and a size-capped raw body.
+"""What routes ask FastAPI for: the Runtime, an authenticated operator, a reader, and a size-capped raw body.
 
-The admin token is compared in constant time; an unset token turns the admin API off.
+Tokens are compared in constant time; an unset admin token turns the admin API off, a read token locks reads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hmac
+import json
 from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -47,6 +50,63 @@ def require_admin(
 
 
 AdminDep = Annotated[str, Depends(require_admin)]
+
+# Probes and scrapes stay open, as does the API's description (it holds no data).
+OPEN_READS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+_CHALLENGE = [
+    (b"www-authenticate", b'Basic realm="Deploy Watchdog", charset="UTF-8"'),
+    (b"content-type", b"application/json"),
+]
+
+
+def presented_token(authorization: str) -> str | None:
+    """`Bearer T`, or Basic with T as the password (what a browser sends after its login prompt)."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, ValueError):
+            return None
+        return decoded.partition(":")[2] or None
+    return None
+
+
+class ReadGuard:
+    """ASGI middleware: with WATCHDOG_READ_TOKEN set, every GET/HEAD outside OPEN_READS needs it (or the
+    admin token). A browser gets a Basic challenge, so the dashboard and its fetches work after one prompt."""
+
+    def __init__(self, app: Any, *, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        settings = self.runtime.settings
+        if (
+            scope["type"] != "http"
+            or settings.read_token is None
+            or scope["method"] not in ("GET", "HEAD")
+            or scope["path"] in OPEN_READS
+        ):
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers") or ()).get(b"authorization", b"").decode("latin-1")
+        given = presented_token(header)
+        allowed = [t.get_secret_value() for t in (settings.read_token, settings.admin_token) if t is not None]
+        # Every candidate is compared, so timing says nothing about which one (if any) matched.
+        matched = False
+        for token in allowed:
+            matched |= given is not None and hmac.compare_digest(given.encode(), token.encode())
+        if matched:
+            await self.app(scope, receive, send)
+            return
+        words = "the read token does not match" if given else "reads need the read token"
+        body = json.dumps(
+            {"error": "unauthorized", "detail": f"{words}: Authorization: Bearer <WATCHDOG_READ_TOKEN>"}
+        ).encode()
+        await send({"type": "http.response.start", "status": 401, "headers": _CHALLENGE})
+        await send({"type": "http.response.body", "body": body})
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from watchdog.api.deps import RuntimeDep, in_thread
 from watchdog.events import State
+from watchdog.policy.reload import reload_exposition
 
 router = APIRouter(tags=["health"])
 
@@ -22,6 +23,7 @@ class Health(BaseModel):
 
 class Ready(BaseModel):
     ready: bool
+    policy_reload_error: str | None = None  # the last reload was refused; the previous policies still run
     reasons: list[str]
 
 
@@ -44,8 +46,9 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     # A PolicyHolder always holds the last valid set; one with no services can verify nothing.
     if not runtime.policies.current.services:
         reasons.append("no service policies loaded (config/services/*.yaml)")
-    ready = Ready(ready=not reasons, reasons=reasons)
-    return JSONResponse(ready.model_dump(), status_code=200 if ready.ready else 503)
+    refused = runtime.policies.failure_summary()
+    ready = Ready(ready=not reasons, reasons=reasons, policy_reload_error=refused)
+    return JSONResponse(ready.model_dump(exclude_none=True), status_code=200 if ready.ready else 503)
 
 
 @router.get(
@@ -58,4 +61,5 @@ async def metrics(runtime: RuntimeDep) -> Response:
     counts = await in_thread(runtime.store.count_by_state)
     for state in State:
         runtime.metrics.verifications.labels(state.value).set(counts.get(state.value, 0))
-    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    text = generate_latest(runtime.metrics.registry) + reload_exposition(runtime.policies)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -234,6 +234,7 @@ class StableView(BaseModel):
     status: str
     deployment_id: str | None
     since: datetime
+    assumed: bool = False  # only a deploy event named it; it never passed a verification here
 
     @classmethod
     def of(cls, s: StableRow) -> StableView:
@@ -243,6 +244,7 @@ class StableView(BaseModel):
             status=s.status,
             deployment_id=s.deployment_id,
             since=s.since,
+            assumed=s.assumed,
         )
 
 

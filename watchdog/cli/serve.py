@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import logging
 import secrets
@@ -40,10 +41,8 @@ def _demo_secret(settings: Settings) -> Settings:
     path = settings.data_dir / "webhook.secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("whsec_" + secrets.token_urlsafe(32).replace("-", "A").replace("_", "B") + "\n")
+        path.write_text("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
         path.chmod(0o600)
-    import base64
-
     raw = path.read_text().strip()
     # Standard Webhooks secrets are base64 after the prefix; re-encode anything else into that form.
     body = raw.removeprefix("whsec_")
@@ -75,6 +74,14 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(level=settings.log_level, fmt=settings.log_format)
     if args.demo:
         settings = _demo_secret(settings)
+    from watchdog.settings import weak_secrets
+
+    weak = weak_secrets(settings)
+    if weak:
+        for words in weak:
+            print(words)
+        print("the daemon did not start: a secret setting above is too weak (docs/security.md)")
+        return 1
     try:
         return asyncio.run(_serve(settings, demo=args.demo, demo_port=args.demo_port))
     except ConfigError as exc:

@@ -51,9 +51,12 @@ def exit_code(d: dict[str, Any]) -> int | None:
 
 
 def read_headers() -> dict[str, str]:
-    """The read token, when the daemon requires one for its read API."""
-    token = os.environ.get("WATCHDOG_READ_TOKEN")
-    return {"authorization": f"Bearer {token}"} if token else {}
+    """Reads carry WATCHDOG_READ_TOKEN (or the admin token) when one is set: a daemon may require it."""
+    from watchdog.settings import load_settings  # lazy: only the commands that authenticate need it
+
+    settings = load_settings()
+    token = settings.read_token or settings.admin_token
+    return {"authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
 
 
 @dataclass

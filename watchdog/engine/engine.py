@@ -217,10 +217,10 @@ class Engine:
         return await self.rollbacks.resume()
 
     async def _reload(self) -> None:
-        # A few stat() calls, and a parse only when a file changed: cheap enough for the loop itself,
-        # and not a thread that shutdown could cancel halfway.
+        # In a thread: a parse (a large or hostile file) must not stall the API or the ticks. The swap
+        # at its end is one assignment, so a shutdown that stops waiting for it leaves no half state.
         before = self.policies.current
-        self.policies.reload_if_changed()
+        await self.policies.reload_if_changed_async()
         after = self.policies.current
         if after is before or after.daemon == before.daemon:
             return

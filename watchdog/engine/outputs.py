@@ -73,7 +73,7 @@ class Outputs:
                     checks=check_lines(report),
                     base_url=self.policies.current.daemon.reports.base_url,
                     report_path=str(path) if path else None,
-                    previous_stable=report.previous_stable.version if report.previous_stable else None,
+                    previous_stable=report.previous_stable.shown if report.previous_stable else None,
                 )
                 self.dispatcher.notify(names=report.policy.notify, notification=notification)
         except Exception:

@@ -5,13 +5,14 @@ Authenticated by X-Hub-Signature-256 over the raw body; X-GitHub-Delivery is the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from watchdog.errors import IntakeError
 from watchdog.intake.base import Intake, obj, str_labels, text
 from watchdog.intake.ci_facts import github_facts
+from watchdog.intake.fields import load_json
 from watchdog.intake.refusals import (
     build_event,
     invalid,
@@ -51,8 +52,8 @@ def _payload(deployment: Mapping[str, Any]) -> dict[str, Any]:
     value = deployment.get("payload")
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
+            value = load_json(value, what="deployment.payload")
+        except IntakeError:
             return {}
     return value if isinstance(value, dict) else {}
 
@@ -126,4 +127,13 @@ def _event(
             }
         )
     event = build_event(event_data, paths=PATHS)
-    return Intake(source=SOURCE, delivery_id=delivery, event=event)
+    return Intake(source=SOURCE, delivery_id=payload_identity(deployment, status) or delivery, event=event)
+
+
+def payload_identity(deployment: Mapping[str, Any], status: Mapping[str, Any]) -> str | None:
+    """The deployment and status ids: a captured delivery replayed under a new X-GitHub-Delivery is the
+    same status, so it is answered as a duplicate instead of starting another verification."""
+    ids = deployment.get("id"), status.get("id")
+    if all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return f"deployment-{ids[0]}-status-{ids[1]}"
+    return None

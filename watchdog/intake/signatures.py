@@ -15,6 +15,7 @@ from datetime import datetime
 from watchdog.intake.refusals import bad_signature, stale_timestamp
 
 TOLERANCE_S = 300  # Standard Webhooks and the libraries: +/- 5 minutes
+MIN_KEY_BYTES = 16  # below this a key can be guessed; Standard Webhooks itself asks for 24 to 64
 
 
 def standard_key(secret: str) -> bytes:
@@ -29,6 +30,24 @@ def standard_key(secret: str) -> bytes:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
         return raw.encode()
+
+
+def key_problem(secret: str, *, standard: bool) -> str | None:
+    """Why `secret` is too weak to authenticate anything, or None (the words never quote the value)."""
+    raw = secret.strip()
+    if standard and raw.startswith("whsec_"):
+        try:
+            key = base64.b64decode(raw.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError):
+            return "whsec_ must be followed by base64 (such as whsec_ + base64 of 32 random bytes)"
+    else:
+        key = standard_key(raw) if standard else raw.encode()
+    if len(key) < MIN_KEY_BYTES:
+        return (
+            f"the key is {len(key)} bytes; at least {MIN_KEY_BYTES} are needed "
+            f"(make one with: echo {'whsec_' if standard else ''}$(head -c 32 /dev/urandom | base64))"
+        )
+    return None
 
 
 def standard_secrets(setting: str) -> list[str]:

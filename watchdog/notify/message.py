@@ -94,5 +94,6 @@ def from_detail(
         checks=tuple(checks),
         report_url=incident_url(base_url=base_url, incident_id=incident.id) if incident else None,
         report_path=report_path or (incident.path if incident else None),
-        previous_stable=previous_stable or dep.previous_version,
+        previous_stable=previous_stable
+        or (f"{dep.previous_version} (assumed)" if dep.previous_version else None),
     )

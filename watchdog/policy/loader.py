@@ -17,7 +17,7 @@ from watchdog.policy.hygiene import scan_secrets
 from watchdog.policy.messages import problems_from, real_keys
 from watchdog.policy.policyset import PolicySet, Stamps, Summary
 from watchdog.policy.resolve import located_layers, merge_layers, raw_layers
-from watchdog.policy.rules import Known, check_policy, target_placeholders
+from watchdog.policy.rules import Known, check_policy, source_placeholders, target_placeholders
 from watchdog.policy.service import EnvironmentPolicy, ServiceFile
 from watchdog.policy.yamlfile import Layer, YamlDoc, locate, parse_yaml, plain
 
@@ -109,7 +109,7 @@ class _Loading:
             raw = _normalised(plain(doc.data))
             service = self._service(doc, raw, stem=file.stem)
             envs = list(raw.get("environments") or {}) if isinstance(raw.get("environments"), dict) else []
-            known = Known(known_sources, known_targets, known_notifiers, envs)
+            known = Known(known_sources, known_targets, known_notifiers, envs, _kinds(self.daemon_plain))
             if service is not None:
                 services[service.service] = service
             if daemon is not None:
@@ -142,6 +142,9 @@ class _Loading:
         for name, target in self.daemon_plain.get("targets", {}).items():
             for loc, message in target_placeholders(target, ("targets", name)):
                 self.problems.append(Problem(*locate(layers, loc), f"target '{name}': {message}"))
+        for name, source in (self.daemon_plain.get("sources") or {}).items():
+            for loc, message in source_placeholders(source, ("sources", name)):
+                self.problems.append(Problem(*locate(layers, loc), f"source '{name}': {message}"))
         return daemon
 
     def _service(self, doc: YamlDoc, raw: dict[str, Any], *, stem: str) -> ServiceFile | None:
@@ -206,6 +209,13 @@ def _without_bad_keys(merged: dict[str, Any], exc: ValidationError) -> Environme
         except ValidationError as again:
             exc = again
     return None
+
+
+def _kinds(daemon: dict[str, Any]) -> dict[str, str]:
+    sources = daemon.get("sources")
+    if not isinstance(sources, dict):
+        return {}
+    return {str(k): str(v.get("type")) for k, v in sources.items() if isinstance(v, dict)}
 
 
 def _names(section: Any) -> list[str]:

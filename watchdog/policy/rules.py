@@ -6,21 +6,28 @@ Each finding is (keys inside the policy, message); the loader turns the keys int
 from __future__ import annotations
 
 import difflib
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from watchdog.policy.checks import ErrorRateCheck, HttpCheck, LatencyCheck, MetricCheck
 from watchdog.policy.durations import format_duration
 from watchdog.policy.service import EnvironmentPolicy, RollbackVerification, Verification
+from watchdog.templating import SOURCE_NAMES, TARGET_NAMES, Context, problems
 
 AnyCheck = HttpCheck | ErrorRateCheck | LatencyCheck | MetricCheck
 Loc = tuple[int | str, ...]
 Finding = tuple[Loc, str]
 
-PLACEHOLDERS = ("service", "environment", "version", "artifact", "deployment_id")
-TARGET_PLACEHOLDERS = (*PLACEHOLDERS, "failed_version", "failed_artifact")
-_PLACEHOLDER = re.compile(r"\{\{\s*([^}\s]*)\s*\}\}")
+PLACEHOLDERS = tuple(sorted(SOURCE_NAMES - {"interval"}))
+# How each source kind reads a query, so a placeholder is checked for the place it lands in.
+QUERY_CONTEXTS = {
+    "prometheus": Context.PROMQL,
+    "datadog": Context.DATADOG,
+    "sentry": Context.SENTRY,
+    "scrape": Context.SELECTOR,
+}
+# Where each key of a target's or source's settings goes.
+KEY_CONTEXTS = {"url": Context.URL, "headers": Context.HEADER, "body": Context.JSON}
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class Known:
     targets: Sequence[str]
     notifiers: Sequence[str]
     environments: Sequence[str]
+    source_kinds: Mapping[str, str] = field(default_factory=dict)  # source name -> type
 
 
 def unknown_name(kind: str, name: str, known: Sequence[str]) -> str:
@@ -125,12 +133,18 @@ def check_rules(check: AnyCheck, *, known: Known) -> list[Finding]:
         out: list[Finding] = []
         if not check.url.strip():
             out.append((("url",), "an http check needs a url to probe"))
-        out += _placeholders(("url",), check.url)
+        out += _placeholders(("url",), check.url, Context.URL)
+        for key, value in check.headers.items():
+            out += _placeholders(("headers", key), value, Context.HEADER)
         for key, value in check.expect.json_.items():
             if isinstance(value, str):
-                out += _placeholders(("expect", "json", key), value)
+                out += _placeholders(("expect", "json", key), value, Context.TEXT)
         return out
     out = _source(check, known=known)
+    context = QUERY_CONTEXTS.get(known.source_kinds.get(check.source or "", ""))
+    if context is not None:
+        for role, query in _query_texts(check).items():
+            out += _placeholders((role,), query, context, (*PLACEHOLDERS, "interval"))
     if isinstance(check, ErrorRateCheck):
         if not check.errors.strip() or not check.requests.strip():
             missing = [k for k in ("errors", "requests") if not getattr(check, k).strip()]
@@ -176,21 +190,35 @@ def _source(check: ErrorRateCheck | LatencyCheck | MetricCheck, *, known: Known)
     return []
 
 
-def _placeholders(loc: Loc, text: str, allowed: Sequence[str] = PLACEHOLDERS) -> list[Finding]:
-    out: list[Finding] = []
-    for name in _PLACEHOLDER.findall(text):
-        if name not in allowed:
-            known = ", ".join(allowed)
-            out.append((loc, f"unknown placeholder '{{{{ {name} }}}}'; known: {known}"))
-    return out
+def _query_texts(check: ErrorRateCheck | LatencyCheck | MetricCheck) -> dict[str, str]:
+    if isinstance(check, ErrorRateCheck):
+        return {"errors": check.errors, "requests": check.requests}
+    return {"query": check.query}
 
 
-def target_placeholders(template: object, loc: Loc) -> list[Finding]:
-    """Unknown `{{ name }}` placeholders anywhere in a target's argv, URL, headers or body."""
+def _placeholders(
+    loc: Loc, text: str, context: Context, allowed: Sequence[str] = PLACEHOLDERS
+) -> list[Finding]:
+    return [(loc, message) for message in problems(text, context=context, known=allowed)]
+
+
+def target_placeholders(template: object, loc: Loc, context: Context | None = None) -> list[Finding]:
+    """Unknown or unsafe `{{ name }}` placeholders anywhere in a target's argv, URL, headers or body."""
+    if context is None and len(loc) == 3:
+        # ("targets", name, key): the key says where its strings go; argv and env are program arguments.
+        context = KEY_CONTEXTS.get(str(loc[2]), Context.ARGV)
     if isinstance(template, str):
-        return _placeholders(loc, template, TARGET_PLACEHOLDERS)
+        return _placeholders(loc, template, context or Context.ARGV, tuple(sorted(TARGET_NAMES)))
     if isinstance(template, dict):
-        return [f for key, value in template.items() for f in target_placeholders(value, (*loc, key))]
+        return [f for k, value in template.items() for f in target_placeholders(value, (*loc, k), context)]
     if isinstance(template, list):
-        return [f for i, value in enumerate(template) for f in target_placeholders(value, (*loc, i))]
+        return [f for i, value in enumerate(template) for f in target_placeholders(value, (*loc, i), context)]
     return []
+
+
+def source_placeholders(config: object, loc: Loc) -> list[Finding]:
+    """A scrape source's URL may name the service and environment; nothing else in a source is filled."""
+    url = config.get("url") if isinstance(config, dict) and config.get("type") == "scrape" else None
+    if not isinstance(url, str):
+        return []
+    return _placeholders((*loc, "url"), url, Context.URL, ("environment", "service"))

@@ -1,6 +1,7 @@
 """Reads one YAML file with ruamel's round-trip loader, keeping where every key sits in the file.
 
 A syntax error becomes a Problem at the parser's line; `locate` maps a path of keys back to line:col.
+Files over 1 MiB and aliases that expand past a bound (a "billion laughs" bomb) are refused before use.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from watchdog.errors import Problem
 
 Loc = Sequence[int | str]
 _DUPLICATE = re.compile(r'found duplicate key "([^"]*)"')
+MAX_FILE_BYTES = 1024 * 1024
+MAX_EXPANDED_NODES = 100_000  # every value once per place an alias repeats it; real policies use < 5,000
+_ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\[\]{}]+")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,10 @@ class YamlDoc:
 def parse_yaml(path: Path) -> YamlDoc:
     display = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = f"the file is {size:,} bytes; a policy file may be at most {MAX_FILE_BYTES:,} (1 MiB)"
+            return YamlDoc(display, None, (Problem(display, 1, 1, message),))
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return YamlDoc(display, None, (Problem(display, 1, 1, f"cannot read the file: {exc}"),))
@@ -57,10 +65,49 @@ def parse_yaml(path: Path) -> YamlDoc:
         return YamlDoc(display, None, (Problem(display, 1, 1, f"YAML error: {type(exc).__name__}"),))
     if data is None:
         return YamlDoc(display, None, (Problem(display, 1, 1, "the file is empty"),))
+    if expanded_size(data) > MAX_EXPANDED_NODES:
+        message = (
+            f"YAML aliases expand this file to more than {MAX_EXPANDED_NODES:,} values; "
+            "write the repeated parts out, or use fewer nested aliases"
+        )
+        return YamlDoc(display, None, (Problem(display, _first_alias_line(text), 1, message),))
     if not isinstance(data, dict):
         message = "the file must be a mapping of keys (key: value), not a list or a single value"
         return YamlDoc(display, None, (Problem(display, 1, 1, message),))
     return YamlDoc(display, data)
+
+
+def expanded_size(root: Any) -> int:
+    """How many values the tree holds once every alias is copied out; stops counting past the bound.
+
+    An alias is the same object in several places: counted once per place, computed once per object.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int) -> int:
+        if not isinstance(node, dict | list) or depth > 200:
+            return 1
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = MAX_EXPANDED_NODES + 1  # a cycle (an alias to its own parent) is unbounded
+        items = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+        total = 1
+        for item in items:
+            total += size(item, depth + 1)
+            if total > MAX_EXPANDED_NODES:
+                break
+        sizes[id(node)] = total
+        return total
+
+    return size(root, 0)
+
+
+def _first_alias_line(text: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _ALIAS.search(line.split("#", 1)[0]):
+            return number
+    return 1
 
 
 def _mark(exc: MarkedYAMLError) -> tuple[int, int]:

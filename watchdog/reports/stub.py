@@ -172,7 +172,7 @@ def _context(report: ReportInput, stem: str) -> dict[str, Any]:
         "summary": summary_sentence(report),
         "deployment": dep,
         "deployed_at": _utc(dep.deployed_at),
-        "previous_stable": f"{prev.version} (`{prev.artifact}`)"
+        "previous_stable": f"{prev.shown} (`{prev.artifact}`)"
         if prev
         else (dep.previous_version or "unknown"),
         "timeline": _timeline(report),

@@ -66,11 +66,3 @@ class Source(Protocol):
         ...
 
     async def aclose(self) -> None: ...
-
-
-def render(template: str, values: dict[str, str]) -> str:
-    """Fills `{{ name }}` placeholders; an unknown name is left as written (it is a literal then)."""
-    out = template
-    for key, value in values.items():
-        out = out.replace("{{ " + key + " }}", value).replace("{{" + key + "}}", value)
-    return out

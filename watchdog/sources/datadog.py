@@ -30,6 +30,7 @@ from watchdog.sources.fetch import Fetched, FetchLoop, combine, finite, role_que
 from watchdog.sources.ratelimit import RateLimiter, header_float
 from watchdog.sources.series import Series, buckets, error_rate_pairs, window_value
 from watchdog.telemetry import Metrics
+from watchdog.templating import Context
 
 log = logging.getLogger(__name__)
 UPSTREAM = "Datadog"
@@ -103,7 +104,7 @@ class DatadogSource:
     async def sample(
         self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext
     ) -> Measurement:
-        roles, how = role_queries(check, ctx)
+        roles, how = role_queries(check, ctx, context=Context.DATADOG)
         if isinstance(roles, str):
             return Measurement(error=roles)
         end = at.timestamp()
@@ -126,7 +127,7 @@ class DatadogSource:
     async def history(
         self, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
     ) -> Baseline | None:
-        roles, how = role_queries(check, ctx)
+        roles, how = role_queries(check, ctx, context=Context.DATADOG)
         if isinstance(roles, str):
             return None
         start_s, end_s = math.floor(start.timestamp()), math.ceil(end.timestamp())

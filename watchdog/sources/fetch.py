@@ -16,10 +16,11 @@ from watchdog.analysis.models import Measurement
 from watchdog.errors import SourceError
 from watchdog.policy.checks import ErrorRateCheck, HttpCheck, queries
 from watchdog.redact import redact
-from watchdog.sources.base import AnyCheck, SampleContext, render
+from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.ratelimit import RateLimiter
 from watchdog.sources.series import Reduce, Series
 from watchdog.telemetry import Metrics
+from watchdog.templating import Context, TemplateError, render
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +102,18 @@ class FetchLoop:
         return Fetched(error=message, kind=exc.kind)
 
 
-def role_queries(check: AnyCheck, ctx: SampleContext) -> tuple[dict[str, str] | str, Reduce]:
+def role_queries(
+    check: AnyCheck, ctx: SampleContext, *, context: Context
+) -> tuple[dict[str, str] | str, Reduce]:
     """Role -> query with placeholders filled, and how points reduce; a string is why it cannot run."""
     if isinstance(check, HttpCheck):
         return f"check {check.name}: http checks are probed by the http source", "last"
-    rendered = {role: render(q, ctx.placeholders()).strip() for role, q in queries(check).items()}
+    try:
+        rendered = {
+            role: render(q, ctx.placeholders(), context=context).strip() for role, q in queries(check).items()
+        }
+    except TemplateError as exc:
+        return redact(f"check {check.name}: {exc}"), "last"
     missing = [role for role, q in rendered.items() if not q]
     if missing:
         return f"check {check.name}: no query for {', '.join(missing)}", "last"

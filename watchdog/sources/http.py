@@ -17,11 +17,11 @@ import httpx
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.errors import ConfigError, SourceError
 from watchdog.policy.checks import HttpCheck
-from watchdog.policy.secrets import expand_env
 from watchdog.redact import redact
-from watchdog.sources.base import AnyCheck, SampleContext, render
+from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.telemetry import Metrics
+from watchdog.templating import Context, render
 
 _MISSING = object()
 
@@ -52,9 +52,12 @@ class HttpSource:
             return Measurement(error=f"the http source only probes http checks, not {check.type!r}")
         values = ctx.placeholders()
         try:
-            url = expand_env(render(check.url, values), environ=self._environ)
+            # `${NAME}` is read from the policy's own text, in the same pass that fills placeholders.
+            env = self._environ
+            url = render(check.url, values, context=Context.URL, environ=env, expand_env=True)
             headers = {
-                k: expand_env(render(v, values), environ=self._environ) for k, v in check.headers.items()
+                k: render(v, values, context=Context.HEADER, environ=env, expand_env=True)
+                for k, v in check.headers.items()
             }
             pattern = re.compile(check.expect.body) if check.expect.body is not None else None
         except (ConfigError, re.error) as exc:
@@ -137,7 +140,7 @@ def _lookup(body: Any, path: str) -> Any:
 
 
 def _render_value(value: Any, values: dict[str, str]) -> Any:
-    return render(value, values) if isinstance(value, str) else value
+    return render(value, values, context=Context.TEXT) if isinstance(value, str) else value
 
 
 def _same(actual: Any, wanted: Any) -> bool:

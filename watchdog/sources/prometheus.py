@@ -18,9 +18,10 @@ from watchdog.policy.checks import queries
 from watchdog.policy.connections import PrometheusSourceConfig
 from watchdog.policy.secrets import expand_env, resolve_secret
 from watchdog.redact import redact
-from watchdog.sources.base import AnyCheck, SampleContext, render
+from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.telemetry import Metrics
+from watchdog.templating import Context, TemplateError, render
 
 NO_DATA = "no data"
 
@@ -106,7 +107,11 @@ class PrometheusSource:
         await self._http.aclose()
 
     def _render(self, query: str, ctx: SampleContext, interval: float) -> str:
-        return render(query, {**ctx.placeholders(), "interval": f"{max(1, round(interval))}s"})
+        values = {**ctx.placeholders(), "interval": f"{max(1, round(interval))}s"}
+        try:
+            return render(query, values, context=Context.PROMQL)
+        except TemplateError as exc:
+            raise SourceError(str(exc), kind="config") from None
 
     def _auth(self) -> tuple[dict[str, str], httpx.Auth | None]:
         cfg, env = self.config, self._environ

@@ -18,10 +18,11 @@ from watchdog.policy.checks import queries
 from watchdog.policy.connections import ScrapeSourceConfig
 from watchdog.policy.secrets import expand_env
 from watchdog.redact import redact
-from watchdog.sources.base import AnyCheck, SampleContext, render
+from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.sources.selector import Selector, parse_selector
 from watchdog.telemetry import Metrics
+from watchdog.templating import Context, render
 
 FIRST_SCRAPE = "first scrape: no previous value"
 # Bounds memory when an engine never calls forget(); the oldest keys go first.
@@ -99,7 +100,10 @@ class ScrapeSource:
         if not roles:
             return Measurement(error=f"the scrape source has no query for a {check.type} check")
         try:
-            selectors = {role: parse_selector(render(q, ctx.placeholders())) for role, q in roles.items()}
+            selectors = {
+                role: parse_selector(render(q, ctx.placeholders(), context=Context.SELECTOR))
+                for role, q in roles.items()
+            }
             series = await self._scrape(ctx)
         except (ConfigError, SourceError) as exc:
             return Measurement(error=redact(str(exc)))
@@ -115,7 +119,13 @@ class ScrapeSource:
 
     async def _scrape(self, ctx: SampleContext) -> list[Series]:
         try:
-            url = expand_env(render(self.config.url, ctx.placeholders()), environ=self._environ)
+            url = render(
+                self.config.url,
+                ctx.placeholders(),
+                context=Context.URL,
+                environ=self._environ,
+                expand_env=True,
+            )
             headers = {"Accept": _ACCEPT}
             headers.update({k: expand_env(v, environ=self._environ) for k, v in self.config.headers.items()})
         except ConfigError as exc:

@@ -34,6 +34,7 @@ from watchdog.sources.sentry_query import (
 )
 from watchdog.sources.series import error_rate_pairs
 from watchdog.telemetry import Metrics
+from watchdog.templating import Context
 
 UPSTREAM = "Sentry"
 
@@ -89,7 +90,7 @@ class SentrySource:
     async def sample(
         self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext
     ) -> Measurement:
-        roles, _how = role_queries(check, ctx)
+        roles, _how = role_queries(check, ctx, context=Context.SENTRY)
         if isinstance(roles, str):
             return Measurement(error=roles)
         min_sessions = check.min_sessions if isinstance(check, MetricCheck) else None
@@ -109,7 +110,7 @@ class SentrySource:
 
         None for crash-free rates: the previous release is unknown here, and sessions come hourly.
         """
-        roles, _how = role_queries(check, ctx)
+        roles, _how = role_queries(check, ctx, context=Context.SENTRY)
         if isinstance(roles, str):
             return None
         try:

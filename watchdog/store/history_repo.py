@@ -15,7 +15,6 @@ from watchdog.store.base import StoreBase
 from watchdog.store.records import DeploymentRow, SampleRow, StableRow
 from watchdog.store.tables import deployments, samples, stable_artifacts, verifications
 
-_GOOD = ("stable", "assumed_stable")
 _VERIFIED = (State.PASSED.value, State.PROMOTED.value)
 st = stable_artifacts.c  # the columns every query here names
 
@@ -81,19 +80,22 @@ class HistoryRepo(StoreBase):
     def rollback_candidate(
         self, *, service: str, environment: str, exclude_artifact: str
     ) -> StableRow | None:
-        stmt = (
-            select(stable_artifacts)
-            .where(
-                st.service == service,
-                st.environment == environment,
-                st.status.in_(_GOOD),
-                st.artifact != exclude_artifact,
-            )
-            .order_by(st.since.desc(), st.id.desc())
-            .limit(1)
-        )
+        """The newest verified stable artifact. An event's previous_artifact ("assumed_stable") is only a
+        hint, used while nothing at all has been verified for this service and environment: a signed
+        event must never outrank what passed verification."""
+        scope = (st.service == service, st.environment == environment)
+        newest = (st.since.desc(), st.id.desc())
         with self._read() as conn:
-            return self._first(conn, stmt, rows.stable)
+            verified = select(stable_artifacts).where(*scope, st.status == "stable")
+            found = self._first(
+                conn, verified.where(st.artifact != exclude_artifact).order_by(*newest).limit(1), rows.stable
+            )
+            if found is not None or self._first(conn, verified.limit(1), rows.stable) is not None:
+                return found
+            assumed = select(stable_artifacts).where(
+                *scope, st.status == "assumed_stable", st.artifact != exclude_artifact
+            )
+            return self._first(conn, assumed.order_by(*newest).limit(1), rows.stable)
 
     def artifact_status(self, *, service: str, environment: str, artifact: str) -> StableRow | None:
         stmt = select(stable_artifacts).where(

@@ -118,6 +118,20 @@ class StableRow:
     since: datetime
     reason: str
 
+    @property
+    def assumed(self) -> bool:
+        """Only a deploy event said it ran before; it never passed a verification here."""
+        return self.status == "assumed_stable"
+
+    @property
+    def shown(self) -> str:
+        """The version as reports and notifications show it, "assumed" when it never passed here."""
+        return (
+            f"{self.version} (assumed: named by a deploy event, never verified)"
+            if self.assumed
+            else self.version
+        )
+
 
 @dataclass(frozen=True)
 class IncidentRow:

@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shlex
 from collections.abc import Mapping
 
 from watchdog.errors import TargetError, TransientTargetError, WatchdogError
 from watchdog.policy.connections import CommandTargetConfig
-from watchdog.policy.secrets import expand_env
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, with_retries
-from watchdog.targets.templating import check_templates, render
 from watchdog.targets.transcript import Transcript
+from watchdog.templating import TARGET_NAMES, Context, check_templates, env_names, render
 
 EX_TEMPFAIL = 75
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# What a program needs to run at all; anything else (tokens above all) it gets only when its config names it.
+BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME")
 
 
 def request_env(req: RollbackRequest) -> dict[str, str]:
@@ -41,7 +40,8 @@ class CommandTarget:
         backoff: Backoff | None = None,
         kill_grace: float = 5.0,
     ) -> None:
-        check_templates([*config.argv, *config.env.values()], where=f"target {name}")
+        templates = [(t, Context.ARGV) for t in (*config.argv, *config.env.values())]
+        check_templates(templates, known=TARGET_NAMES, where=f"target {name}")
         self.name = name
         self.config = config
         self._environ = environ
@@ -54,11 +54,14 @@ class CommandTarget:
 
     def _env(self, req: RollbackRequest, log: Transcript) -> dict[str, str]:
         base = dict(self._environ if self._environ is not None else os.environ)
-        env = {**base, **request_env(req)}
+        minimal = {key: base[key] for key in BASE_ENV if key in base}
+        env = {**minimal, **request_env(req)}
         for key, template in self.config.env.items():
-            # Environment references first, placeholders after: a placeholder value is never env-expanded.
-            log.add_secret(*(base.get(m.group(1)) for m in _ENV_REF.finditer(template)))
-            env[key] = render(expand_env(template, environ=base), req.placeholders())
+            # References and placeholders in one pass: a placeholder's value is never env-expanded.
+            log.add_secret(*(base.get(name) for name in env_names(template)))
+            env[key] = render(
+                template, req.placeholders(), context=Context.ARGV, environ=base, expand_env=True
+            )
         return env
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:
@@ -69,7 +72,7 @@ class CommandTarget:
         log = Transcript()
         notes = RetryNotes(log)
         try:
-            argv = [render(item, req.placeholders()) for item in self.config.argv]
+            argv = [render(item, req.placeholders(), context=Context.ARGV) for item in self.config.argv]
             env = self._env(req, log)
             done = await with_retries(
                 lambda: self._run(argv, env, log), backoff=self._backoff, on_retry=notes

@@ -9,7 +9,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,14 +16,19 @@ import httpx
 
 from watchdog.errors import TargetError, WatchdogError
 from watchdog.policy.connections import WebhookTargetConfig
-from watchdog.policy.secrets import expand_env
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
-from watchdog.targets.templating import check_templates, render, render_json, strings_in
 from watchdog.targets.transcript import Transcript, excerpt
-
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from watchdog.templating import (
+    TARGET_NAMES,
+    Context,
+    check_templates,
+    env_names,
+    render,
+    render_json,
+    strings_in,
+)
 
 
 def idempotency_key(req: RollbackRequest) -> str:
@@ -44,8 +48,12 @@ class WebhookTarget:
         transport: httpx.AsyncBaseTransport | None = None,
         backoff: Backoff | None = None,
     ) -> None:
-        templates = [config.url, *config.headers.values(), *strings_in(config.body)]
-        check_templates(templates, where=f"target {name}")
+        templates = [
+            (config.url, Context.URL),
+            *((v, Context.HEADER) for v in config.headers.values()),
+            *((s, Context.JSON) for s in strings_in(config.body)),
+        ]
+        check_templates(templates, known=TARGET_NAMES, where=f"target {name}")
         self.name = name
         self.config = config
         self._environ = environ
@@ -56,11 +64,11 @@ class WebhookTarget:
     async def current(self, req: RollbackRequest) -> Current:
         return Current(artifact=None, detail=f"webhook target {self.name} cannot tell what runs")
 
-    def _fill(self, template: str, req: RollbackRequest, log: Transcript) -> str:
-        """`${NAME}` from the environment, then placeholders (whose values are never env-expanded)."""
+    def _fill(self, template: str, req: RollbackRequest, log: Transcript, *, context: Context) -> str:
+        """`${NAME}` from the environment and placeholders in one pass: a value is never env-expanded."""
         environ = self._environ if self._environ is not None else os.environ
-        log.add_secret(*(environ.get(m.group(1)) for m in _ENV_REF.finditer(template)))
-        return render(expand_env(template, environ=environ), req.placeholders())
+        log.add_secret(*(environ.get(name) for name in env_names(template)))
+        return render(template, req.placeholders(), context=context, environ=environ, expand_env=True)
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:
         return await self._memo.run(req, lambda: self._perform(req))
@@ -70,8 +78,10 @@ class WebhookTarget:
         log = Transcript()
         notes = RetryNotes(log, indent="  ")
         try:
-            url = self._fill(self.config.url, req, log)
-            headers = {k: self._fill(v, req, log) for k, v in self.config.headers.items()}
+            url = self._fill(self.config.url, req, log, context=Context.URL)
+            headers = {
+                k: self._fill(v, req, log, context=Context.HEADER) for k, v in self.config.headers.items()
+            }
             body = render_json(self.config.body, req.placeholders())
             lower = {k.lower() for k in headers}
             if "content-type" not in lower:
