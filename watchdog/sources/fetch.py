@@ -17,6 +17,7 @@ from watchdog.errors import SourceError
 from watchdog.policy.checks import ErrorRateCheck, HttpCheck, queries
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, render
+from watchdog.sources.counts import zero_missing_errors
 from watchdog.sources.ratelimit import RateLimiter
 from watchdog.sources.series import Reduce, Series
 from watchdog.telemetry import Metrics
@@ -121,11 +122,9 @@ def combine(
         unique = {e for _, e in errors}
         text = unique.pop() if len(unique) == 1 else "; ".join(f"{role}: {e}" for role, e in errors)
         return Measurement(values={role: None for role in roles}, error=text)
-    out = dict(values)
-    notes = [f.note for f in fetched if f.note]
-    if "requests" in out and out.get("errors") is None and out["requests"] is not None:
-        # Count metrics send no point for an interval without events: that is zero errors, not a gap.
-        out["errors"] = 0.0
+    # Count metrics send no point for an interval without events: that is zero errors, not a gap.
+    out, zero_notes = zero_missing_errors(values)
+    notes = [f.note for f in fetched if f.note] + zero_notes
     empty = [role for role in roles if out.get(role) is None]
     if empty and not notes:
         notes.append("no data" if len(empty) == len(roles) else f"no data for {', '.join(empty)}")
