@@ -66,6 +66,11 @@ class EnvironmentPolicy(Strict):
         None, description="the gate: the same artifact must have passed in this environment first"
     )
     checks: list[Check] = Field(default_factory=list)
+    on_missing_source: Literal["degrade", "fail_start"] = Field(
+        "degrade",
+        description="a source whose secret is missing at start: degrade (its checks are inconclusive, the "
+        "daemon starts) or fail_start (the daemon refuses to start)",
+    )
 
 
 class ServiceFile(Strict):
