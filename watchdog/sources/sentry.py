@@ -18,6 +18,7 @@ from watchdog.errors import SourceError
 from watchdog.policy.checks import MetricCheck
 from watchdog.policy.connections import SentrySourceConfig
 from watchdog.policy.secrets import resolve_secret
+from watchdog.resilience import ErrorKind
 from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.fetch import Fetched, FetchLoop, combine, role_queries
 from watchdog.sources.ratelimit import RateLimiter, header_float
@@ -262,7 +263,7 @@ class SentrySource:
                 ) from None
             except httpx.TransportError as exc:
                 raise SourceError(
-                    f"cannot reach Sentry: {type(exc).__name__}: {exc}", kind="connect"
+                    f"cannot reach Sentry: {type(exc).__name__}: {exc}", kind=ErrorKind.CONNECTION
                 ) from None
         self._note(response.headers)
         if response.status_code == 429:
