@@ -72,6 +72,8 @@ def test_no_5xx_series_passes_and_becomes_stable(
     assert final["state"] == "passed", final["reasons"]
     judged = [s for s in final["samples"] if not s.get("warmup")]
     assert judged and all(s["outcome"] == "pass" for s in judged), judged
+    # The API answer says why there was an error rate at all: no 5xx series was read as 0 errors.
+    assert all(s["note"] == ZERO_NOTE for s in judged), judged
     store = Store(f"sqlite:///{tmp_path / 'data' / 'watchdog.db'}")
     try:
         stable = store.rollback_candidate(service="shop", environment="staging", exclude_artifact="other")
