@@ -45,3 +45,23 @@ def test_each_source_kind_has_an_example_that_loads(kind: str, tmp_path: Path) -
     else:
         assert kind in sources.values()
         assert all(sources.get(c.source or "") == kind for c in checks if c.type != "http")
+
+
+def test_no_file_refers_to_a_design_document_outside_the_repository() -> None:
+    import subprocess
+
+    root = DOC.parents[1]
+    listed = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=False)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    outside = "DESIGN" + ".md"  # spelled apart so this file does not match itself
+    hits = []
+    for name in listed.stdout.splitlines():
+        path = root / name
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue
+        hits += [f"{name}:{n}" for n, line in enumerate(text.splitlines(), 1) if outside in line]
+    assert not hits, f"the design document is docs/design.md: {hits}"
+    assert "docs/design.md" in (root / "README.md").read_text()
