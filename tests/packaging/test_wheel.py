@@ -79,7 +79,7 @@ def test_check_accepts_the_shipped_config(installed: Path, tmp_path: Path) -> No
         env=_env(installed, tmp_path),
         cwd=tmp_path,
     )
-    assert out.startswith("config OK: 3 services"), out
+    assert out.strip() == f"{ROOT / 'config'} OK: 3 services, 5 environments, 13 checks", out
 
 
 def test_serve_answers_healthz(installed: Path, tmp_path: Path) -> None:
