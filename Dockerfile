@@ -6,6 +6,27 @@
 #   FROM python:3.11.14-slim-bookworm@sha256:<digest>
 # and let a bot (Renovate, Dependabot) raise both together.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# The helm and kubernetes targets run `helm` (and some rollback scripts `kubectl`): they are not in the
+# default image. `docker build --build-arg TOOLS=with-tools .` copies both binaries in from their upstream
+# images (kubectl from the Kubernetes project's registry, helm from alpine/helm, which packages the
+# official release binary). Pin both by digest next to the tag for production, as for the base image.
+ARG TOOLS=no-tools
+ARG KUBECTL_IMAGE=registry.k8s.io/kubectl:v1.31.2
+ARG HELM_IMAGE=alpine/helm:3.16.1
+
+FROM ${KUBECTL_IMAGE} AS kubectl
+FROM ${HELM_IMAGE} AS helm
+
+# Exactly one of these two becomes `tools`; BuildKit builds (and pulls) only the stages it needs.
+FROM ${PYTHON_IMAGE} AS no-tools
+RUN mkdir -p /tools
+
+FROM ${PYTHON_IMAGE} AS with-tools
+COPY --from=kubectl /bin/kubectl /tools/kubectl
+COPY --from=helm /usr/bin/helm /tools/helm
+
+# hadolint ignore=DL3006 a stage chosen by the TOOLS build arg, not an image to pin
+FROM ${TOOLS} AS tools
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -31,6 +52,8 @@ RUN groupadd --system --gid 10001 watchdog \
     && mkdir -p /var/lib/watchdog /etc/watchdog \
     && chown watchdog:watchdog /var/lib/watchdog
 COPY --from=builder /opt/venv /opt/venv
+# Empty unless built with TOOLS=with-tools (then /usr/local/bin/helm and /usr/local/bin/kubectl).
+COPY --from=tools /tools/ /usr/local/bin/
 # The shipped example config is the default; mount your own over /etc/watchdog. It holds no secret values:
 # those come from the environment or from $WATCHDOG_SECRETS_DIR at run time, never from the image.
 COPY config/ /etc/watchdog/

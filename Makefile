@@ -1,24 +1,45 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
-PY ?= python3.11
+# PY: the first python3 >= 3.11 on PATH (override: `make run PY=python3.13`).
+PY ?= $(shell for p in python3 python3.14 python3.13 python3.12 python3.11; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& echo $$p && break; done)
+# `make test`, `make lint`: .venv with the dev extra. `make run`: .venv-run with the runtime dependencies only
+# (what the container image installs), so running the daemon never pulls in the test tooling.
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_VENV := .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed
+PORT ?= 8080
+DEMO_PORT ?= 8081
 
-.PHONY: run test lint typecheck bench venv clean test-fast system-deps
+.PHONY: run test lint typecheck bench venv run-venv clean test-fast system-deps python
 
-$(STAMP): pyproject.toml constraints.txt
+python:
+	@test -n "$(PY)" || { echo "make: no python3 >= 3.11 on PATH; install one or pass PY=/path/to/python3" >&2; exit 1; }
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+		|| { echo "make: $(PY) is not Python >= 3.11; pass PY=/path/to/python3.11-or-newer" >&2; exit 1; }
+
+$(STAMP): pyproject.toml constraints.txt | python
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+$(RUN_STAMP): pyproject.toml constraints.txt | python
+	test -x $(RUN_VENV)/bin/python || $(PY) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/pip install -q --disable-pip-version-check -c constraints.txt -e .
+	touch $(RUN_STAMP)
+
 venv: $(STAMP)
+
+run-venv: $(RUN_STAMP)
 
 # Debian packages the tests start for real: Prometheus, Chromium (dashboard), librsvg (SVG -> PNG).
 system-deps:
 	@bash .ci/system-deps
 
-run: $(STAMP)
-	$(BIN)/watchdog serve --config config --demo
+run: $(RUN_STAMP)
+	$(RUN_VENV)/bin/watchdog serve --config config --demo --port $(PORT) --demo-port $(DEMO_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check watchdog tests bench
@@ -41,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/sources.py
 
 clean:
-	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(RUN_VENV) data .mypy_cache .ruff_cache .pytest_cache

@@ -1,6 +1,6 @@
 """The per-sample rules as one table: check, measurement, baseline, earlier values -> outcome and reason.
 
-Every threshold comparison of DESIGN.md "Judging rules" has a row here.
+Every threshold comparison of docs/design.md ("How a sample is judged") has a row here.
 """
 
 from __future__ import annotations

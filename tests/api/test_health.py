@@ -19,13 +19,14 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 
 
 async def test_readyz(client: httpx.AsyncClient, runtime: Runtime) -> None:
-    assert (await client.get("/readyz")).json() == {"ready": True, "reasons": []}
+    assert (await client.get("/readyz")).json() == {"ready": True, "reasons": [], "degraded_sources": []}
     # A database server that refuses connections: nothing listens on that loopback port.
     runtime.store = Store(f"postgresql+psycopg://watchdog@127.0.0.1:{free_port()}/watchdog")
     resp = await client.get("/readyz")
     assert resp.status_code == 503
     assert resp.json()["ready"] is False
     assert resp.json()["reasons"] == ["the state store does not answer (OperationalError)"]
+    assert resp.json()["degraded_sources"] == []
     assert (await client.get("/healthz")).status_code == 200
 
 

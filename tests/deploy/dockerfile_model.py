@@ -45,6 +45,11 @@ class Dockerfile:
     def final(self) -> Stage:
         return self.stages[-1]
 
+    def stage(self, name: str) -> Stage:
+        found = [s for s in self.stages if s.name == name]
+        assert len(found) == 1, f"expected one stage named {name}, got {len(found)}"
+        return found[0]
+
     def instructions(self, keyword: str) -> list[Instruction]:
         return [i for stage in self.stages for i in stage.all(keyword)]
 

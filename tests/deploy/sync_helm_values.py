@@ -1,4 +1,4 @@
-"""Rewrites the `config:` section of helm/watchdog/values.yaml from the repository's config/ example.
+"""Writes helm/watchdog/values-example.yaml: the repository's config/ example as chart values.
 
 Run `python -m tests.deploy.sync_helm_values` after editing config/; test_helm_chart fails until they agree.
 """
@@ -10,8 +10,14 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-VALUES = ROOT / "helm" / "watchdog" / "values.yaml"
-MARKER = "\nconfig:\n"
+EXAMPLE = ROOT / "helm" / "watchdog" / "values-example.yaml"
+HEADER = """\
+# The repository's example config (config/watchdog.yaml and config/services/*.yaml) as chart values:
+#   helm upgrade --install watchdog helm/watchdog -n watchdog -f helm/watchdog/values-example.yaml
+# It runs the demo policies and creates Roles in the namespaces its kubernetes targets name (shop,
+# shop-staging): a starting point to copy, not a default. Written from config/ by
+# `python -m tests.deploy.sync_helm_values` (a test keeps the two equal): edit config/, then run it.
+"""
 
 
 def example_config(root: Path = ROOT) -> dict[str, object]:
@@ -22,17 +28,13 @@ def example_config(root: Path = ROOT) -> dict[str, object]:
     }
 
 
-def synced(values_text: str, config: dict[str, object]) -> str:
-    head, found, _ = values_text.partition(MARKER)
-    if not found:
-        raise SystemExit(f"{VALUES}: no top-level 'config:' section to replace")
-    body = yaml.safe_dump({"config": config}, sort_keys=False, width=110, default_flow_style=False)
-    return head + "\n" + body
+def rendered(config: dict[str, object]) -> str:
+    return HEADER + yaml.safe_dump({"config": config}, sort_keys=False, width=110, default_flow_style=False)
 
 
 def main() -> None:
-    VALUES.write_text(synced(VALUES.read_text(), example_config()))
-    print(f"{VALUES.relative_to(ROOT)}: config section rewritten from config/")
+    EXAMPLE.write_text(rendered(example_config()))
+    print(f"{EXAMPLE.relative_to(ROOT)}: written from config/")
 
 
 if __name__ == "__main__":

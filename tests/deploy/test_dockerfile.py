@@ -63,20 +63,40 @@ def test_hadolint_ignores_are_justified() -> None:
             assert re.search(r"hadolint ignore=\S+\s+\S", line), f"line {number}: an ignore needs a reason"
 
 
+PINNED_TOOLS = {
+    "kubectl": r"registry\.k8s\.io/kubectl:v\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?",
+    "helm": r"alpine/helm:\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?",
+}
+
+
 def test_multi_stage_on_a_pinned_slim_python_311(dockerfile: Dockerfile) -> None:
-    assert len(dockerfile.stages) >= 2
-    assert dockerfile.stages[0].name == "builder"
+    assert dockerfile.final.name == "runtime" and dockerfile.stage("builder")
+    python = r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?"
     for stage in dockerfile.stages:
-        assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", stage.base), stage.base
+        if stage.name in PINNED_TOOLS:
+            assert re.fullmatch(PINNED_TOOLS[stage.name], stage.base), stage.base
+        elif stage.name == "tools":
+            assert stage.base in ("no-tools", "with-tools"), "TOOLS names one of the two stages"
+        else:
+            assert re.fullmatch(python, stage.base), stage.base
     assert "digest" in DOCKERFILE.read_text(), "say that a digest pin is recommended for production"
 
 
+def test_helm_and_kubectl_come_only_with_the_tools_variant(dockerfile: Dockerfile) -> None:
+    assert dockerfile.global_args["TOOLS"] == "no-tools", "the default image carries no cluster tools"
+    assert dockerfile.stage("no-tools").all("COPY") == []
+    copies = {i.args for i in dockerfile.stage("with-tools").all("COPY")}
+    assert copies == {"--from=kubectl /bin/kubectl /tools/kubectl", "--from=helm /usr/bin/helm /tools/helm"}
+    from_tools = [c for c in dockerfile.final.all("COPY") if "--from=tools" in c.args]
+    assert [c.args for c in from_tools] == ["--from=tools /tools/ /usr/local/bin/"]
+
+
 def test_builder_installs_locked_runtime_dependencies_only(dockerfile: Dockerfile) -> None:
-    runs = " ".join(i.args for i in dockerfile.stages[0].all("RUN"))
+    runs = " ".join(i.args for i in dockerfile.stage("builder").all("RUN"))
     assert "-c constraints.txt" in runs
     assert re.search(r"pip install[^&;]*\s\.(\s|$)", runs), "the package itself is installed, not editable"
     assert "[dev]" not in runs and "-e " not in runs
-    copied = " ".join(i.args for i in dockerfile.stages[0].all("COPY"))
+    copied = " ".join(i.args for i in dockerfile.stage("builder").all("COPY"))
     assert "constraints.txt" in copied
 
 
@@ -84,6 +104,7 @@ def test_runtime_stage_copies_only_the_venv_and_config(dockerfile: Dockerfile) -
     copies = dockerfile.final.all("COPY")
     from_builder = [c for c in copies if "--from=builder" in c.args]
     assert from_builder and all("/opt/venv" in c.args for c in from_builder)
+    assert all(c.args.startswith(("--from=builder", "--from=tools", "config/")) for c in copies)
     assert any(c.args.split()[-2:] == ["config/", "/etc/watchdog/"] for c in copies)
     assert not any(".env" in c.args.split() for c in copies)
 
@@ -201,7 +222,7 @@ def _copy_sources(instruction: Instruction, context: Path) -> None:
 def replay(dockerfile: Dockerfile, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImageReplay]:
     image = ImageReplay(tmp_path_factory.mktemp("image"), _free_port())
     image.context.mkdir()
-    builder = dockerfile.stages[0]
+    builder = dockerfile.stage("builder")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON", "PIP_"))}
     for instruction in builder.all("ENV"):
         for key, value in env_pairs(instruction).items():

@@ -1,7 +1,8 @@
-"""helm/watchdog rendered by Helm's own engine for the default values and values-ha.yaml, then checked.
+"""helm/watchdog rendered by Helm's own engine for the defaults, values-example.yaml and values-ha.yaml.
 
-Every document parses; the Deployment is hardened and probed; the ConfigMap's files pass `watchdog check`;
-RBAC grants only get/list/watch/patch on apps deployments and replicasets; unsafe values refuse to render.
+Every object is valid against the Kubernetes schemas (kubernetes-validate); the defaults create no Role and no
+policy; the Deployment is hardened and probed; the ConfigMap's files pass `watchdog check`; RBAC grants only
+get/list/watch/patch on apps deployments and replicasets; the optional Ingress exposes the webhooks only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.deploy.sync_helm_values import example_config
 
 DEFAULTS: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
 HA: dict[str, Any] = yaml.safe_load((CHART / "values-ha.yaml").read_text())
+EXAMPLE: dict[str, Any] = yaml.safe_load((CHART / "values-example.yaml").read_text())
 SCHEMA: dict[str, Any] = yaml.safe_load((CHART / "values.schema.json").read_text())
 ALLOWED_VERBS = {"get", "list", "watch", "patch"}
 ALLOWED_RESOURCES = {"deployments", "replicasets"}
@@ -40,6 +42,11 @@ def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def default_docs() -> list[dict[str, Any]]:
     return render()
+
+
+@pytest.fixture(scope="module")
+def example_docs() -> list[dict[str, Any]]:
+    return render(EXAMPLE)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +74,7 @@ def kubernetes_target_namespaces(daemon: dict[str, Any]) -> set[str]:
 # ---- every render -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("values", [None, HA], ids=["default", "ha"])
+@pytest.mark.parametrize("values", [None, EXAMPLE, HA], ids=["default", "example", "ha"])
 def test_every_document_is_a_named_kubernetes_object(values: dict[str, Any] | None) -> None:
     documents = render(values)
     assert documents
@@ -79,31 +86,44 @@ def test_every_document_is_a_named_kubernetes_object(values: dict[str, Any] | No
     assert not of_kind(documents, "ClusterRole") and not of_kind(documents, "ClusterRoleBinding")
 
 
-@pytest.mark.parametrize("values", [None, HA], ids=["default", "ha"])
+@pytest.mark.parametrize("values", [None, EXAMPLE, HA], ids=["default", "example", "ha"])
 def test_helm_lint_strict_is_clean(values: dict[str, Any] | None) -> None:
     assert lint(values) == []
 
 
+BASE_KINDS = {
+    "Deployment",
+    "Service",
+    "ConfigMap",
+    "ServiceAccount",
+    "PodDisruptionBudget",
+    "PersistentVolumeClaim",
+}
+
+
 def test_default_render_has_the_expected_kinds(default_docs: list[dict[str, Any]]) -> None:
     kinds = {d["kind"] for d in default_docs}
-    expected = {
-        "Deployment",
-        "Service",
-        "ConfigMap",
-        "ServiceAccount",
-        "Role",
-        "RoleBinding",
-        "PodDisruptionBudget",
-        "PersistentVolumeClaim",
-    }
-    assert kinds == expected
+    assert kinds == BASE_KINDS, "no Role: the defaults name no namespace"
     assert "ServiceMonitor" not in kinds, "off by default: it needs the Prometheus Operator's CRDs"
+    assert "Ingress" not in kinds, "off by default"
+
+
+def test_default_render_creates_no_role_and_no_service_policy(default_docs: list[dict[str, Any]]) -> None:
+    assert not of_kind(default_docs, "Role") and not of_kind(default_docs, "RoleBinding")
+    data = only(default_docs, "ConfigMap")["data"]
+    assert set(data) == {"watchdog.yaml"}, "no services/<name>.yaml: the demo policies are not run by default"
+    assert yaml.safe_load(data["watchdog.yaml"]) == {"sources": {}, "targets": {}, "notifiers": {}}
+
+
+def test_example_render_is_as_the_example_config(example_docs: list[dict[str, Any]]) -> None:
+    assert {d["kind"] for d in example_docs} == BASE_KINDS | {"Role", "RoleBinding"}
+    assert {r["metadata"]["namespace"] for r in of_kind(example_docs, "Role")} == {"shop", "shop-staging"}
 
 
 # ---- the Deployment -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("values", [None, HA], ids=["default", "ha"])
+@pytest.mark.parametrize("values", [None, EXAMPLE, HA], ids=["default", "example", "ha"])
 def test_deployment_is_probed_hardened_and_bounded(values: dict[str, Any] | None) -> None:
     documents = render(values)
     pod = only(documents, "Deployment")["spec"]["template"]["spec"]
@@ -210,7 +230,7 @@ def write_config_dir(documents: list[dict[str, Any]], root: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("values", [None, HA], ids=["default", "ha"])
+@pytest.mark.parametrize("values", [EXAMPLE, {**HA, **EXAMPLE}], ids=["example", "ha"])
 def test_configmap_policies_pass_watchdog_check(values: dict[str, Any] | None, tmp_path: Path) -> None:
     documents = render(values)
     for key in only(documents, "ConfigMap")["data"]:
@@ -232,10 +252,13 @@ def test_configmap_policies_pass_watchdog_check(values: dict[str, Any] | None, t
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_default_config_values_equal_the_repository_example() -> None:
-    """values.yaml's `config` is config/ as data; `python -m tests.deploy.sync_helm_values` refreshes it."""
-    message = "helm/watchdog/values.yaml drifted from config/: run python -m tests.deploy.sync_helm_values"
-    assert DEFAULTS["config"] == example_config(), message
+def test_example_values_equal_the_repository_example() -> None:
+    """values-example.yaml is config/ as data; `python -m tests.deploy.sync_helm_values` refreshes it."""
+    message = (
+        "helm/watchdog/values-example.yaml drifted from config/: run python -m tests.deploy.sync_helm_values"
+    )
+    assert {"config": example_config()} == EXAMPLE, message
+    assert DEFAULTS["config"] == {"daemon": {"sources": {}, "targets": {}, "notifiers": {}}, "services": {}}
 
 
 def test_config_given_as_files_is_kept_as_written(tmp_path: Path) -> None:
@@ -265,11 +288,11 @@ def test_config_given_as_files_is_kept_as_written(tmp_path: Path) -> None:
 # ---- RBAC -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("values", [None, HA], ids=["default", "ha"])
+@pytest.mark.parametrize("values", [EXAMPLE, {**HA, **EXAMPLE}], ids=["example", "ha"])
 def test_roles_grant_only_what_a_rollback_needs(values: dict[str, Any] | None) -> None:
     documents = render(values)
     roles = of_kind(documents, "Role")
-    expected = kubernetes_target_namespaces(DEFAULTS["config"]["daemon"])
+    expected = kubernetes_target_namespaces(EXAMPLE["config"]["daemon"])
     assert expected == {"shop", "shop-staging"}
     assert {r["metadata"]["namespace"] for r in roles} == expected
     for role in roles:
@@ -304,10 +327,10 @@ def test_targets_on_other_clusters_and_other_types_get_no_role() -> None:
             "chart": {"type": "helm", "release": "web", "namespace": "charts"},
         }
     }
-    # A string replaces the example file whole; a map would merge with the example's targets.
+    # A string replaces the daemon file whole (a map would merge key by key with the defaults).
     documents = render({"config": {"daemon": yaml.safe_dump(daemon)}, "rbac": {"extraNamespaces": ["ops"]}})
     assert sorted(r["metadata"]["namespace"] for r in of_kind(documents, "Role")) == ["apps", "ops"]
-    assert not of_kind(render({"rbac": {"create": False}}), "Role")
+    assert not of_kind(render({**EXAMPLE, "rbac": {"create": False}}), "Role")
 
 
 # ---- refusals -------------------------------------------------------------------------------------------
@@ -379,6 +402,7 @@ def test_values_files_match_the_schema() -> None:
     assert SCHEMA["$schema"] == "http://json-schema.org/draft-07/schema#"
     assert list(validator.iter_errors(DEFAULTS)) == []
     assert list(validator.iter_errors(merged(DEFAULTS, HA))) == []
+    assert list(validator.iter_errors(merged(DEFAULTS, EXAMPLE))) == []
 
 
 @pytest.mark.parametrize(
@@ -391,6 +415,7 @@ def test_values_files_match_the_schema() -> None:
         {"securityContext": {"runAsNonRoot": False}},
         {"settings": {"logFormat": "xml"}},
         {"config": {"services": {"../etc/passwd": {}}}},
+        {"ingress": {"enabled": True, "paths": ["/"]}},
     ],
 )
 def test_schema_rejects_bad_values(override: dict[str, Any]) -> None:
@@ -399,7 +424,9 @@ def test_schema_rejects_bad_values(override: dict[str, Any]) -> None:
 
 
 def test_values_hold_no_secret_values() -> None:
-    text = (CHART / "values.yaml").read_text() + (CHART / "values-ha.yaml").read_text()
+    text = "".join(
+        (CHART / name).read_text() for name in ("values.yaml", "values-ha.yaml", "values-example.yaml")
+    )
     assert "whsec_" not in text
     assert not any(
         ":" in line.split("://", 1)[-1].split("@")[0]
@@ -430,3 +457,58 @@ def test_no_migration_job_on_sqlite(default_docs: list[dict[str, Any]]) -> None:
     assert not of_kind(default_docs, "Job")
     with pytest.raises(RenderFailed, match=r"migrations\.hook runs"):
         render({"migrations": {"hook": True}})
+
+
+# ---- the webhook Ingress --------------------------------------------------------------------------------
+
+
+def test_ingress_exposes_the_webhook_routes_only() -> None:
+    tls = [{"secretName": "watchdog-tls", "hosts": ["watchdog.example.com"]}]
+    values = {"ingress": {"enabled": True, "className": "nginx", "host": "watchdog.example.com", "tls": tls}}
+    documents = render(values)
+    ingress = only(documents, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx" and ingress["spec"]["tls"] == tls
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "watchdog.example.com"
+    paths = {(p["path"], p["pathType"]) for p in rule["http"]["paths"]}
+    assert paths == {("/v1/events", "Exact"), ("/v1/webhooks", "Prefix")}
+    service = only(documents, "Service")["metadata"]["name"]
+    for path in rule["http"]["paths"]:
+        assert path["backend"]["service"] == {"name": service, "port": {"name": "http"}}
+    assert lint(values) == []
+
+
+# ---- every object against the Kubernetes schemas ------------------------------------------------------
+
+KUBERNETES_VERSION = "1.31"
+# Custom resources have no schema in kubernetes-validate; their shape is checked by the tests above.
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        None,
+        EXAMPLE,
+        {**HA, **EXAMPLE},
+        {"ingress": {"enabled": True, "host": "watchdog.example.com"}, "serviceMonitor": {"enabled": True}},
+        {"image": {"digest": "sha256:" + "ab" * 32}, "persistence": {"existingClaim": "state"}},
+    ],
+    ids=["default", "example", "ha", "ingress-and-monitor", "digest-and-claim"],
+)
+def test_every_rendered_object_is_valid_kubernetes(values: dict[str, Any] | None) -> None:
+    import kubernetes_validate
+
+    documents = render(values)
+    checked = 0
+    for document in documents:
+        if (document["apiVersion"], document["kind"]) in CUSTOM_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(
+                f"{document['kind']} {document['metadata']['name']}: {exc.message} at {list(exc.path)}"
+            )
+        checked += 1
+    assert checked >= 5  # Deployment, Service, ConfigMap, ServiceAccount, PodDisruptionBudget at least

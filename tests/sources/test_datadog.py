@@ -124,7 +124,7 @@ async def test_no_error_points_beside_requests_is_zero_errors(
     fake.add(HITS, [(T0 + 35, 400)])
     m = await source.sample(ERROR_RATE, at=at(60), interval=30, ctx=CTX)
     assert m.values == {"errors": 0.0, "requests": 400.0}
-    assert m.error is None and m.note is None
+    assert m.error is None and m.note == "no error series while requests were counted: 0 errors"
 
 
 async def test_grouped_series_sum_counts_and_take_worst_gauge(

@@ -50,7 +50,10 @@ def test_upgrade_current_downgrade_on_sqlite_from_settings(tmp_path: Path) -> No
     assert tables(f"sqlite:///{path}") == TABLES | {"alembic_version"}
     current = watchdog("current", cwd=tmp_path, env=env)
     assert (current.returncode, current.stdout.strip()) == (0, f"sqlite:///{path}: {migrate.head()}")
-    down = watchdog("downgrade", cwd=tmp_path, env=env)
+    bare = watchdog("downgrade", cwd=tmp_path, env=env)  # no revision: refused, nothing dropped
+    assert bare.returncode == 2 and "revision" in bare.stderr
+    assert tables(f"sqlite:///{path}") == TABLES | {"alembic_version"}
+    down = watchdog("downgrade", "base", cwd=tmp_path, env=env)
     assert down.returncode == 0, down.stderr
     assert down.stdout.strip().endswith(": base (empty)")
     assert tables(f"sqlite:///{path}") == {"alembic_version"}

@@ -8,11 +8,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from watchdog.api.deps import RuntimeDep, in_thread
 from watchdog.events import State
 from watchdog.policy.reload import reload_exposition
+from watchdog.sources.unavailable import degraded as degraded_sources
 
 router = APIRouter(tags=["health"])
 
@@ -21,10 +22,19 @@ class Health(BaseModel):
     status: str
 
 
+class DegradedSource(BaseModel):
+    name: str
+    reason: str = Field(description="why it stands in, e.g. the environment variable to set")
+
+
 class Ready(BaseModel):
     ready: bool
     policy_reload_error: str | None = None  # the last reload was refused; the previous policies still run
     reasons: list[str]
+    degraded_sources: list[DegradedSource] = Field(
+        default_factory=list,
+        description="sources whose secret was missing: their checks are inconclusive (ready stays true)",
+    )
 
 
 @router.get("/healthz", response_model=Health)
@@ -47,7 +57,10 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     if not runtime.policies.current.services:
         reasons.append("no service policies loaded (config/services/*.yaml)")
     refused = runtime.policies.failure_summary()
-    ready = Ready(ready=not reasons, reasons=reasons, policy_reload_error=refused)
+    # Engines without sources (the API tests' doubles) have nothing degraded to show.
+    sources = getattr(runtime.engine, "sources", {})
+    degraded = [DegradedSource(name=n, reason=r) for n, r in degraded_sources(sources).items()]
+    ready = Ready(ready=not reasons, reasons=reasons, policy_reload_error=refused, degraded_sources=degraded)
     return JSONResponse(ready.model_dump(exclude_none=True), status_code=200 if ready.ready else 503)
 
 

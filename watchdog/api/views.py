@@ -89,9 +89,13 @@ class SampleView(BaseModel):
     reason: str
     observed: float | None
     warmup: bool
+    note: str | None = Field(
+        None, description="what the source said of its reading, e.g. that no error series meant 0 errors"
+    )
 
     @classmethod
     def of(cls, s: SampleRow) -> SampleView:
+        note = (s.measurement or {}).get("note")
         return cls(
             check=s.check_name,
             k=s.k,
@@ -101,6 +105,7 @@ class SampleView(BaseModel):
             reason=redact(s.reason),
             observed=s.observed,
             warmup=s.warmup,
+            note=redact(str(note)) if note else None,
         )
 
 

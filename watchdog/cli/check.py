@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from watchdog.errors import ConfigError
 from watchdog.policy.hygiene import referenced_secret_values
-from watchdog.policy.loader import config_files, load_config_dir
+from watchdog.policy.loader import PolicySet, config_files, load_config_dir
 from watchdog.policy.schema import Kind, all_schemas, json_schema, render, write_schemas
 from watchdog.redact import Redactor
 
@@ -55,12 +55,30 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{path}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
     print(f"{args.path} OK: {policy_set.summary()}")
+    _name_missing(policy_set)
     if args.online:
         # Imported here: querying sources pulls in HTTP clients that a plain check never needs.
         from watchdog.sources.online import run_online_checks
 
         return int(run_online_checks(policy_set))
     return 0
+
+
+def _name_missing(policy_set: PolicySet) -> None:
+    """Warns (stderr, exit unchanged) about each source or notifier whose secret is missing here."""
+    from watchdog.policy.missing import checks_on, fail_start_problems, missing_connections
+
+    missing = missing_connections(policy_set.daemon, environ=os.environ)
+    for item in missing:
+        if item.kind == "source":
+            users = checks_on(policy_set, item.name)
+            effect = f"its checks would be inconclusive: {', '.join(users)}" if users else "no check uses it"
+        else:
+            effect = "it would be left out: nothing is sent through it"
+        print(f"warning: {item.kind} {item.name} is degraded here ({item.reason}); {effect}", file=sys.stderr)
+    degraded = {m.name: m.reason for m in missing if m.kind == "source"}
+    for problem in fail_start_problems(policy_set, degraded):
+        print(f"warning: the daemon would not start here: {problem}", file=sys.stderr)
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""`watchdog db upgrade | downgrade [REV] | current`: schema migrations of the state store.
+"""`watchdog db upgrade [REV] | downgrade REV | current`: schema migrations of the state store.
 
 The URL comes from settings (WATCHDOG_DATABASE_URL, default SQLite under data_dir); `--url` overrides.
 """
@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     up = actions.add_parser("upgrade", help="migrate to the newest schema")
     up.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
-    down = actions.add_parser("downgrade", help="migrate down; the default, base, drops every table")
-    down.add_argument("revision", nargs="?", default="base", help="target revision (default: base)")
+    down = actions.add_parser("downgrade", help="migrate down to REVISION (`base` drops every table)")
+    # No default: dropping every table must be asked for by name, never be what a bare command does.
+    down.add_argument("revision", help="target revision, e.g. 0001 or -1; `base` drops every table")
     current = actions.add_parser("current", help="print the schema revision of the database")
     for action in (up, down, current):
         action.add_argument("--url", help="database URL (default: settings, WATCHDOG_DATABASE_URL)")

@@ -23,14 +23,31 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     demo_sub = demo.add_subparsers(dest="demo_command", metavar="COMMAND", required=True)
     p = demo_sub.add_parser("deploy", help="run VERSION on the demo service, then notify the daemon")
     p.add_argument("version", metavar="VERSION", help='a version; one containing "bad" serves 30%% errors')
-    p.add_argument("--demo-url", default=os.environ.get("WATCHDOG_DEMO_URL", DEMO_URL))
+    p.add_argument(
+        "--demo-url",
+        default=os.environ.get("WATCHDOG_DEMO_URL"),
+        help="the demo service (default $WATCHDOG_DEMO_URL, else where `serve --demo` said it runs, else "
+        f"{DEMO_URL})",
+    )
     p.add_argument("--environment", default="local")
     client._common(p)
     add_wait_flags(p, optional=True)
     p.set_defaults(handler=run, command="demo deploy")
 
 
+def _where(args: argparse.Namespace) -> None:
+    """Fills the demo's and the daemon's URLs from what a running `serve --demo` wrote in the data dir."""
+    from watchdog.demo.config import DemoState
+
+    state = DemoState.read(client._settings().data_dir)
+    if args.demo_url is None:
+        args.demo_url = state.demo_url if state else DEMO_URL
+    if state is not None and args.url == client.DEFAULT_URL and "WATCHDOG_URL" not in os.environ:
+        args.url = state.daemon_url  # `make run PORT=...`: notify the daemon where it really listens
+
+
 def run(args: argparse.Namespace) -> int:
+    _where(args)
     try:
         r = httpx.post(f"{args.demo_url}/deploy", json={"version": args.version}, timeout=args.timeout)
         r.raise_for_status()

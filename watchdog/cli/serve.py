@@ -13,6 +13,7 @@ import contextlib
 import logging
 import secrets
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,17 @@ def _demo_secret(settings: Settings) -> Settings:
     return settings
 
 
+def _demo_config(settings: Settings, *, demo_port: int) -> Settings:
+    """The example config names the demo on 8081; on another port the daemon runs a generated copy."""
+    from watchdog.demo.config import demo_config_dir
+
+    config_dir = demo_config_dir(settings.config_dir, port=demo_port, data_dir=settings.data_dir)
+    if config_dir != settings.config_dir:
+        log.info("demo: on port %d the daemon runs %s (config with the demo's port)", demo_port, config_dir)
+        settings = settings.model_copy(update={"config_dir": config_dir})
+    return settings
+
+
 def run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
     if args.config:
@@ -72,8 +84,11 @@ def run(args: argparse.Namespace) -> int:
     from watchdog.telemetry import setup_logging
 
     setup_logging(level=settings.log_level, fmt=settings.log_format)
+    from watchdog.cli.ports import PortBusy
+
     if args.demo:
         settings = _demo_secret(settings)
+        settings = _demo_config(settings, demo_port=args.demo_port)
     from watchdog.settings import weak_secrets
 
     weak = weak_secrets(settings)
@@ -84,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         return asyncio.run(_serve(settings, demo=args.demo, demo_port=args.demo_port))
+    except PortBusy as exc:
+        print(f"watchdog serve: {exc}", file=sys.stderr)
+        return 1
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem)
@@ -135,12 +153,25 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
         environment=settings.environment,
         release=f"deploy-watchdog@{__version__}",
     )
+    from watchdog.cli.ports import bind, busy
+
+    # Both ports are taken before anything starts or says "listening": a busy port is one line and exit 1.
+    sock = bind(settings.host, settings.port, what="the daemon", hint="stop what holds it or pass --port")
     demo_app = None
     if demo:
         from watchdog.demo.app import DemoApp
+        from watchdog.demo.config import DEMO_HOST, DemoState
 
-        demo_app = DemoApp(host="127.0.0.1", port=demo_port, version="1.0.0").start()
+        try:
+            demo_app = DemoApp(host=DEMO_HOST, port=demo_port, version="1.0.0").start()
+        except OSError as exc:
+            sock.close()
+            hint = "pass --demo-port"
+            raise busy(exc, host=DEMO_HOST, port=demo_port, what="the demo", hint=hint) from None
         log.info("demo: service 'demo' runs 1.0.0 on %s (healthz, metrics, POST /deploy)", demo_app.url)
+        DemoState(daemon_url=f"http://{settings.host}:{settings.port}", demo_url=demo_app.url).write(
+            settings.data_dir
+        )
     runtime = build_runtime(settings)
     app = create_app(runtime)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, lifespan="off")
@@ -160,7 +191,7 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
     )
     health = asyncio.create_task(runtime.store.health.run(interval=settings.tick_seconds))
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
         # Side by side: operator requests and the engine each get their own drain time, not the sum.
         await asyncio.gather(runtime.engine.requests.stop(), runtime.engine.stop())

@@ -32,6 +32,7 @@ class DemoApp:
         version: str = "1.0.0",
         rps: float = 40.0,
         seed: int | None = None,
+        declare_errors: bool = True,
     ) -> None:
         self.host = host
         self.rps = rps
@@ -56,8 +57,10 @@ class DemoApp:
             "demo_version_info", "The running version", ["version"], registry=self.registry
         )
         # Both codes exist from the start, so "no errors yet" reads as 0 rather than as a missing series.
+        # declare_errors=False behaves like most apps: the 500 series appears with the first error.
         self.requests.labels(code="200")
-        self.requests.labels(code="500")
+        if declare_errors:
+            self.requests.labels(code="500")
         self.version_info.labels(version=version).set(1)
 
     # ---- state -------------------------------------------------------------------------------------

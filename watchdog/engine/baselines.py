@@ -116,3 +116,18 @@ async def _history(
     except Exception as exc:
         log.warning("%s", redact(f"baseline of {check.name} from {source.name} failed: {exc}"))
         return None
+
+
+async def of_restored_version(
+    *, store: Store, deployment_id: str, checks: Sequence[AnyCheck]
+) -> dict[str, Baseline | None] | None:
+    """A rollback's baselines: those the failed deploy captured, i.e. how the restored version behaved.
+
+    The window before the rollback holds the failed version's numbers, so it must not be the comparison.
+    None when the deploy kept no baseline (then the rollback captures its own, as before).
+    """
+    deploy = await asyncio.to_thread(store.deploy_verification, deployment_id)
+    raw = deploy.baseline or {}
+    if not raw:
+        return None
+    return {c.name: (Baseline.from_json(raw[c.name]) if raw.get(c.name) else None) for c in checks}

@@ -42,7 +42,7 @@ def plan_rollback(
     trigger: str,
     newer: DeploymentRow | None = None,
 ) -> RollbackPlan:
-    """Every guard rail of DESIGN.md, in the order an operator would want to read the first refusal.
+    """Every guard rail of docs/design.md, in the order an operator would want to read the first refusal.
 
     Manual rollbacks (an operator asked) skip the hourly budget and the freeze: a person decided.
     """

@@ -15,8 +15,8 @@ from watchdog.engine.guards import plan_rollback
 from watchdog.engine.outputs import Outputs
 from watchdog.errors import IntakeError
 from watchdog.events import State
-from watchdog.policy.checks import HttpCheck
-from watchdog.policy.service import EnvironmentPolicy, Verification
+from watchdog.policy.rollback_checks import rollback_verification_policy
+from watchdog.policy.service import EnvironmentPolicy
 from watchdog.redact import redact
 from watchdog.store import Store
 from watchdog.store.records import DeploymentRow, RollbackRow, VerificationRow
@@ -222,19 +222,8 @@ class Rollbacks:
 
     async def _start_verification(self, row: RollbackRow, *, deployment: DeploymentRow) -> VerificationRow:
         policy = EnvironmentPolicy.model_validate(deployment.policy)
-        rv = policy.rollback.verification
-        checks = (
-            rv.checks if rv.checks is not None else [c for c in policy.checks if isinstance(c, HttpCheck)]
-        )
-        timing = Verification(
-            duration=rv.duration,
-            interval=rv.interval,
-            warmup=rv.warmup,
-            failure_limit=rv.failure_limit,
-            min_conclusive=rv.min_conclusive,
-            baseline_window=policy.verification.baseline_window,
-        )
-        vpolicy = policy.model_copy(update={"verification": timing, "checks": checks, "on_failure": "alert"})
+        vpolicy = rollback_verification_policy(policy)  # every check by default, not only the http ones
+        timing = vpolicy.verification
         now = self.clock.now()
         return await asyncio.to_thread(
             self.store.create_verification,

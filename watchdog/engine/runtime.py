@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from watchdog.telemetry import Metrics
 
 if TYPE_CHECKING:
     from watchdog.engine.engine import Engine
+    from watchdog.sources.base import Source
 
 
 @dataclass
@@ -44,6 +46,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     policies = PolicyHolder(settings.config_dir)
     daemon = policies.current.daemon
     sources = build_available_sources(daemon, metrics=metrics)
+    _refuse_missing_sources(policies, sources, store)
     targets = build_targets(daemon)
     dispatcher = Dispatcher(build_available_notifiers(daemon), metrics=metrics)
     outputs = Outputs(
@@ -66,3 +69,15 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     return Runtime(
         settings=settings, store=store, policies=policies, clock=clock, metrics=metrics, engine=engine
     )
+
+
+def _refuse_missing_sources(policies: PolicyHolder, sources: Mapping[str, Source], store: Store) -> None:
+    """`on_missing_source: fail_start`: a policy that would rather not start than verify without its data."""
+    from watchdog.errors import ConfigError, Problem
+    from watchdog.policy.missing import fail_start_problems
+    from watchdog.sources.unavailable import degraded
+
+    problems = fail_start_problems(policies.current, degraded(sources))
+    if problems:
+        store.close()
+        raise ConfigError([Problem("<config>", 0, 0, p) for p in problems])

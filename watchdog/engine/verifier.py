@@ -106,7 +106,12 @@ class Verifier:
         policy = _policy_of(v)
         ctx = await baselines.with_stable(self.store, self._context(v, dep))
         timing = Timing.of(policy.verification)
-        found = await baselines.capture(
+        restored = None
+        if v.kind == "rollback":  # compared with the stable version's own baseline, not the bad version's
+            restored = await baselines.of_restored_version(
+                store=self.store, deployment_id=v.deployment_id, checks=policy.checks
+            )
+        found = restored or await baselines.capture(
             store=self.store,
             sources=self.sources,
             checks=policy.checks,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from watchdog import resilience
 from watchdog.errors import WatchdogError
 from watchdog.notify.message import Notification
 
@@ -21,7 +22,7 @@ class NotifyError(WatchdogError):
 
 def retryable_status(status: int) -> bool:
     """Timeouts, throttling and server errors pass; other client errors will not on a retry."""
-    return status in (408, 425, 429) or status >= 500
+    return resilience.retryable_status(status)
 
 
 class Notifier(Protocol):

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from watchdog.notify.base import Notifier, NotifyError
 from watchdog.notify.message import Notification
 from watchdog.redact import redact
+from watchdog.resilience import Backoff, Retry, with_retries
 from watchdog.telemetry import Metrics
 
 log = logging.getLogger(__name__)
@@ -54,33 +55,49 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, notifier: Notifier, n: Notification) -> None:
-        for attempt in range(1, self._attempts + 1):
-            try:
-                await notifier.send(n)
-            except asyncio.CancelledError:
-                self._count(notifier.name, "cancelled")
-                raise
-            except Exception as exc:
-                retryable = not isinstance(exc, NotifyError) or exc.retryable
-                last = attempt == self._attempts or not retryable
-                log.warning(
-                    "notification %s of deployment %s to %s failed (attempt %d of %d)%s: %s",
-                    n.event,
-                    n.deployment_id,
-                    notifier.name,
-                    attempt,
-                    self._attempts,
-                    "; giving up" if last else "",
-                    redact(str(exc)),
-                )
-                if last:
-                    self._count(notifier.name, "failed")
-                    return
-                self._count(notifier.name, "retried")
-                await self._sleep(min(self._max, self._base * 2 ** (attempt - 1)))
-            else:
-                self._count(notifier.name, "delivered")
-                return
+        backoff = Backoff(attempts=self._attempts, base=self._base, factor=2.0, max_delay=self._max)
+        tries = 0
+
+        async def once() -> None:
+            nonlocal tries
+            tries += 1
+            await notifier.send(n)
+
+        def retry_on(exc: Exception) -> Retry | None:
+            retryable = not isinstance(exc, NotifyError) or exc.retryable
+            self._failed(notifier, n, exc, attempt=tries, last=not retryable)
+            return Retry() if retryable else None
+
+        try:
+            await with_retries(
+                once,
+                backoff=backoff,
+                retry_on=retry_on,
+                sleep=self._sleep,
+                on_retry=lambda attempt, exc, delay: self._count(notifier.name, "retried"),
+            )
+        except asyncio.CancelledError:
+            self._count(notifier.name, "cancelled")
+            raise
+        except Exception:
+            self._count(notifier.name, "failed")
+            return
+        self._count(notifier.name, "delivered")
+
+    def _failed(
+        self, notifier: Notifier, n: Notification, exc: Exception, *, attempt: int, last: bool
+    ) -> None:
+        last = last or attempt == self._attempts
+        log.warning(
+            "notification %s of deployment %s to %s failed (attempt %d of %d)%s: %s",
+            n.event,
+            n.deployment_id,
+            notifier.name,
+            attempt,
+            self._attempts,
+            "; giving up" if last else "",
+            redact(str(exc)),
+        )
 
     def _count(self, notifier: str, outcome: str) -> None:
         if self._metrics is not None:

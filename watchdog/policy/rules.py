@@ -82,10 +82,34 @@ def check_policy(policy: EnvironmentPolicy, *, known: Known, environment: str) -
                 )
             )
     out += _checks(policy.checks, prefix=("checks",), known=known)
-    if policy.rollback.verification.checks:
-        out += _checks(
-            policy.rollback.verification.checks, prefix=("rollback", "verification", "checks"), known=known
-        )
+    out += rollback_check_findings(policy, known=known)
+    return out
+
+
+def rollback_check_findings(policy: EnvironmentPolicy, *, known: Known) -> list[Finding]:
+    """Names in rollback.verification.checks must be the environment's checks; whole checks validate."""
+    chosen = policy.rollback.verification.checks
+    if isinstance(chosen, str):
+        return []
+    prefix: Loc = ("rollback", "verification", "checks")
+    names = [c.name for c in policy.checks]
+    out: list[Finding] = []
+    for i, item in enumerate(chosen):
+        if isinstance(item, str) and item not in names:
+            close = difflib.get_close_matches(item, names, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            listed = ", ".join(names) or "none"
+            out.append(((*prefix, i), f"unknown check '{item}'; {hint}this environment's checks: {listed}"))
+    whole = [(i, c) for i, c in enumerate(chosen) if not isinstance(c, str)]
+    seen: set[str] = set()
+    for i, check in whole:
+        if check.name in seen:
+            out.append(((*prefix, i, "name"), f"check name '{check.name}' is used twice in this environment"))
+        seen.add(check.name)
+        out += [
+            ((*prefix, i, *loc), f"check '{check.name}': {msg}")
+            for loc, msg in check_rules(check, known=known)
+        ]
     return out
 
 

@@ -5,9 +5,9 @@ Every field has a default, so a layer validates alone; layers merge key by key (
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from watchdog.policy.checks import Check, Strict
 from watchdog.policy.durations import Duration
@@ -41,7 +41,18 @@ class RollbackVerification(Strict):
     warmup: Duration = 0.0
     failure_limit: int = Field(2, ge=1)
     min_conclusive: float = Field(0.6, ge=0, le=1)
-    checks: list[Check] | None = Field(None, description="defaults to the environment's http checks")
+    checks: Literal["all", "http"] | list[Annotated[str, Field(min_length=1)] | Check] = Field(
+        "all",
+        description="which checks verify the restored version: all (default; errors and latency compared "
+        "with the stable version's own baseline), http (the probes only), or a list of check names "
+        "and/or whole checks",
+    )
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _stored_null_means_http(cls, value: object) -> object:
+        # Policies stored before `all` became the default wrote null for "the http checks".
+        return "http" if value is None else value
 
 
 class RollbackPolicy(Strict):
@@ -63,6 +74,11 @@ class EnvironmentPolicy(Strict):
     )
     checks: list[Check] = Field(default_factory=list)
     gate: GatePolicy = Field(default_factory=lambda: GatePolicy(), description="the promotion gate")
+    on_missing_source: Literal["degrade", "fail_start"] = Field(
+        "degrade",
+        description="a source whose secret is missing at start: degrade (its checks are inconclusive, the "
+        "daemon starts) or fail_start (the daemon refuses to start)",
+    )
 
 
 class ServiceFile(Strict):

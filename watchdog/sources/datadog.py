@@ -24,6 +24,7 @@ from watchdog.analysis.models import Baseline, Measurement
 from watchdog.errors import SourceError
 from watchdog.policy.connections import DatadogSourceConfig
 from watchdog.policy.secrets import resolve_secret
+from watchdog.resilience import ErrorKind
 from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.cache import QueryCache
 from watchdog.sources.fetch import Fetched, FetchLoop, combine, finite, role_queries
@@ -178,13 +179,13 @@ class DatadogSource:
         except OpenApiException as exc:  # the client could not read the body into its model
             raise SourceError(f"malformed response from Datadog: {exc}", kind="parse") from None
         except urllib3.exceptions.NewConnectionError as exc:  # before TimeoutError: urllib3 2 subclasses it
-            raise SourceError(f"cannot reach Datadog: {exc}", kind="connect") from None
+            raise SourceError(f"cannot reach Datadog: {exc}", kind=ErrorKind.CONNECTION) from None
         except urllib3.exceptions.TimeoutError:
             raise SourceError(
                 f"Datadog did not answer within {self._config.timeout:g} s", kind="timeout"
             ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise SourceError(f"cannot reach Datadog: {exc}", kind="connect") from None
+            raise SourceError(f"cannot reach Datadog: {exc}", kind=ErrorKind.CONNECTION) from None
         self._note(headers)
         return Fetched(series=tuple(parse_query_response(data.to_dict())))
 

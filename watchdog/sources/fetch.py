@@ -16,7 +16,9 @@ from watchdog.analysis.models import Measurement
 from watchdog.errors import SourceError
 from watchdog.policy.checks import ErrorRateCheck, HttpCheck, queries
 from watchdog.redact import redact
+from watchdog.resilience import RETRYABLE_KINDS, Backoff, ErrorKind, Retry, with_retries
 from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.counts import zero_missing_errors
 from watchdog.sources.ratelimit import RateLimiter
 from watchdog.sources.series import Reduce, Series
 from watchdog.telemetry import Metrics
@@ -24,8 +26,16 @@ from watchdog.templating import Context, TemplateError, render
 
 log = logging.getLogger(__name__)
 
-# Worth another attempt: the upstream or the path to it hiccupped. A 4xx or a bad body will not heal.
-RETRYABLE = frozenset({"http_5xx", "timeout", "connect"})
+RETRYABLE = RETRYABLE_KINDS
+
+
+class _Stop(Exception):
+    """The rate limiter says no call now: the loop ends without calling, with this error."""
+
+    def __init__(self, error: SourceError, *, quiet: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.quiet = quiet
 
 
 @dataclass(frozen=True)
@@ -53,18 +63,17 @@ class FetchLoop:
     backoff: float = 0.5
 
     async def run(self, call: Callable[[], Awaitable[Fetched]]) -> Fetched:
-        last = SourceError(f"{self.upstream} was not called", kind="error")
         tries = 0
-        for attempt in range(self.retries + 1):
+
+        async def once() -> Fetched:
+            nonlocal tries
             if self.limiter.blocked_for() > 0:
                 # No call at all until the window resets: the sample is inconclusive, not failing.
-                return self._failed(
-                    SourceError(self.limiter.reason(), kind="rate_limited"), tries, quiet=True
-                )
+                raise _Stop(SourceError(self.limiter.reason(), kind=ErrorKind.RATE_LIMITED), quiet=True)
             wait = self.limiter.reserve(max_wait=self.max_wait)
             if wait is None:
                 reason = f"{self.upstream} rate limit nearly used up ({self.limiter.remaining} calls left)"
-                return self._failed(SourceError(reason, kind="rate_limited"), tries)
+                raise _Stop(SourceError(reason, kind=ErrorKind.RATE_LIMITED))
             if wait > 0:
                 await self.sleep(wait)
             tries += 1
@@ -73,15 +82,20 @@ class FetchLoop:
                 result = await call()
             except SourceError as exc:
                 self._record(started, exc.kind)
-                last = exc
-                if exc.kind not in RETRYABLE:
-                    break
-                if attempt < self.retries:
-                    await self.sleep(self.backoff * 2**attempt)
-                continue
+                raise
             self._record(started, None)
             return result
-        return self._failed(last, tries)
+
+        def retry_on(exc: Exception) -> Retry | None:
+            return Retry() if isinstance(exc, SourceError) and exc.kind in RETRYABLE else None
+
+        backoff = Backoff(attempts=self.retries + 1, base=self.backoff, factor=2.0, max_delay=60.0)
+        try:
+            return (await with_retries(once, backoff=backoff, retry_on=retry_on, sleep=self.sleep)).value
+        except _Stop as stop:
+            return self._failed(stop.error, tries, quiet=stop.quiet)
+        except SourceError as exc:
+            return self._failed(exc, tries)
 
     def _record(self, started: float, kind: str | None) -> None:
         if self.metrics is None:
@@ -129,11 +143,9 @@ def combine(
         unique = {e for _, e in errors}
         text = unique.pop() if len(unique) == 1 else "; ".join(f"{role}: {e}" for role, e in errors)
         return Measurement(values={role: None for role in roles}, error=text)
-    out = dict(values)
-    notes = [f.note for f in fetched if f.note]
-    if "requests" in out and out.get("errors") is None and out["requests"] is not None:
-        # Count metrics send no point for an interval without events: that is zero errors, not a gap.
-        out["errors"] = 0.0
+    # Count metrics send no point for an interval without events: that is zero errors, not a gap.
+    out, zero_notes = zero_missing_errors(values)
+    notes = [f.note for f in fetched if f.note] + zero_notes
     empty = [role for role in roles if out.get(role) is None]
     if empty and not notes:
         notes.append("no data" if len(empty) == len(roles) else f"no data for {', '.join(empty)}")

@@ -6,43 +6,39 @@ Failures come out as `SourceError(kind=...)` with a redacted message; metrics ar
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from watchdog import resilience
 from watchdog.errors import SourceError
 from watchdog.redact import redact
+from watchdog.resilience import ErrorKind
 from watchdog.telemetry import Metrics
 
 # Retrying a non-idempotent request could act twice upstream; only reads are retried.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 def status_kind(status: int) -> str:
     """The metrics label of an HTTP status that is an error."""
-    if status == 429:
-        return "rate_limited"
-    return "http_5xx" if status >= 500 else "http_4xx"
+    return resilience.status_kind(status).value
 
 
 def retry_after(response: httpx.Response) -> float | None:
     """Seconds the server asked us to wait (delta-seconds or an HTTP date); None when absent or unreadable."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+    return resilience.retry_after(response.headers)
+
+
+class _RetryableAnswer(Exception):
+    """An answer whose status may heal (429, 5xx), carried through the retry loop; `hint` is Retry-After."""
+
+    def __init__(self, response: httpx.Response, hint: float | None) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+        self.hint = hint
 
 
 class SourceHttp:
@@ -112,35 +108,41 @@ class SourceHttp:
         """
         method = method.upper()
         limit = self.retries if retries is None else retries
-        attempts = 1 + (limit if method in IDEMPOTENT else 0)
+        # Exponential with jitter, so many verifications retrying at once do not stampede; a Retry-After
+        # longer than max_retry_after is not waited for: the next sample comes anyway.
+        backoff = resilience.Backoff(
+            attempts=1 + (limit if method in IDEMPOTENT else 0),
+            base=self.backoff,
+            max_delay=self.max_retry_after,
+            jitter=1.0,
+            long_hint="give_up",
+        )
         wait = self.timeout if timeout is None else timeout
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                response = await self._attempt(
-                    method, url, params=params, headers=headers, auth=auth, wait=wait
-                )
-            except SourceError as exc:
-                if last or exc.kind not in ("connection", "timeout"):
-                    raise
-                await asyncio.sleep(self._delay(attempt))
-                continue
-            if response.status_code in RETRY_STATUS and not last:
-                pause = retry_after(response) if response.status_code in (429, 503) else None
-                if pause is None or pause <= self.max_retry_after:
-                    await asyncio.sleep(self._delay(attempt) if pause is None else pause)
-                    continue
-            if check_status and response.status_code >= 400:
-                kind = status_kind(response.status_code)
-                raise SourceError(
-                    redact(f"HTTP {response.status_code} from {self.source}: {_snippet(response)}"), kind=kind
-                )
-            return response
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _delay(self, attempt: int) -> float:
-        # Exponential with full jitter, so many verifications retrying at once do not stampede.
-        return float(self.backoff * (2**attempt) * (0.5 + random.random()))
+        async def once() -> httpx.Response:
+            response = await self._attempt(method, url, params=params, headers=headers, auth=auth, wait=wait)
+            if resilience.retryable_status(response.status_code):
+                hint = retry_after(response) if response.status_code in (429, 503) else None
+                raise _RetryableAnswer(response, hint)
+            return response
+
+        def retry_on(exc: Exception) -> resilience.Retry | None:
+            if isinstance(exc, _RetryableAnswer):
+                return resilience.Retry(after=exc.hint)
+            if isinstance(exc, SourceError) and exc.kind in (ErrorKind.CONNECTION, ErrorKind.TIMEOUT):
+                return resilience.Retry()
+            return None
+
+        try:
+            response = (await resilience.with_retries(once, backoff=backoff, retry_on=retry_on)).value
+        except _RetryableAnswer as last:
+            response = last.response  # out of attempts (or told to wait too long): judge the last answer
+        if check_status and response.status_code >= 400:
+            kind = status_kind(response.status_code)
+            raise SourceError(
+                redact(f"HTTP {response.status_code} from {self.source}: {_snippet(response)}"), kind=kind
+            )
+        return response
 
     async def _attempt(
         self,
@@ -164,11 +166,11 @@ class SourceHttp:
                         kwargs["auth"] = auth
                     response = await self._get_client().request(method, url, **kwargs)
             except (TimeoutError, httpx.TimeoutException):
-                kind, message = "timeout", f"no answer within {_seconds(wait)}"
+                kind, message = ErrorKind.TIMEOUT, f"no answer within {_seconds(wait)}"
             except httpx.ConnectError as exc:
-                kind, message = "connection", _connect_message(exc)
+                kind, message = ErrorKind.CONNECTION, _connect_message(exc)
             except httpx.HTTPError as exc:
-                kind, message = "transport", f"{type(exc).__name__}: {exc}"
+                kind, message = ErrorKind.TRANSPORT, f"{type(exc).__name__}: {exc}"
         elapsed = time.perf_counter() - started
         if response is not None and response.status_code >= 400:
             self._record(outcome="error", kind=status_kind(response.status_code), elapsed=elapsed)

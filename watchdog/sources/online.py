@@ -15,9 +15,12 @@ from watchdog.analysis.models import Measurement
 from watchdog.errors import ConfigError
 from watchdog.policy.checks import HttpCheck
 from watchdog.policy.loader import PolicySet
+from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, Source
+from watchdog.sources.http import HttpSource
 from watchdog.sources.prometheus import PrometheusSource
-from watchdog.sources.registry import build_sources, source_for
+from watchdog.sources.registry import HTTP, build_source, source_for
+from watchdog.sources.unavailable import UnavailableSource
 
 ONLINE_VERSION = "online-check"
 
@@ -29,13 +32,25 @@ def run_online_checks(
     return asyncio.run(_run(policy_set, out=out or sys.stdout, environ=environ))
 
 
-async def _run(policy_set: PolicySet, *, out: TextIO, environ: Mapping[str, str] | None) -> int:
-    try:
-        sources = build_sources(policy_set.daemon, environ=environ)
-    except ConfigError as exc:
-        print(f"ERROR {exc}", file=out)
-        return 1
+def _build_each(
+    policy_set: PolicySet, *, out: TextIO, environ: Mapping[str, str] | None
+) -> tuple[dict[str, Source], int]:
+    """Every source that can be built; one that cannot is reported and stands in, so every check runs."""
+    sources: dict[str, Source] = {HTTP: HttpSource(HTTP, environ=environ)}
     failed = 0
+    for name, config in policy_set.daemon.sources.items():
+        try:
+            sources[name] = build_source(name, config, environ=environ)
+        except ConfigError as exc:
+            print(f"source {name}: ERROR {exc}", file=out)
+            sources[name] = UnavailableSource(name, str(exc))
+            failed += 1
+    return sources, failed
+
+
+async def _run(policy_set: PolicySet, *, out: TextIO, environ: Mapping[str, str] | None) -> int:
+    # Every problem is listed, not the first: a missing token of one source hides nothing else.
+    sources, failed = _build_each(policy_set, out=out, environ=environ)
     try:
         for service in sorted(policy_set.services):
             for environment in sorted(policy_set.environments(service)):
@@ -44,7 +59,12 @@ async def _run(policy_set: PolicySet, *, out: TextIO, environ: Mapping[str, str]
                     continue
                 ctx = _context(service=service, environment=environment)
                 for check in policy.checks:
-                    text = await _one(check, sources=sources, ctx=ctx, interval=policy.verification.interval)
+                    try:
+                        text = await _one(
+                            check, sources=sources, ctx=ctx, interval=policy.verification.interval
+                        )
+                    except Exception as exc:  # one broken check must not hide the next ones
+                        text = f"ERROR {type(exc).__name__}: {redact(str(exc))}"
                     failed += text.startswith("ERROR")
                     print(f"{service}/{environment} {check.name}: {text}", file=out)
     finally:

@@ -19,6 +19,7 @@ from watchdog.policy.connections import PrometheusSourceConfig
 from watchdog.policy.secrets import expand_env, resolve_secret
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.counts import zero_missing_error_points, zero_missing_errors
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.telemetry import Metrics
 from watchdog.templating import Context, TemplateError, render
@@ -64,7 +65,6 @@ class PrometheusSource:
         if not roles:
             return Measurement(error=f"the prometheus source has no query for a {check.type} check")
         values: dict[str, float | None] = {}
-        notes: list[str] = []
         for role, query in roles.items():
             try:
                 data = await self._call(
@@ -75,6 +75,9 @@ class PrometheusSource:
                 prefix = f"{role}: " if len(roles) > 1 else ""
                 return Measurement(values=values, error=redact(prefix + str(exc)))
             values[role] = value
+        # An empty vector for the 5xx selector while requests flow is zero errors, not missing data.
+        values, notes = zero_missing_errors(values)
+        for role, value in values.items():
             if value is None:
                 notes.append(f"{role}: {NO_DATA}" if len(roles) > 1 else NO_DATA)
         return Measurement(values=values, note="; ".join(notes) or None)
@@ -91,7 +94,7 @@ class PrometheusSource:
             return None
         # query_range includes `end`; stop just short of it so the window stays half-open.
         last = _unix(start) + math.floor((_unix(end) - _unix(start) - 1e-6) / interval) * interval
-        series: dict[str, dict[float, float]] = {}
+        raw: dict[str, dict[float, float | None]] = {}
         for role, query in roles.items():
             params = {
                 "query": self._render(query, ctx, interval),
@@ -99,7 +102,12 @@ class PrometheusSource:
                 "end": last,
                 "step": f"{interval:g}",
             }
-            series[role] = _range_values(await self._call("query_range", params))
+            raw[role] = _range_values(await self._call("query_range", params))
+        # A step where the errors query has no point at all but requests do is 0 errors; NaN stays a gap.
+        series = {
+            role: {t: v for t, v in points.items() if v is not None}
+            for role, points in zero_missing_error_points(raw).items()
+        }
         common = sorted(set.intersection(*(set(points) for points in series.values())))
         return Baseline(values={role: [points[t] for t in common] for role, points in series.items()})
 
@@ -199,15 +207,13 @@ def _instant_value(data: Mapping[str, Any]) -> float | None:
     raise SourceError(f"query returns a {kind} result; expected a vector or scalar", kind="query")
 
 
-def _range_values(data: Mapping[str, Any]) -> dict[float, float]:
+def _range_values(data: Mapping[str, Any]) -> dict[float, float | None]:
     kind, result = data.get("resultType"), data.get("result")
     if kind != "matrix" or not isinstance(result, list):
         raise SourceError(f"range query returns a {kind} result; expected a matrix", kind="parse")
     if len(result) > 1:
         raise SourceError(f"query returns {len(result)} series; aggregate it (e.g. sum(...))", kind="query")
-    points: dict[float, float] = {}
+    points: dict[float, float | None] = {}
     for stamp, raw in result[0].get("values", []) if result else []:
-        value = _number(raw)
-        if value is not None:
-            points[round(float(stamp), 3)] = value
+        points[round(float(stamp), 3)] = _number(raw)  # None: NaN, a step without a value
     return points

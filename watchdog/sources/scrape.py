@@ -19,6 +19,7 @@ from watchdog.policy.connections import ScrapeSourceConfig
 from watchdog.policy.secrets import expand_env
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.counts import zero_missing_errors
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.sources.selector import Selector, parse_selector
 from watchdog.telemetry import Metrics
@@ -114,6 +115,11 @@ class ScrapeSource:
             values[role] = None if remember_only else value
             if note:
                 notes.append(note if len(selectors) == 1 else f"{role}: {note}")
+        if not remember_only:
+            # An errors counter that does not exist yet (no error since start) beside counted requests: 0.
+            values, zero = zero_missing_errors(values)
+            if zero:
+                notes = [n for n in notes if not n.startswith(("errors: no ", "control_errors: no "))] + zero
         joined = FIRST_SCRAPE if notes and all(FIRST_SCRAPE in n for n in notes) else "; ".join(notes)
         return Measurement(values=values, note=joined or None)
 
@@ -139,6 +145,8 @@ class ScrapeSource:
     def _value(self, selector: Selector, series: list[Series], *, key: StateKey) -> tuple[float | None, str]:
         matching = [s for s in series if _name_matches(selector.name, s) and selector.matches(s.labels)]
         if not matching and not any(_name_matches(selector.name, s) for s in series):
+            # Remembered as "nothing yet": a counter that appears later counts its whole value as new.
+            self._previous[key] = {}
             return None, f"no metric named {selector.name} in the exposition"
         is_counter = any(s.counter for s in matching) or (
             not matching and any(s.counter for s in series if _name_matches(selector.name, s))

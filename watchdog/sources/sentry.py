@@ -18,6 +18,7 @@ from watchdog.errors import SourceError
 from watchdog.policy.checks import MetricCheck
 from watchdog.policy.connections import SentrySourceConfig
 from watchdog.policy.secrets import resolve_secret
+from watchdog.resilience import ErrorKind, retry_after, status_kind
 from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.fetch import Fetched, FetchLoop, combine, role_queries
 from watchdog.sources.ratelimit import RateLimiter, header_float
@@ -259,24 +260,24 @@ class SentrySource:
                 response = await self._client.get(path, params=httpx.QueryParams(tuple(params)))
             except httpx.TimeoutException:
                 raise SourceError(
-                    f"Sentry did not answer within {self._config.timeout:g} s", kind="timeout"
+                    f"Sentry did not answer within {self._config.timeout:g} s", kind=ErrorKind.TIMEOUT
                 ) from None
             except httpx.TransportError as exc:
                 raise SourceError(
-                    f"cannot reach Sentry: {type(exc).__name__}: {exc}", kind="connect"
+                    f"cannot reach Sentry: {type(exc).__name__}: {exc}", kind=ErrorKind.CONNECTION
                 ) from None
         self._note(response.headers)
         if response.status_code == 429:
             reset = header_float(response.headers, "X-Sentry-Rate-Limit-Reset")
-            retry = header_float(response.headers, "Retry-After")
+            retry = retry_after(response.headers, now=self._now)
             self.limiter.block(
                 reset_at=reset if reset is not None else None if retry is None else self._now() + retry
             )
-            raise SourceError(self.limiter.reason(), kind="rate_limited")
-        if response.status_code >= 500:
-            raise SourceError(f"Sentry answered {response.status_code}", kind="http_5xx")
+            raise SourceError(self.limiter.reason(), kind=ErrorKind.RATE_LIMITED)
         if response.status_code >= 400:
-            raise SourceError(f"Sentry answered {response.status_code}: {_detail(response)}", kind="http_4xx")
+            detail = "" if response.status_code >= 500 else f": {_detail(response)}"
+            kind = status_kind(response.status_code)
+            raise SourceError(f"Sentry answered {response.status_code}{detail}", kind=kind)
         try:
             return response.json()
         except ValueError:

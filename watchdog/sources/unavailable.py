@@ -5,10 +5,11 @@ So one missing token costs the checks that use it their conclusiveness, not the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from watchdog.analysis.models import Baseline, Measurement
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 
 
 class UnavailableSource:
@@ -28,3 +29,8 @@ class UnavailableSource:
 
     async def aclose(self) -> None:
         return None
+
+
+def degraded(sources: Mapping[str, Source]) -> dict[str, str]:
+    """Name -> why, for every source running as a stand-in (shown by /readyz and `watchdog check`)."""
+    return {name: s.reason for name, s in sorted(sources.items()) if isinstance(s, UnavailableSource)}

@@ -20,6 +20,7 @@ from watchdog.errors import ConfigError
 from watchdog.policy.connections import KubernetesTargetConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.redact import REDACTOR
+from watchdog.targets.kubeexec import ExecConfig, parse_exec
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
@@ -35,6 +36,9 @@ class ClusterAuth:
     cert_pem: bytes | None = None
     key_pem: bytes | None = None
     insecure: bool = False
+    exec: ExecConfig | None = (
+        None  # a credential plugin: its token is fetched per request (kubeexec.ExecAuth)
+    )
 
     def bearer(self) -> str | None:
         token = self.token
@@ -124,14 +128,20 @@ def load_kubeconfig(paths: list[Path], *, context: str | None = None) -> Cluster
     ctx = _named(merged["contexts"], "context", name, where)
     cluster = _named(merged["clusters"], "cluster", str(ctx.get("cluster")), where)
     user = _named(merged["users"], "user", str(ctx.get("user")), where) if ctx.get("user") else {}
-    if "exec" in user or "auth-provider" in user:
+    if "auth-provider" in user:
+        # client-go removed the in-tree auth providers (gcp, azure, oidc); exec plugins replace them.
         raise ConfigError(
-            f"kubeconfig {where}: user of context {name!r} uses an exec/auth-provider plugin, which the "
-            "watchdog does not run; give it a service-account token (token_env or token_file)"
+            f"kubeconfig {where}: user of context {name!r} uses a removed auth-provider plugin; switch it to "
+            "its exec plugin (gke-gcloud-auth-plugin, kubelogin) or give a token (token_env or token_file)"
         )
     if not cluster.get("server"):
         raise ConfigError(f"kubeconfig {where}: cluster of context {name!r} has no server")
     base = paths[0].parent
+    plugin = None
+    if "exec" in user:
+        plugin = parse_exec(
+            user["exec"], base=base, cluster=cluster, where=f"kubeconfig {where} context {name}"
+        )
     ca_file, ca_data = _file_or_data(cluster, "certificate-authority", base=base)
     cert_file, cert_pem = _file_or_data(user, "client-certificate", base=base)
     key_file, key_pem = _file_or_data(user, "client-key", base=base)
@@ -151,13 +161,14 @@ def load_kubeconfig(paths: list[Path], *, context: str | None = None) -> Cluster
         cert_pem=cert_pem,
         key_pem=key_pem,
         insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
+        exec=plugin,
     )
 
 
 def _override(auth: ClusterAuth, config: KubernetesTargetConfig, token: str | None) -> ClusterAuth:
     changes: dict[str, Any] = {}
     if token:
-        changes.update(token=token, token_file=None)
+        changes.update(token=token, token_file=None, exec=None)
     if config.ca_file:
         changes.update(ca_file=config.ca_file, ca_data=None)
     if config.insecure_skip_tls_verify:

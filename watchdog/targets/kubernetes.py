@@ -19,6 +19,7 @@ from watchdog.targets import kubeobjects as ko
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.jsonapi import JsonApi
 from watchdog.targets.kubeconfig import SERVICE_ACCOUNT_DIR, resolve_auth
+from watchdog.targets.kubeexec import ExecAuth, ExecCache
 from watchdog.targets.once import RollbackMemo
 from watchdog.targets.retry import Backoff
 from watchdog.targets.transcript import Transcript
@@ -47,6 +48,7 @@ class KubernetesTarget:
         self._sa_dir = service_account_dir
         self._backoff = backoff or Backoff()
         self._memo = RollbackMemo()
+        self._exec_cache = ExecCache(environ=environ)  # exec plugin credentials, across calls
         ns, dep = config.namespace, config.deployment
         self._path = f"/apis/apps/v1/namespaces/{ns}/deployments/{dep}"
         self._rs_path = f"/apis/apps/v1/namespaces/{ns}/replicasets"
@@ -65,6 +67,7 @@ class KubernetesTarget:
             verify=auth.verify(),
             timeout=httpx.Timeout(10.0, connect=3.0),
             transport=self._transport,
+            auth=ExecAuth(auth.exec, self._exec_cache) if auth.exec else None,
         )
 
     async def current(self, req: RollbackRequest) -> Current:

@@ -1,34 +1,22 @@
-"""Retries with exponential backoff for transient target errors only, and the HTTP status rules behind them.
+"""The targets' side of watchdog/resilience.py: transient target errors, and the status rules behind them.
 
 Transient means worth asking again: a connection error, a 5xx or a 429. A 4xx is never retried.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import httpx
 
 from watchdog.errors import TargetError, TransientTargetError
+from watchdog.resilience import Attempted, Backoff, Retry, retry_after, retryable_status
+from watchdog.resilience import with_retries as resilient
+
+__all__ = ["Backoff", "Retried", "RetryAfter", "raise_for_status", "transport_error", "with_retries"]
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """`attempts` tries in all; the delay before try n+1 is base x factor^(n-1), at most max_delay."""
-
-    attempts: int = 4
-    base: float = 1.0
-    factor: float = 2.0
-    max_delay: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_delay, self.base * self.factor ** max(0, attempt - 1)))
 
 
 class RetryAfter(TransientTargetError):
@@ -39,32 +27,16 @@ class RetryAfter(TransientTargetError):
         super().__init__(message)
 
 
-@dataclass
-class Retried(Generic[T]):
-    value: T
-    attempts: int
+Retried = Attempted  # value + attempts, the name the targets use
 
 
 def is_transient_status(status: int) -> bool:
-    return status == 429 or status >= 500
+    return retryable_status(status)
 
 
 def retry_after_seconds(resp: httpx.Response) -> float | None:
     """Seconds from a Retry-After header (delta seconds or an HTTP date); None when absent or unreadable."""
-    value = resp.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    date = resp.headers.get("date")
-    now = parsedate_to_datetime(date) if date else None
-    return max(0.0, (when - now).total_seconds()) if now else None
+    return retry_after(resp.headers)
 
 
 def raise_for_status(resp: httpx.Response, *, what: str, message: str = "") -> None:
@@ -99,21 +71,14 @@ async def with_retries(
     `deadline` is a loop.time() instant: no sleep is started that would end past it, so a rollback's overall
     timeout bounds its retries too. The last transient error is re-raised when attempts are exhausted.
     """
-    loop = asyncio.get_running_loop()
-    attempt = 1
-    while True:
-        try:
-            return Retried(await call(), attempt)
-        except TransientTargetError as exc:
-            if attempt >= backoff.attempts:
-                raise
-            delay = backoff.delay(attempt)
-            if isinstance(exc, RetryAfter):
-                # The server's own hint wins, bounded so a hostile header cannot park a rollback.
-                delay = min(max(delay, exc.after), backoff.max_delay)
-            if deadline is not None and loop.time() + delay > deadline:
-                raise
-            if on_retry is not None:
-                on_retry(attempt, exc, delay)
-            await asyncio.sleep(delay)
-            attempt += 1
+
+    def transient(exc: Exception) -> Retry | None:
+        if not isinstance(exc, TransientTargetError):
+            return None
+        return Retry(after=exc.after if isinstance(exc, RetryAfter) else None)
+
+    def noted(attempt: int, exc: Exception, delay: float) -> None:
+        if on_retry is not None and isinstance(exc, TransientTargetError):
+            on_retry(attempt, exc, delay)
+
+    return await resilient(call, backoff=backoff, retry_on=transient, deadline=deadline, on_retry=noted)
