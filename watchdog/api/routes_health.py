@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from watchdog.api.deps import RuntimeDep, in_thread
+from watchdog.api.routes_stats import refresh_ledger_gauges
 from watchdog.events import State
 
 router = APIRouter(tags=["health"])
@@ -56,4 +57,5 @@ async def metrics(runtime: RuntimeDep) -> Response:
     counts = await in_thread(runtime.store.count_by_state)
     for state in State:
         runtime.metrics.verifications.labels(state.value).set(counts.get(state.value, 0))
+    await refresh_ledger_gauges(runtime)
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -12,11 +12,14 @@ from watchdog.store.intake_repo import Accepted, IntakeRepo
 from watchdog.store.lease_repo import LeaseRepo
 from watchdog.store.retention_repo import RetentionRepo
 from watchdog.store.rollback_repo import RollbackRepo
+from watchdog.store.stats_repo import StatsRepo
 
 __all__ = ["Accepted", "Store"]
 
 
-class Store(IntakeRepo, LeaseRepo, EngineRepo, HistoryRepo, RollbackRepo, AdminRepo, RetentionRepo):
+class Store(
+    IntakeRepo, LeaseRepo, EngineRepo, HistoryRepo, RollbackRepo, AdminRepo, RetentionRepo, StatsRepo
+):
     """Synchronous and thread-safe: async callers use `await asyncio.to_thread(store.method, ...)`.
 
     `Store(url)` creates the engine; `upgrade()` migrates to head; `ping()`, `close()`; the rest: contract.

@@ -196,3 +196,14 @@ freezes = Table(
     Column("created_at", TS, nullable=False),
     Column("expires_at", TS),
 )
+
+# An operator's verdict on a rollback after the fact: "it was unneeded" is the false-rollback signal.
+rollback_reviews = Table(
+    "rollback_reviews",
+    metadata,
+    Column("deployment_id", String(36), ForeignKey("deployments.id"), primary_key=True),
+    Column("unneeded", Boolean, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("reviewed_by", String(200)),
+    Column("reviewed_at", TS, nullable=False),
+)
