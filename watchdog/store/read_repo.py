@@ -126,6 +126,7 @@ class ReadRepo(StoreBase):
                 rollbacks=rollback_rows,
                 rollback_verifications=others,
                 incident=incident,
+                rollback_samples=[s for rv in others for s in self._samples_for(conn, rv.id)],
             )
 
     def list_deployments(
