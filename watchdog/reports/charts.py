@@ -160,9 +160,11 @@ def render_chart(ev: CheckEvidence, *, title: str) -> str:
         markers.append(("rollback-marker", ev.rollback_at, "rollback"))
     for ident, at, label in markers:
         if at is not None:
+            # The rollback follows the decision within seconds: its label sits inside the plot, not on top.
+            ty = TOP + 12 if ident == "rollback-marker" else TOP - 4
             out.append(
                 f'<g id="{ident}"><line class="marker" x1="{x(at):.1f}" x2="{x(at):.1f}" '
-                f'y1="{TOP}" y2="{TOP + ph}"/><text x="{x(at) + 3:.1f}" y="{TOP - 4}">{label}</text></g>'
+                f'y1="{TOP}" y2="{TOP + ph}"/><text x="{x(at) + 3:.1f}" y="{ty}">{label}</text></g>'
             )
     # The series, broken where a sample had no data.
     segments: list[list[str]] = [[]]
