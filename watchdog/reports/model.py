@@ -30,6 +30,8 @@ class ReportInput:
     now: datetime
     # Named sources of config/watchdog.yaml, so links to Sentry releases and Datadog queries can be built.
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+    # The daemon's public URL (reports.base_url), for links back to the dashboard; None: a relative link.
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)
