@@ -5,9 +5,10 @@ Every field has a default, so a layer validates alone; layers merge key by key (
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from watchdog.policy.checks import Check, Strict
 from watchdog.policy.durations import Duration
@@ -43,6 +44,38 @@ class RollbackPolicy(Strict):
     verification: RollbackVerification = Field(default_factory=lambda: RollbackVerification())
 
 
+_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
+
+
+class SilencePolicy(Strict):
+    alertmanager: str = Field(description="an alertmanager named under notifiers: in config/watchdog.yaml")
+    matchers: list[str] = Field(
+        min_length=1,
+        description='Alertmanager matchers, e.g. alertname="HighErrorRate", service=~"checkout.*"',
+    )
+
+    @field_validator("matchers")
+    @classmethod
+    def _parse(cls, value: list[str]) -> list[str]:
+        for m in value:
+            if _MATCHER.match(m) is None:
+                raise ValueError(f'matcher {m!r}: write name="value" (or =~, !=, !~ with a quoted value)')
+        return value
+
+    def parsed(self) -> list[dict[str, object]]:
+        """The matchers as Alertmanager's API v2 takes them."""
+        out: list[dict[str, object]] = []
+        for m in self.matchers:
+            found = _MATCHER.match(m)
+            assert found is not None
+            name, op, value = found.groups()
+            value = re.sub(r"\\(.)", r"\1", value)
+            out.append(
+                {"name": name, "value": value, "isRegex": "~" in op, "isEqual": not op.startswith("!")}
+            )
+        return out
+
+
 class EnvironmentPolicy(Strict):
     verification: Verification = Field(default_factory=lambda: Verification())
     on_failure: Action = Field("rollback", description="what a failed verdict does; none = dry run")
@@ -55,6 +88,7 @@ class EnvironmentPolicy(Strict):
         None, description="the gate: the same artifact must have passed in this environment first"
     )
     checks: list[Check] = Field(default_factory=list)
+    silence: SilencePolicy | None = Field(None, description="hold an Alertmanager silence while verifying")
 
 
 class ServiceFile(Strict):
