@@ -64,6 +64,7 @@ def seed(
     recovery_s: float = 90.0,
     trigger: str = "auto",
     samples: bool = True,
+    policy: dict[str, Any] | None = None,
 ) -> str:
     """One deployment deployed at `at`; returns its id. rolled_back: verified `recovery_s` after `at`."""
     acc = store.accept_event(
@@ -76,7 +77,7 @@ def seed(
         ),
         source="generic",
         delivery_id=None,
-        policy=POLICY,
+        policy=POLICY if policy is None else policy,
         now=at,
     )
     dep, ver = acc.deployment, acc.verification

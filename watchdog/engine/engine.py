@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from watchdog.analysis.actions import action_for
 from watchdog.analysis.models import Decision, Verdict
 from watchdog.clock import Clock
+from watchdog.engine import silences
 from watchdog.engine.connections import close_later, refresh
 from watchdog.engine.outputs import Outputs
 from watchdog.engine.rollback import Rollbacks
@@ -118,6 +119,7 @@ class Engine:
             max_instances=1,
             coalesce=True,
         )
+        silences.schedule(self, sched)  # Alertmanager silences held while verifying (engine/silences.py)
         sched.start()
         self._scheduler = sched
         self.wake()

@@ -29,6 +29,7 @@ class Silence:
     deployment_id: str | None
     matchers: tuple[tuple[str, str, bool, bool], ...]
     ends_at: datetime
+    starts_at_raw: str  # sent back verbatim: Alertmanager updates in place only with the same start
 
 
 def comment_for(*, service: str, environment: str, version: str, deployment_id: str) -> str:
@@ -40,7 +41,9 @@ def _iso(dt: datetime) -> str:
 
 
 def _parse_time(text: str) -> datetime:
-    return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    # Go may write nanoseconds; Python reads at most microseconds.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
+    return utc(datetime.fromisoformat(text))
 
 
 class AlertmanagerNotifier:
@@ -92,6 +95,7 @@ class AlertmanagerNotifier:
                         for m in item.get("matchers", [])
                     ),
                     ends_at=_parse_time(item["endsAt"]),
+                    starts_at_raw=str(item["startsAt"]),
                 )
             )
         return out
@@ -104,11 +108,12 @@ class AlertmanagerNotifier:
         ends_at: datetime,
         comment: str,
         silence_id: str | None = None,
+        starts_at_raw: str | None = None,
     ) -> str:
         """Creates a silence, or with `silence_id` moves its end; returns the id Alertmanager answers."""
         body: dict[str, Any] = {
             "matchers": matchers,
-            "startsAt": _iso(starts_at),
+            "startsAt": starts_at_raw or _iso(starts_at),
             "endsAt": _iso(ends_at),
             "createdBy": CREATED_BY,
             "comment": comment,
