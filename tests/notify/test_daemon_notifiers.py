@@ -32,6 +32,7 @@ def config(
     cfg = root / "config"
     (cfg / "services").mkdir(parents=True)
     daemon = {
+        "sources": {"app": {"type": "scrape", "url": f"{app.url}/metrics"}},
         "targets": {
             "demo": {"type": "webhook", "url": f"{app.url}/deploy", "body": {"version": "{{ version }}"}}
         },
