@@ -159,6 +159,7 @@ def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
         )
 
         page.goto(f"{daemon.url}/ledger")
+        page.screenshot(path=str(SHOTS / "ledger.png"), full_page=True)
         ledger = page.locator("#ledger").inner_text()
         assert "demo" in ledger
         stats = httpx.get(f"{daemon.url}/v1/stats", params={"since": "1d"}).json()["items"]
@@ -168,6 +169,8 @@ def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
             page.goto(daemon.url + url)
             problems = axe_problems(page, axe_js)
             assert not problems, f"{url}:\n" + "\n".join(problems)
+        page.goto(daemon.url + "/")
+        page.screenshot(path=str(SHOTS / "list.png"), full_page=True)
         page.goto(f"{daemon.url}/?state=rolled_back")
         assert page.locator(f'tr[data-id="{bad}"]').count() == 1
         assert page.locator(f'tr[data-id="{good}"]').count() == 0

@@ -75,6 +75,8 @@ class SilenceKeeper:
     async def _wanted(
         self, v: VerificationRow, ams: Mapping[str, AlertmanagerNotifier]
     ) -> tuple[str, list[dict[str, object]], str, float] | None:
+        if v.kind == "deploy" and not v.policy.get("silence"):
+            return None  # a deploy verification carries its whole policy: no silence, no store read
         try:
             dep = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
         except NotFound:
