@@ -158,6 +158,15 @@ def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
             "() => /unneeded: HTTP 200/.test(document.querySelector('#action-result').textContent)"
         )
 
+        # By keyboard alone: from the reason field, Tab through the buttons to "Lift the freeze", Enter.
+        page.get_by_label(re.compile("^Reason")).focus()
+        for _ in range(4):
+            page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.dataset.action") == "unfreeze"
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => /HTTP 204/.test(document.querySelector('#action-result').textContent)")
+        assert httpx.get(f"{daemon.url}/v1/freezes", headers=admin).json()["items"] == []
+
         page.goto(f"{daemon.url}/ledger")
         page.screenshot(path=str(SHOTS / "ledger.png"), full_page=True)
         ledger = page.locator("#ledger").inner_text()

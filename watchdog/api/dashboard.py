@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from watchdog.api.deps import RuntimeDep, in_thread
 from watchdog.api.errors import refuse
-from watchdog.api.pages import STATES, deployment_context, list_row, utc
+from watchdog.api.pages import STATES, chart, deployment_context, list_row, utc
 from watchdog.api.routes_stats import ledger, parse_since
 from watchdog.engine.runtime import Runtime
 from watchdog.errors import StoreError
@@ -94,7 +94,7 @@ async def deployments_page(
     return _page(html)
 
 
-async def _deployment(runtime: Runtime, deployment_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+async def _loaded(runtime: Runtime, deployment_id: str) -> dict[str, Any]:
     detail = await in_thread(runtime.store.deployment_detail, deployment_id)
     d = detail.deployment
     previous = await in_thread(
@@ -103,33 +103,32 @@ async def _deployment(runtime: Runtime, deployment_id: str) -> tuple[dict[str, A
         environment=d.environment,
         exclude_artifact=d.artifact,
     )
-    return deployment_context(
-        detail,
-        previous=previous,
-        now=runtime.clock.now(),
-        sources=dict(runtime.policies.current.daemon.sources),
-    )
+    return {
+        "detail": detail,
+        "previous": previous,
+        "now": runtime.clock.now(),
+        "sources": dict(runtime.policies.current.daemon.sources),
+    }
 
 
 @router.get("/deployments/{deployment_id}", response_class=HTMLResponse)
 async def deployment_page(deployment_id: str, runtime: RuntimeDep) -> HTMLResponse:
-    context, _ = await _deployment(runtime, deployment_id)
+    context = deployment_context(**await _loaded(runtime, deployment_id))
     return _page(render("deployment.html.j2", runtime, nav="deployment", **context))
 
 
 @router.get("/deployments/{deployment_id}/live", response_class=HTMLResponse)
 async def deployment_live(deployment_id: str, runtime: RuntimeDep) -> HTMLResponse:
-    context, _ = await _deployment(runtime, deployment_id)
+    context = deployment_context(**await _loaded(runtime, deployment_id))
     return _page(render("_live.html.j2", runtime, **context))
 
 
 @router.get("/deployments/{deployment_id}/charts/{index}.svg")
 async def deployment_chart(deployment_id: str, index: int, runtime: RuntimeDep) -> Response:
-    context, charts = await _deployment(runtime, deployment_id)
-    names = [c["name"] for c in context["checks"]]
-    if not 0 <= index < len(names):
+    svg = chart(index=index, **await _loaded(runtime, deployment_id))
+    if svg is None:
         raise refuse(404, "not_found", f"deployment {deployment_id} has no check number {index}")
-    return Response(charts[names[index]], media_type="image/svg+xml", headers=_NO_STORE)
+    return Response(svg, media_type="image/svg+xml", headers=_NO_STORE)
 
 
 @router.get("/ledger", response_class=HTMLResponse)

@@ -126,15 +126,12 @@ def deployment_context(
     previous: StableRow | None,
     now: datetime,
     sources: dict[str, SourceConfig],
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """(template context, check name -> SVG chart) of one deployment page."""
+) -> dict[str, Any]:
+    """The template context of one deployment page (charts are served one by one: `chart`)."""
     report = _report_input(detail, previous=previous, now=now, sources=sources)
     view = deployment_view(detail, previous_stable=previous)
     d, v = detail.deployment, detail.verification
     evs = evidence(report)
-    charts = {
-        ev.name: render_chart(ev, title=f"{ev.name} ({ev.type}) after {d.service} {d.version}") for ev in evs
-    }
     restored = {rv.id: rv for rv in detail.rollback_verifications}
     rollbacks = [
         {
@@ -182,4 +179,20 @@ def deployment_context(
         ],
         "can_review": any(r.state not in ("refused", "dry_run") for r in detail.rollbacks),
     }
-    return context, charts
+    return context
+
+
+def chart(
+    detail: DeploymentDetail,
+    *,
+    index: int,
+    previous: StableRow | None,
+    now: datetime,
+    sources: dict[str, SourceConfig],
+) -> str | None:
+    """The SVG chart of check number `index` (policy order), None when there is no such check."""
+    evs = evidence(_report_input(detail, previous=previous, now=now, sources=sources))
+    if not 0 <= index < len(evs):
+        return None
+    ev, d = evs[index], detail.deployment
+    return render_chart(ev, title=f"{ev.name} ({ev.type}) after {d.service} {d.version}")
