@@ -114,6 +114,24 @@ async def test_pages_escape_event_fields(client: httpx.AsyncClient, runtime: Run
     assert "<script>x</script>" not in (await client.get("/")).text
 
 
+async def test_an_event_url_becomes_a_link_only_when_it_is_http(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    from tests.fakes.history import POLICY
+    from watchdog.events import DeployEvent
+
+    def accept(url: str) -> str:
+        event = DeployEvent(service="checkout", environment="staging", version="9", changelog_url=url)
+        return runtime.store.accept_event(
+            event=event, source="generic", delivery_id=None, policy=POLICY, now=T0
+        ).deployment.id
+
+    evil = (await client.get(f"/deployments/{accept('javascript:alert(1)')}")).text
+    assert 'href="javascript:' not in evil and "(not an http link)" in evil
+    good = (await client.get(f"/deployments/{accept('https://git.example/compare/1...2')}")).text
+    assert 'href="https://git.example/compare/1...2"' in good
+
+
 async def test_ledger_page(client: httpx.AsyncClient, runtime: Runtime) -> None:
     _seed(runtime)
     page = (await client.get("/ledger", params={"since": "7d"})).text

@@ -44,6 +44,13 @@ STATES: dict[str, StateLook] = {
 }
 
 
+def web_url(url: str | None) -> str | None:
+    """An event's URL as a link only when it is http(s): `javascript:` and friends never become links."""
+    if url and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
 def utc(dt: datetime | None) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if dt else "—"
 
@@ -170,6 +177,7 @@ def deployment_context(
         "incident": detail.incident,
         "deployed_at": utc(d.deployed_at),
         "received_at": utc(d.received_at),
+        "changelog": web_url(d.changelog_url),
         "finished_at": utc(v.finished_at),
         "next_sample_at": utc(v.next_sample_at) if v.next_sample_at else None,
         "decided": f"{v.decided_after_s:g} s after deploy" if v.decided_after_s is not None else None,
