@@ -142,7 +142,10 @@ async def test_post_mortem_issue_is_opened_once_and_updated_in_place(
     github: FakeGitHubIssues, tmp_path: Path
 ) -> None:
     report = tmp_path / "2026-11-01-checkout-production-2.4.1.md"
-    report.write_text("# checkout 2.4.1 in production: failed\n\nrolling back to 2.4.0\n")
+    report.write_text(
+        "# checkout 2.4.1 in production: failed\n\nrolling back to 2.4.0\n\n"
+        "![errors: samples](x-errors.svg)\n"
+    )
     gh = _gh(github)
     await gh.send(note("failed", report_path=str(report)))
     [issue] = github.issues["acme/checkout"]
@@ -151,6 +154,9 @@ async def test_post_mortem_issue_is_opened_once_and_updated_in_place(
     assert [a["login"] for a in issue["assignees"]] == ["oncall-checkout"]
     assert marker("dep-1") in issue["body"] and "rolling back to 2.4.0" in issue["body"]
     assert "(https://watchdog.example/v1/incidents/dep-1)" in issue["body"]
+    assert (
+        "x-errors.svg" not in issue["body"] and "_Chart (errors: samples): see [the report]" in issue["body"]
+    )
 
     report.write_text("# checkout 2.4.1 in production: rolled back\n\nrolled back to 2.4.0 in 38 s\n")
     await gh.send(note("rolled_back", report_path=str(report)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from watchdog.notify.base import NotifyError, retryable_status
 from watchdog.notify.message import Notification
 
 MAX_BODY = 65_000  # GitHub refuses bodies over 65,536 characters
+# Charts are files beside the report on the daemon's disk: GitHub cannot show them, the report page can.
+_CHART = re.compile(r"!\[([^\]]*)\]\(([^)\s/]+\.svg)\)")
 
 
 def marker(deployment_id: str) -> str:
@@ -43,6 +46,8 @@ def issue_body(n: Notification) -> str:
             text = ""
     if not text:
         text = f"# {n.headline}\n\n{n.summary}\n"
+    where = f"[the report]({n.report_url})" if n.report_url else "the report on the daemon"
+    text = _CHART.sub(lambda m: f"_Chart ({m.group(1)}): see {where}._", text)
     link = f"\n\n[The report on Deploy Watchdog]({n.report_url})" if n.report_url else ""
     head = marker(n.deployment_id) + "\n"
     room = MAX_BODY - len(head) - len(link) - 40
