@@ -69,6 +69,7 @@ async def test_list_shows_every_state_with_its_own_class_and_filters(
         assert f'class="badge s-{state}"' in row.group(0)
         assert f'href="/deployments/{ids[key]}"' in row.group(0)
     assert "UTC" in page and "States" in page  # the legend
+    assert "2 / 4 samples" in page  # the running one shows how far it got
     only = (await client.get("/", params={"state": "rolled_back"})).text
     assert ids["rolled"] in only and ids["passed"] not in only
     staging = (await client.get("/", params={"environment": "staging", "service": ""})).text

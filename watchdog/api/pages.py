@@ -71,6 +71,8 @@ def list_row(d: DeploymentRow, v: VerificationRow) -> dict[str, Any]:
         "verdict": v.verdict or "",
         "badge": state_badge(v.state),
         "is_rollback": d.is_rollback,
+        # Samples due so far of the window, while it runs: "4 / 20".
+        "progress": f"{max(0, v.next_k - 1)} / {v.samples_total}" if State(v.state) in SAMPLING else "",
     }
 
 

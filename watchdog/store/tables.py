@@ -55,6 +55,7 @@ deployments = Table(
     Column("rollback_of", String(36)),  # the failed deployment this deploy restores from
     Column("policy", JSON, nullable=False),  # the resolved environment policy at intake
     Index("ix_deployments_service_env_received", "service", "environment", "received_at"),
+    Index("ix_deployments_received", "received_at", "id"),  # the unfiltered newest-first list
 )
 
 verifications = Table(

@@ -1,4 +1,5 @@
-"""Rollback reviews: an operator marks a deployment's rollback as unneeded (the ledger's false rollbacks).
+"""Rollback reviews (an operator marks a rollback unneeded: the ledger's false rollbacks), and an index
+on deployments(received_at, id) for the dashboard's newest-first list.
 
 Revision ID: 0002_16
 Revises: 0001
@@ -33,7 +34,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("deployment_id", name=op.f("pk_rollback_reviews")),
     )
+    op.create_index("ix_deployments_received", "deployments", ["received_at", "id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deployments_received", table_name="deployments")
     op.drop_table("rollback_reviews")
