@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/reload.py
 	$(BIN)/python bench/sources.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) $(RUN_VENV) data .mypy_cache .ruff_cache .pytest_cache

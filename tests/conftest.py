@@ -117,3 +117,15 @@ def no_known_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     leaked = sorted({r.name for r in caplog.records if leaked_in(r.getMessage())})
     assert not leaked and not leaked_in(caplog.text), f"a known secret reached the logs of {leaked}"
     assert not LEAKS, f"a known secret left through HTTP: {LEAKS}"
+
+
+@pytest.fixture(autouse=True)
+def redactor_per_test() -> Iterator[None]:
+    """The process-wide redactor learns every secret a test resolves: forget them after it, so one test's
+    throwaway value (say, a one-letter token) cannot mask text in the next."""
+    from watchdog.redact import REDACTOR
+
+    REDACTOR.add(KNOWN_SECRET)  # the daemon's settings always register it: every secret setting holds it
+    before = set(REDACTOR._secrets)
+    yield
+    REDACTOR._secrets.intersection_update(before)

@@ -1,105 +1,187 @@
-"""The dashboard in a real Chromium: it lists deployments from the API and shows one's samples when clicked.
+"""The dashboard in a real Chromium against a real daemon and the demo service: live progress, colours,
+operator actions with and without the token, an axe-core accessibility check, and the screenshots.
 
-Debian's chromium driven by Playwright (executable_path=/usr/bin/chromium); no browser download.
+Screenshots of a passed, a rolled-back and a failed-rollback deployment are written to docs/dashboard/.
 """
 
 from __future__ import annotations
 
-import os
+import json
+import re
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
-from tests.e2e.daemon import Daemon
-from tests.e2e.test_daemon import write_config
-from watchdog.demo.app import DemoApp
+from tests.conftest import free_port
+from tests.e2e.browser import ROOT, axe_js, axe_problems, browser
+from tests.e2e.daemon import ADMIN, Daemon
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture
-def browser_path() -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/system-deps installs it)")
-        pytest.skip("chromium is not installed; `make system-deps` installs it")
-    yield CHROMIUM
+__all__ = ["axe_js", "browser"]  # fixtures, imported for pytest
+SHOTS = ROOT / "docs" / "dashboard"
 
 
-def test_dashboard_lists_deployments_and_shows_samples(tmp_path: Path, browser_path: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with DemoApp(port=0, version="1.0.0", rps=300, seed=3).start() as app:
-        daemon = Daemon(config=write_config(tmp_path, app, duration="4s"), data=tmp_path / "data").start()
-        try:
-            dep = daemon.notify(service="shop", environment="production", version="1.0.0")
-            daemon.wait_state(dep, {"passed"}, timeout=30)
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(
-                    executable_path=browser_path,
-                    args=[
-                        "--no-sandbox",
-                        "--disable-gpu",
-                        "--disable-background-networking",
-                        "--disable-component-update",
-                        "--disable-sync",
-                        "--no-first-run",
-                    ],
-                )
-                page = browser.new_page(viewport={"width": 1280, "height": 720})
-                page.goto(daemon.url + "/")
-                row = page.locator(f'tr[data-id="{dep}"]')
-                row.wait_for(timeout=10_000)
-                assert "shop" in row.inner_text() and "passed" in row.inner_text()
-                row.click()
-                page.locator("#detail-state").wait_for(timeout=10_000)
-                assert page.locator("#detail-state").inner_text() == "passed"
-                # 4 samples of 2 checks, each a cell with its reason as a tooltip
-                assert page.locator(".cell").count() == 8
-                shot = tmp_path / "dashboard.png"
-                page.screenshot(path=str(shot))
-                assert shot.stat().st_size > 5_000
-                print(f"dashboard screenshot: {shot}")
-                browser.close()
-        finally:
-            daemon.stop()
+def demo_config(dest: Path, demo_port: int) -> Path:
+    """The shipped config, windows of seconds, and an `edge` environment whose target always fails."""
+    config = dest / "config"
+    shutil.copytree(ROOT / "config", config)
+    for path in [config / "watchdog.yaml", *sorted((config / "services").glob("*.yaml"))]:
+        path.write_text(path.read_text().replace("127.0.0.1:8081", f"127.0.0.1:{demo_port}"))
+    daemon = yaml.safe_load((config / "watchdog.yaml").read_text())
+    daemon["targets"]["broken"] = {"type": "command", "argv": ["false"], "timeout": "5s"}
+    (config / "watchdog.yaml").write_text(yaml.safe_dump(daemon))
+    demo = yaml.safe_load((config / "services" / "demo.yaml").read_text())
+    demo["defaults"]["verification"].update(duration="10s", interval="1s", warmup="1s")
+    demo["defaults"]["rollback"]["verification"] = {"duration": "4s", "interval": "1s"}
+    local = demo["environments"]["local"]
+    demo["environments"]["edge"] = {"target": "broken", "checks": local["checks"]}
+    (config / "services" / "demo.yaml").write_text(yaml.safe_dump(demo))
+    return config
 
 
-def test_dashboard_behind_the_read_token_and_a_refused_reload_banner(
-    tmp_path: Path, browser_path: str
-) -> None:
-    """The browser answers the Basic challenge once; the page and its fetches then carry the token."""
-    from playwright.sync_api import sync_playwright
+def deploy(version: str, *, env: dict[str, str], environment: str = "local") -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "watchdog", "demo", "deploy", version, "--environment", environment, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return str(json.loads(done.stdout)["deployment_id"])
 
-    token = "dashboard-read-token-0123456789"
-    with DemoApp(port=0, version="1.0.0", rps=300, seed=3).start() as app:
-        config = write_config(tmp_path, app, duration="4s")
-        daemon = Daemon(config=config, data=tmp_path / "data", env={"WATCHDOG_READ_TOKEN": token}).start()
-        try:
-            dep = daemon.notify(service="shop", environment="production", version="1.0.0")
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(
-                    executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"]
-                )
-                # Without credentials a headless browser cannot answer the challenge: the page is refused.
-                assert httpx.get(daemon.url + "/", timeout=5).status_code == 401
-                context = browser.new_context(http_credentials={"username": "sre", "password": token})
-                page = context.new_page()
-                page.goto(daemon.url + "/")
-                page.locator(f'tr[data-id="{dep}"]').wait_for(timeout=10_000)
-                assert page.locator("#reload-error").inner_text() == ""
-                policy = config / "services" / "shop.yaml"
-                policy.write_text(policy.read_text() + "bogus_key: 1\n")
-                page.wait_for_function(
-                    "document.getElementById('reload-error').textContent.includes('policy reload refused')",
-                    timeout=20_000,
-                )
-                assert "bogus_key" in page.locator("#reload-error").inner_text()
-                browser.close()
-        finally:
-            daemon.stop()
+
+def live_state(page: Any) -> tuple[int, str, str]:
+    return page.evaluate(
+        """() => { const l = document.querySelector('#live'); const img = document.querySelector('img.chart');
+                  return [Number(l.dataset.samples), l.dataset.running, img ? img.dataset.chart : '']; }"""
+    )
+
+
+def badge_colour(page: Any, state: str) -> str:
+    return page.evaluate(
+        "(s) => getComputedStyle(document.querySelector('.legend .badge.s-' + s)).backgroundColor", state
+    )
+
+
+def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
+    demo_port = free_port()
+    daemon = Daemon(
+        config=demo_config(tmp_path, demo_port),
+        data=tmp_path / "data",
+        args=["--demo", "--demo-port", str(demo_port)],
+    )
+    daemon.start()
+    env = {**daemon.env(), "WATCHDOG_DEMO_URL": f"http://127.0.0.1:{demo_port}", "WATCHDOG_URL": daemon.url}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        good = deploy("1.0.0", env=env)
+        page.goto(f"{daemon.url}/deployments/{good}")
+        # Progress sample by sample while the verification runs, not only once it ended.
+        seen: list[tuple[int, str]] = []
+        charts: set[str] = set()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            samples, running, chart = live_state(page)
+            if running == "true":
+                seen.append((samples, running))
+                if chart:
+                    charts.add(chart)
+            elif samples > 0:
+                break
+            time.sleep(0.25)
+        counts = sorted({s for s, _ in seen})
+        assert len(counts) >= 3, f"the page showed only these sample counts while running: {counts}"
+        assert len(charts) >= 2, f"the chart did not update while running: {charts}"
+        page.locator("#detail-state[data-state='passed']").wait_for(timeout=20_000)
+        assert "passed verification" in page.locator("#summary").inner_text()
+        page.screenshot(path=str(SHOTS / "passed.png"), full_page=True)
+
+        bad = deploy("1.1.0-bad", env=env)
+        daemon.wait_state(bad, {"rolled_back", "rollback_failed", "inconclusive", "passed"}, timeout=60)
+        page.goto(f"{daemon.url}/deployments/{bad}")
+        page.locator("#detail-state[data-state='rolled_back']").wait_for(timeout=10_000)
+        assert "verified" in page.locator("#rollbacks").inner_text()
+        # The chart of the bad deploy goes on past the decision with the restored version's samples.
+        svg = httpx.get(f"{daemon.url}/deployments/{bad}/charts/0.svg", timeout=10).text
+        assert 'id="restored"' in svg and 'id="rollback-marker"' in svg
+        page.screenshot(path=str(SHOTS / "rolled-back.png"), full_page=True)
+        problems = axe_problems(page, axe_js)
+        assert not problems, "\n".join(problems)
+
+        stable = deploy("1.0.0", env=env, environment="edge")
+        daemon.wait_state(stable, {"passed"}, timeout=40)
+        broken = deploy("1.2.0-bad", env=env, environment="edge")
+        daemon.wait_state(broken, {"rollback_failed", "rolled_back"}, timeout=90)
+        page.goto(f"{daemon.url}/deployments/{broken}")
+        page.locator("#detail-state[data-state='rollback_failed']").wait_for(timeout=10_000)
+        page.screenshot(path=str(SHOTS / "rollback-failed.png"), full_page=True)
+
+        # Distinct colours per state: rolled back must not look like passed.
+        colours = {s: badge_colour(page, s) for s in ("passed", "rolled_back", "rollback_failed", "failed")}
+        assert len(set(colours.values())) == 4, colours
+
+        # Operator actions: refused without the right token, done with it.
+        page.goto(f"{daemon.url}/deployments/{bad}")
+        result = page.locator("#action-result")
+        page.get_by_role("button", name=re.compile("^Freeze")).click()
+        assert "admin token" in result.inner_text()
+        raw = page.evaluate(
+            "async (u) => (await fetch(u, {method: 'PUT', headers: {'Content-Type': 'application/json'},"
+            " body: JSON.stringify({reason: 'x'})})).status",
+            "/v1/freezes/demo/local",
+        )
+        assert raw == 401
+        page.get_by_label("Admin token").fill("not-the-token")
+        page.get_by_role("button", name=re.compile("^Freeze")).click()
+        page.wait_for_function("() => /HTTP 403/.test(document.querySelector('#action-result').textContent)")
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        assert httpx.get(f"{daemon.url}/v1/freezes", headers=admin).json()["items"] == []
+        page.get_by_label("Admin token").fill(ADMIN)
+        page.get_by_label(re.compile("^Reason")).fill("checking the dashboard")
+        page.get_by_role("button", name=re.compile("^Freeze")).click()
+        page.wait_for_function("() => /HTTP 200/.test(document.querySelector('#action-result').textContent)")
+        frozen = httpx.get(f"{daemon.url}/v1/freezes", headers=admin).json()["items"]
+        assert [(f["service"], f["environment"], f["reason"]) for f in frozen] == [
+            ("demo", "local", "checking the dashboard")
+        ]
+        page.get_by_role("button", name="Mark the rollback as unneeded").click()
+        page.wait_for_function(
+            "() => /unneeded: HTTP 200/.test(document.querySelector('#action-result').textContent)"
+        )
+
+        # By keyboard alone: from the reason field, Tab through the buttons to "Lift the freeze", Enter.
+        page.get_by_label(re.compile("^Reason")).focus()
+        for _ in range(4):
+            page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.dataset.action") == "unfreeze"
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => /HTTP 204/.test(document.querySelector('#action-result').textContent)")
+        assert httpx.get(f"{daemon.url}/v1/freezes", headers=admin).json()["items"] == []
+
+        page.goto(f"{daemon.url}/ledger")
+        page.screenshot(path=str(SHOTS / "ledger.png"), full_page=True)
+        ledger = page.locator("#ledger").inner_text()
+        assert "demo" in ledger
+        stats = httpx.get(f"{daemon.url}/v1/stats", params={"since": "1d"}).json()["items"]
+        local = next(i for i in stats if i["environment"] == "local")
+        assert local["rollbacks_unneeded"] == 1 and local["automatic_rollbacks"] == 1
+        for url in ("/", "/ledger", f"/deployments/{broken}"):
+            page.goto(daemon.url + url)
+            problems = axe_problems(page, axe_js)
+            assert not problems, f"{url}:\n" + "\n".join(problems)
+        page.goto(daemon.url + "/")
+        page.screenshot(path=str(SHOTS / "list.png"), full_page=True)
+        page.goto(f"{daemon.url}/?state=rolled_back")
+        assert page.locator(f'tr[data-id="{bad}"]').count() == 1
+        assert page.locator(f'tr[data-id="{good}"]').count() == 0
+    finally:
+        daemon.stop()

@@ -154,8 +154,9 @@ def test_registry_is_loud() -> None:
         build_notifiers(config({"s": {"type": "slack", "webhook_url_env": "SLACK_URL"}}), environ={})
     with pytest.raises(ConfigError, match="needs webhook_url_env or webhook_url_file"):
         build_notifiers(config({"s": {"type": "slack"}}), environ={})
-    bogus = DaemonConfig.model_construct(notifiers={"p": type("Cfg", (), {"type": "pagerduty"})()})
+    bogus = DaemonConfig.model_construct(notifiers={"p": type("Cfg", (), {"type": "carrier_pigeon"})()})
     with pytest.raises(
-        ConfigError, match="unknown notifier type 'pagerduty'; known: slack, datadog_event, webhook"
+        ConfigError,
+        match="unknown notifier type 'carrier_pigeon'; known: slack, datadog_event, webhook, pagerduty",
     ):
         build_notifiers(bogus, environ={})

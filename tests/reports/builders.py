@@ -152,7 +152,14 @@ def verification(
 
 
 def sample(check: str, k: int, outcome: str, observed: float | None, reason: str) -> SampleRow:
+    # The error_rate check keeps its counters, as a source returns them: 1,000 requests an interval.
+    counts = (
+        {"values": {"errors": round(observed * 1000), "requests": 1000}, "error": None, "note": None}
+        if check == "errors" and observed is not None
+        else {}
+    )
     return SampleRow(
+        measurement=counts,
         verification_id=VER_ID,
         check_name=check,
         k=k,
@@ -244,10 +251,31 @@ def _report(detail: DeploymentDetail, pol: EnvironmentPolicy | None = None) -> R
 
 
 def failed_rolled_back() -> ReportInput:
-    rb_ver = verification(
-        state="passed", verdict="passed", action=None, decided=30.0, failed=[], kind="rollback", vid=RB_VER_ID
+    rb_ver = replace(
+        verification(
+            state="passed",
+            verdict="passed",
+            action=None,
+            decided=30.0,
+            failed=[],
+            kind="rollback",
+            vid=RB_VER_ID,
+        ),
+        starts_at=at(98),
+        interval_s=15.0,
     )
+    restored = [
+        replace(
+            sample("healthz", k, "pass", 1.0, "status 200"),
+            verification_id=RB_VER_ID,
+            t=15.0 * k,
+            taken_at=at(98 + 15 * k),
+            warmup=False,
+        )
+        for k in (1, 2)
+    ]
     detail = DeploymentDetail(
+        rollback_samples=restored,
         deployment=deployment(),
         verification=verification(
             state="rolled_back", verdict="failed", action="rollback", decided=90.0, failed=["errors"]

@@ -19,6 +19,7 @@ from watchdog.api import (
     routes_gates,
     routes_health,
     routes_incidents,
+    routes_stats,
 )
 from watchdog.engine.runtime import Runtime
 
@@ -29,6 +30,7 @@ ROUTERS = (
     routes_gates.router,
     routes_incidents.router,
     routes_health.router,
+    routes_stats.router,
     dashboard.router,
 )
 

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from watchdog.api.deps import RuntimeDep, in_thread
+from watchdog.api.routes_stats import refresh_ledger_gauges
 from watchdog.events import State
 from watchdog.policy.reload import reload_exposition
 from watchdog.sources.unavailable import degraded as degraded_sources
@@ -74,5 +75,6 @@ async def metrics(runtime: RuntimeDep) -> Response:
     counts = await in_thread(runtime.store.count_by_state)
     for state in State:
         runtime.metrics.verifications.labels(state.value).set(counts.get(state.value, 0))
+    await refresh_ledger_gauges(runtime)
     text = generate_latest(runtime.metrics.registry) + reload_exposition(runtime.policies)
     return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from watchdog.analysis.actions import action_for
 from watchdog.analysis.models import Decision, Verdict
 from watchdog.clock import Clock
+from watchdog.engine import silences
 from watchdog.engine.connections import close_later, refresh
 from watchdog.engine.outputs import Outputs
 from watchdog.engine.requests import Requests
@@ -124,6 +125,7 @@ class Engine:
             coalesce=True,
         )
         self.requests.schedule(sched, seconds=self.settings.tick_seconds)
+        silences.schedule(self, sched)  # Alertmanager silences held while verifying (engine/silences.py)
         sched.start()
         self._scheduler = sched
         self.wake()

@@ -39,6 +39,10 @@ class Notification:
     previous_stable: str | None = None
     artifact: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # The latest rollback attempt's state (refused, dry_run, intent, verified, failed ...) and trigger:
+    # paging tells a refused automatic rollback from a plain failed verdict by these.
+    rollback_state: str | None = None
+    rollback_trigger: str | None = None
 
     @property
     def headline(self) -> str:
@@ -96,4 +100,6 @@ def from_detail(
         report_path=report_path or (incident.path if incident else None),
         previous_stable=previous_stable
         or (f"{dep.previous_version} (assumed)" if dep.previous_version else None),
+        rollback_state=detail.rollbacks[-1].state if detail.rollbacks else None,
+        rollback_trigger=detail.rollbacks[-1].trigger if detail.rollbacks else None,
     )

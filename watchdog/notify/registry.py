@@ -8,14 +8,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from watchdog.errors import ConfigError
+from watchdog.notify.alertmanager import AlertmanagerNotifier
 from watchdog.notify.base import Notifier
 from watchdog.notify.datadog_event import DatadogEventNotifier
+from watchdog.notify.github_issue import GitHubIssueNotifier, Route
+from watchdog.notify.grafana import GrafanaAnnotationNotifier
+from watchdog.notify.pagerduty import PagerDutyNotifier
 from watchdog.notify.slack import SlackNotifier
 from watchdog.notify.webhook import WebhookNotifier
 from watchdog.policy.connections import (
+    AlertmanagerNotifierConfig,
     DaemonConfig,
     DatadogEventNotifierConfig,
+    GitHubIssueNotifierConfig,
+    GrafanaAnnotationNotifierConfig,
     NotifierConfig,
+    PagerDutyNotifierConfig,
     SlackNotifierConfig,
     WebhookNotifierConfig,
 )
@@ -55,10 +63,81 @@ def _webhook(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
     )
 
 
+def _pagerduty(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
+    assert isinstance(cfg, PagerDutyNotifierConfig)
+    key = resolve_secret(
+        env=cfg.routing_key_env, file=cfg.routing_key_file, what=f"notifier {name}", environ=environ
+    )
+    if key is None:
+        raise ConfigError(f"notifier {name}: pagerduty needs routing_key_env or routing_key_file")
+    return PagerDutyNotifier(
+        name=name,
+        routing_key=key,
+        events=cfg.events,
+        url=cfg.url,
+        severity=cfg.severity,
+        page_on_inconclusive=cfg.page_on_inconclusive,
+    )
+
+
+def _github_issue(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
+    assert isinstance(cfg, GitHubIssueNotifierConfig)
+    token = resolve_secret(env=cfg.token_env, file=cfg.token_file, what=f"notifier {name}", environ=environ)
+    if token is None:
+        raise ConfigError(f"notifier {name}: github_issue needs token_env or token_file")
+    services = {
+        service: Route(
+            repository=r.repository or cfg.repository,
+            labels=tuple(cfg.labels if r.labels is None else r.labels),
+            assignees=tuple(cfg.assignees if r.assignees is None else r.assignees),
+        )
+        for service, r in cfg.services.items()
+    }
+    return GitHubIssueNotifier(
+        name=name,
+        token=token,
+        repository=cfg.repository,
+        events=cfg.events,
+        api_url=cfg.api_url,
+        labels=cfg.labels,
+        assignees=cfg.assignees,
+        services=services,
+    )
+
+
+def _grafana(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
+    assert isinstance(cfg, GrafanaAnnotationNotifierConfig)
+    token = resolve_secret(env=cfg.token_env, file=cfg.token_file, what=f"notifier {name}", environ=environ)
+    return GrafanaAnnotationNotifier(
+        name=name,
+        url=expand_env(cfg.url, environ=environ),
+        token=token,
+        events=cfg.events,
+        dashboard_uid=cfg.dashboard_uid,
+        tags=cfg.tags,
+    )
+
+
+def _alertmanager(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
+    assert isinstance(cfg, AlertmanagerNotifierConfig)
+    return AlertmanagerNotifier(
+        name=name,
+        url=expand_env(cfg.url, environ=environ),
+        headers={k: expand_env(v, environ=environ) for k, v in cfg.headers.items()},
+        margin_s=cfg.margin,
+        sync_every_s=cfg.sync_every,
+        events=cfg.events,
+    )
+
+
 NOTIFIERS: dict[str, Callable[[str, NotifierConfig, Env], Notifier]] = {
     "slack": _slack,
     "datadog_event": _datadog_event,
     "webhook": _webhook,
+    "pagerduty": _pagerduty,
+    "github_issue": _github_issue,
+    "grafana_annotation": _grafana,
+    "alertmanager": _alertmanager,
 }
 
 

@@ -140,6 +140,8 @@ TargetConfig = Annotated[
 
 NotifyEvent = Literal["started", "passed", "failed", "inconclusive", "rolled_back", "rollback_failed"]
 ALL_EVENTS: list[NotifyEvent] = ["failed", "inconclusive", "rolled_back", "rollback_failed"]
+PAGING_EVENTS: list[NotifyEvent] = ["passed", "failed", "inconclusive", "rolled_back", "rollback_failed"]
+EVERY_EVENT: list[NotifyEvent] = ["started", *PAGING_EVENTS]
 
 
 class SlackNotifierConfig(Strict):
@@ -168,8 +170,70 @@ class WebhookNotifierConfig(Strict):
     events: list[NotifyEvent] = Field(default_factory=lambda: list(ALL_EVENTS))
 
 
+class PagerDutyNotifierConfig(Strict):
+    """PagerDuty Events API v2: pages on a failed rollback and a refused automatic one; resolves on a pass."""
+
+    type: Literal["pagerduty"]
+    routing_key_env: str | None = Field(None, description="the integration's 32-character routing key")
+    routing_key_file: str | None = None
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    severity: Literal["critical", "error", "warning", "info"] = "critical"
+    page_on_inconclusive: bool = Field(False, description="an inconclusive verdict pages too")
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(PAGING_EVENTS))
+
+
+class GitHubIssueRoute(Strict):
+    repository: str | None = Field(None, description="owner/name")
+    labels: list[str] | None = None
+    assignees: list[str] | None = None
+
+
+class GitHubIssueNotifierConfig(Strict):
+    """Opens the post-mortem as an issue in the service's repository and updates it in place."""
+
+    type: Literal["github_issue"]
+    repository: str = Field(description="owner/name; {{ service }} is the deployment's service")
+    api_url: str = "https://api.github.com"
+    token_env: str | None = None
+    token_file: str | None = None
+    labels: list[str] = Field(default_factory=lambda: ["deploy-watchdog", "post-mortem"])
+    assignees: list[str] = Field(default_factory=list)
+    services: dict[str, GitHubIssueRoute] = Field(default_factory=dict, description="per-service overrides")
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(ALL_EVENTS))
+
+
+class GrafanaAnnotationNotifierConfig(Strict):
+    """Grafana annotations for the deploy, the verdict and the rollback."""
+
+    type: Literal["grafana_annotation"]
+    url: str = Field(description="Grafana's base URL")
+    token_env: str | None = Field(None, description="a service account token with annotations:write")
+    token_file: str | None = None
+    dashboard_uid: str | None = Field(None, description="none: an organisation-wide annotation")
+    tags: list[str] = Field(default_factory=list)
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(EVERY_EVENT))
+
+
+class AlertmanagerNotifierConfig(Strict):
+    """An Alertmanager that holds silences while verifications run (a policy's `silence:` names it)."""
+
+    type: Literal["alertmanager"]
+    url: str = Field(description="Alertmanager's base URL (API v2 under /api/v2)")
+    headers: dict[str, str] = Field(default_factory=dict, description="${NAME} from the environment")
+    margin: Duration = Field(120.0, description="a silence ends this long past the verification window")
+    sync_every: Duration = Field(5.0, description="how often silences are created, extended and expired")
+    events: list[NotifyEvent] = Field(default_factory=list)
+
+
 NotifierConfig = Annotated[
-    SlackNotifierConfig | DatadogEventNotifierConfig | WebhookNotifierConfig, Field(discriminator="type")
+    SlackNotifierConfig
+    | DatadogEventNotifierConfig
+    | WebhookNotifierConfig
+    | PagerDutyNotifierConfig
+    | GitHubIssueNotifierConfig
+    | GrafanaAnnotationNotifierConfig
+    | AlertmanagerNotifierConfig,
+    Field(discriminator="type"),
 ]
 
 

@@ -66,6 +66,9 @@ def check_policy(policy: EnvironmentPolicy, *, known: Known, environment: str) -
     for i, name in enumerate(policy.notify):
         if name not in known.notifiers:
             out.append((("notify", i), unknown_name("notifier", name, known.notifiers)))
+    if policy.silence is not None and policy.silence.alertmanager not in known.notifiers:
+        name = policy.silence.alertmanager
+        out.append((("silence", "alertmanager"), unknown_name("notifier", name, known.notifiers)))
     gate = policy.require_verified_in
     if gate is not None:
         if gate == environment:

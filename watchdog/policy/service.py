@@ -5,6 +5,7 @@ Every field has a default, so a layer validates alone; layers merge key by key (
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -61,6 +62,38 @@ class RollbackPolicy(Strict):
     verification: RollbackVerification = Field(default_factory=lambda: RollbackVerification())
 
 
+_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
+
+
+class SilencePolicy(Strict):
+    alertmanager: str = Field(description="an alertmanager named under notifiers: in config/watchdog.yaml")
+    matchers: list[str] = Field(
+        min_length=1,
+        description='Alertmanager matchers, e.g. alertname="HighErrorRate", service=~"checkout.*"',
+    )
+
+    @field_validator("matchers")
+    @classmethod
+    def _parse(cls, value: list[str]) -> list[str]:
+        for m in value:
+            if _MATCHER.match(m) is None:
+                raise ValueError(f'matcher {m!r}: write name="value" (or =~, !=, !~ with a quoted value)')
+        return value
+
+    def parsed(self) -> list[dict[str, object]]:
+        """The matchers as Alertmanager's API v2 takes them."""
+        out: list[dict[str, object]] = []
+        for m in self.matchers:
+            found = _MATCHER.match(m)
+            assert found is not None
+            name, op, value = found.groups()
+            value = re.sub(r"\\(.)", r"\1", value)
+            out.append(
+                {"name": name, "value": value, "isRegex": "~" in op, "isEqual": not op.startswith("!")}
+            )
+        return out
+
+
 class EnvironmentPolicy(Strict):
     verification: Verification = Field(default_factory=lambda: Verification())
     on_failure: Action = Field("rollback", description="what a failed verdict does; none = dry run")
@@ -79,6 +112,7 @@ class EnvironmentPolicy(Strict):
         description="a source whose secret is missing at start: degrade (its checks are inconclusive, the "
         "daemon starts) or fail_start (the daemon refuses to start)",
     )
+    silence: SilencePolicy | None = Field(None, description="hold an Alertmanager silence while verifying")
 
 
 class ServiceFile(Strict):

@@ -6,6 +6,7 @@ Readable without colour: failing samples are crosses, the limit is dashed, the d
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 from watchdog.reports.model import CheckEvidence, fmt
@@ -27,6 +28,9 @@ _STYLE = """
   .fail { stroke: #b00020; stroke-width: 2.2; fill: none; }
   .inconclusive { fill: #fff; stroke: #8a6d00; stroke-width: 1.5; }
   .warmup { fill: #fff; stroke: #888; stroke-width: 1.2; }
+  .restored { fill: none; stroke: #2e7d32; stroke-width: 1.5; stroke-dasharray: 4 2; }
+  #restored .pass { fill: #2e7d32; }
+  #rollback-marker line { stroke: #2e7d32; stroke-dasharray: 2 2; }
 """
 
 
@@ -77,7 +81,8 @@ def _shape(kind: str, x: float, y: float, tip: str = "") -> str:
 def render_chart(ev: CheckEvidence, *, title: str) -> str:
     """The check's series over seconds after the deploy, with limit, baseline band and both markers."""
     unit = ev.unit
-    ts = [p.t for p in ev.points] + [0.0] + ([ev.decided_after_s] if ev.decided_after_s is not None else [])
+    ts = [p.t for p in (*ev.points, *ev.restored)] + [0.0]
+    ts += [at for at in (ev.decided_after_s, ev.rollback_at) if at is not None]
     x_lo, x_hi = min(ts), max(ts)
     if x_hi - x_lo <= 0:
         x_hi = x_lo + 60.0
@@ -85,7 +90,7 @@ def render_chart(ev: CheckEvidence, *, title: str) -> str:
     if unit == "up":
         y_lo, y_hi = 0.0, 1.0
     else:
-        ys = [p.value for p in ev.points if p.value is not None]
+        ys = [p.value for p in (*ev.points, *ev.restored) if p.value is not None]
         ys += [v for v in (ev.limit, ev.limit_min, ev.baseline_value) if v is not None]
         ys += list(ev.band or ())
         y_lo = min([0.0, *ys])
@@ -151,11 +156,15 @@ def render_chart(ev: CheckEvidence, *, title: str) -> str:
                 f"{word} {escape(fmt(value, unit))}</text></g>"
             )
     markers = [("deploy-marker", 0.0, "deploy"), ("decision-marker", ev.decided_after_s, "decision")]
+    if ev.restored or ev.rollback_at is not None:
+        markers.append(("rollback-marker", ev.rollback_at, "rollback"))
     for ident, at, label in markers:
         if at is not None:
+            # The rollback follows the decision within seconds: its label sits inside the plot, not on top.
+            ty = TOP + 12 if ident == "rollback-marker" else TOP - 4
             out.append(
                 f'<g id="{ident}"><line class="marker" x1="{x(at):.1f}" x2="{x(at):.1f}" '
-                f'y1="{TOP}" y2="{TOP + ph}"/><text x="{x(at) + 3:.1f}" y="{TOP - 4}">{label}</text></g>'
+                f'y1="{TOP}" y2="{TOP + ph}"/><text x="{x(at) + 3:.1f}" y="{ty}">{label}</text></g>'
             )
     # The series, broken where a sample had no data.
     segments: list[list[str]] = [[]]
@@ -172,12 +181,32 @@ def render_chart(ev: CheckEvidence, *, title: str) -> str:
         shown = fmt(p.value, unit) if p.value is not None else "no data"
         out.append(_shape(kind, x(p.t), y(value), f"+{p.t:g} s: {shown} ({kind})"))
     out.append("</g>")
-    out.append(_legend(LEFT, 44))
+    if ev.restored:
+        out.append(_restored(ev, x, y, y_lo))
+    out.append(_legend(LEFT, 44, restored=bool(ev.restored)))
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
-def _legend(x0: float, y0: float) -> str:
+def _restored(
+    ev: CheckEvidence, x: Callable[[float], float], y: Callable[[float], float], y_lo: float
+) -> str:
+    """The restored version's samples after the rollback: a dashed green line, the same outcome shapes."""
+    unit = ev.unit
+    pts = [f"{x(p.t):.1f},{y(p.value):.1f}" for p in ev.restored if p.value is not None]
+    out = ['<g id="restored">']
+    if len(pts) > 1:
+        out.append(f'<polyline class="restored" points="{" ".join(pts)}"/>')
+    for p in ev.restored:
+        kind = "warmup" if p.warmup else p.outcome
+        shown = fmt(p.value, unit) if p.value is not None else "no data"
+        value = p.value if p.value is not None else y_lo
+        out.append(_shape(kind, x(p.t), y(value), f"restored version +{p.t:g} s: {shown} ({kind})"))
+    out.append("</g>")
+    return "".join(out)
+
+
+def _legend(x0: float, y0: float, *, restored: bool = False) -> str:
     """One row under the title, so it never covers the labels of the limit and baseline at the right."""
     rows = [
         ("pass", "pass"),
@@ -190,4 +219,9 @@ def _legend(x0: float, y0: float) -> str:
     for kind, label in rows:
         items.append(_shape(kind, cx, y0) + f'<text x="{cx + 10:.1f}" y="{y0 + 4:.1f}">{label}</text>')
         cx += 40 + 6.5 * len(label)  # about the width of an 11 px sans-serif label
+    if restored:
+        items.append(
+            f'<line class="restored" x1="{cx - 6:.1f}" x2="{cx + 6:.1f}" y1="{y0:.1f}" y2="{y0:.1f}"/>'
+            f'<text x="{cx + 10:.1f}" y="{y0 + 4:.1f}">restored version</text>'
+        )
     return '<g id="legend">' + "".join(items) + "</g>"

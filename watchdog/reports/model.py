@@ -30,6 +30,8 @@ class ReportInput:
     now: datetime
     # Named sources of config/watchdog.yaml, so links to Sentry releases and Datadog queries can be built.
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+    # The daemon's public URL (reports.base_url), for links back to the dashboard; None: a relative link.
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ class CheckEvidence:
     decided_after_s: float | None
     threshold_text: str
     baseline_text: str
+    # After the decision: the restored version's samples of this check (the rollback's verification),
+    # on the same clock (seconds after the bad deploy), and when the rollback was asked for.
+    restored: tuple[Point, ...] = ()
+    rollback_at: float | None = None
 
     @property
     def judged(self) -> tuple[Point, ...]:
@@ -173,8 +179,23 @@ def evidence(report: ReportInput) -> list[CheckEvidence]:
     """One entry per check of the policy, in policy order, with its samples of the deploy verification."""
     detail = report.detail
     vid = detail.verification.id
+    at0 = detail.deployment.deployed_at
+    offsets = {rv.id: (rv.starts_at - at0).total_seconds() for rv in detail.rollback_verifications}
+    acted = [r for r in detail.rollbacks if r.state not in ("refused", "dry_run")]
+    rollback_at = (acted[0].requested_at - at0).total_seconds() if acted else None
     out = []
     for check in report.policy.checks:
+        restored = tuple(
+            Point(
+                t=offsets[s.verification_id] + s.t,
+                value=s.observed,
+                outcome=s.outcome,
+                warmup=s.warmup,
+                reason=s.reason,
+            )
+            for s in sorted(detail.rollback_samples, key=lambda s: (offsets.get(s.verification_id, 0), s.k))
+            if s.check_name == check.name and s.verification_id in offsets
+        )
         unit = unit_of(check)
         points = tuple(
             Point(t=s.t, value=s.observed, outcome=s.outcome, warmup=s.warmup, reason=s.reason)
@@ -204,6 +225,8 @@ def evidence(report: ReportInput) -> list[CheckEvidence]:
                 decided_after_s=detail.verification.decided_after_s,
                 threshold_text=_threshold_text(check),
                 baseline_text=baseline_text,
+                restored=restored,
+                rollback_at=rollback_at,
             )
         )
     return out

@@ -19,8 +19,10 @@ from watchdog.policy.checks import queries
 from watchdog.policy.connections import DatadogSourceConfig, PrometheusSourceConfig, SentrySourceConfig
 from watchdog.redact import redact
 from watchdog.reports.charts import render_chart
+from watchdog.reports.impact import impact_lines
 from watchdog.reports.model import ReportInput, evidence, secs
 from watchdog.reports.summary import summary_sentence
+from watchdog.reports.timeline import timeline
 
 MARKER = "<!-- watchdog: everything below this line is yours; it is kept on every update -->"
 BUILTIN = Path(__file__).parent / "templates" / "postmortem.md.j2"
@@ -94,30 +96,47 @@ def _links(report: ReportInput) -> list[tuple[str, str]]:
     return [(title, url) for url, title in unique.items()]
 
 
-def _timeline(report: ReportInput) -> list[dict[str, str]]:
+def _queries(report: ReportInput) -> list[dict[str, str]]:
+    """Every query a check ran, as written in the policy, with the source it ran on."""
+    out = []
+    for check in report.policy.checks:
+        for role, query in queries(check).items():
+            if query:
+                out.append({"check": check.name, "role": role, "source": check.source or "", "query": query})
+    return out
+
+
+def _appendix(report: ReportInput) -> list[dict[str, str]]:
+    """One row per stored sample: the deploy's, then the restored version's."""
     detail = report.detail
     at0 = detail.deployment.deployed_at
-    kinds = {v.id: v.kind for v in [detail.verification, *detail.rollback_verifications]}
-    events: list[tuple[datetime, str]] = [(at0, f"{detail.deployment.version} deployed")]
-    for t in detail.transitions:
-        what = "restored version" if kinds.get(t.verification_id) == "rollback" else "deploy"
-        events.append((t.at, f"{what}: {t.from_state or 'new'} → {t.to_state}: {t.reason}"))
-    for r in detail.rollbacks:
-        events.append((r.requested_at, f"rollback ({r.trigger}) to {r.to_version or 'none'} requested"))
-        if r.finished_at is not None or r.state == "refused":
-            events.append((r.finished_at or r.requested_at, f"rollback {r.state}: {r.reason}"))
-    events.sort(key=lambda e: e[0])
-    rows = []
-    for at, text in events:
-        offset = (at - at0).total_seconds()
-        rows.append(
+    # Restored samples on the deploy's clock, so the appendix reads as one timeline.
+    shift = {v.id: (v.starts_at - at0).total_seconds() for v in detail.rollback_verifications}
+    out = []
+    for s in [*sorted(detail.samples, key=lambda s: (s.k, s.check_name)), *detail.rollback_samples]:
+        values = s.measurement.get("values") if isinstance(s.measurement, dict) else None
+        counts = ""
+        if isinstance(values, dict):
+            counts = ", ".join(f"{k} {v:g}" for k, v in values.items() if isinstance(v, int | float))
+        out.append(
             {
-                "at": _utc(at),
-                "offset": ("+" if offset >= 0 else "−") + secs(abs(round(offset, 1))),
-                "text": text,
+                "of": "restored" if s.verification_id in shift else "deploy",
+                "check": s.check_name,
+                "k": str(s.k),
+                "t": f"+{secs(s.t + shift.get(s.verification_id, 0.0))}",
+                "at": _utc(s.taken_at),
+                "outcome": "warm-up" if s.warmup else s.outcome,
+                "observed": "n/a" if s.observed is None else f"{s.observed:g}",
+                "counts": counts,
+                "reason": s.reason,
             }
         )
-    return rows
+    return out
+
+
+def _dashboard_url(report: ReportInput) -> str:
+    path = f"/deployments/{report.detail.deployment.id}"
+    return f"{report.base_url.rstrip('/')}{path}" if report.base_url else path
 
 
 def _context(report: ReportInput, stem: str) -> dict[str, Any]:
@@ -175,7 +194,11 @@ def _context(report: ReportInput, stem: str) -> dict[str, Any]:
         "previous_stable": f"{prev.shown} (`{prev.artifact}`)"
         if prev
         else (dep.previous_version or "unknown"),
-        "timeline": _timeline(report),
+        "timeline": timeline(report),
+        "impact": impact_lines(report),
+        "queries": _queries(report),
+        "samples": _appendix(report),
+        "dashboard_url": _dashboard_url(report),
         "checks": checks,
         "rollbacks": rollbacks,
         "no_rollback_reason": no_rollback,

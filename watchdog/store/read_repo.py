@@ -126,6 +126,7 @@ class ReadRepo(StoreBase):
                 rollbacks=rollback_rows,
                 rollback_verifications=others,
                 incident=incident,
+                rollback_samples=[s for rv in others for s in self._samples_for(conn, rv.id)],
             )
 
     def list_deployments(
@@ -152,6 +153,16 @@ class ReadRepo(StoreBase):
         if cursor is not None:
             at, last_id = decode_cursor(cursor)
             stmt = stmt.where(or_(d.received_at < at, and_(d.received_at == at, d.id < last_id)))
+        if state is None:
+            # The page's ids first, walking ix_deployments_received backwards: the planner would otherwise
+            # join and sort every deployment (policy JSON and all) to keep 51 of 10,000.
+            page_ids = (
+                stmt.with_only_columns(d.id).order_by(d.received_at.desc(), d.id.desc()).limit(limit + 1)
+            )
+            stmt = select(deployments, verifications).join(
+                verifications, and_(v.deployment_id == d.id, v.kind == "deploy")
+            )
+            stmt = stmt.where(d.id.in_(page_ids.scalar_subquery()))
         # One row more than asked tells whether another page exists without a COUNT.
         stmt = stmt.order_by(d.received_at.desc(), d.id.desc()).limit(limit + 1)
         page: list[tuple[DeploymentRow, VerificationRow]] = []

@@ -198,3 +198,5 @@ class DeploymentDetail:
     rollbacks: list[RollbackRow]
     rollback_verifications: list[VerificationRow]
     incident: IncidentRow | None
+    # Samples of the rollback verifications (the restored version), oldest verification first.
+    rollback_samples: list[SampleRow] = field(default_factory=list)

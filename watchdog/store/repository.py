@@ -14,6 +14,7 @@ from watchdog.store.lease_repo import LeaseRepo
 from watchdog.store.request_repo import RequestRepo
 from watchdog.store.retention_repo import RetentionRepo
 from watchdog.store.rollback_repo import RollbackRepo
+from watchdog.store.stats_repo import StatsRepo
 
 __all__ = ["Accepted", "Store"]
 
@@ -28,6 +29,7 @@ class Store(
     RetentionRepo,
     GateRepo,
     RequestRepo,
+    StatsRepo,
 ):
     """Synchronous and thread-safe: async callers use `await asyncio.to_thread(store.method, ...)`.
 

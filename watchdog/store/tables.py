@@ -57,6 +57,7 @@ deployments = Table(
     Column("policy", JSON, nullable=False),  # the resolved environment policy at intake
     Column("pipeline", JSON),  # what the pipeline knew: ci/lint status, migration, rollback plan (the gate)
     Index("ix_deployments_service_env_received", "service", "environment", "received_at"),
+    Index("ix_deployments_received", "received_at", "id"),  # the unfiltered newest-first list
 )
 
 verifications = Table(
@@ -235,4 +236,15 @@ operator_requests = Table(
     Column("finished_at", TS),
     Index("ix_operator_requests_state", "state"),
     Index("ix_operator_requests_deployment", "deployment_id"),
+)
+
+# An operator's verdict on a rollback after the fact: "it was unneeded" is the false-rollback signal.
+rollback_reviews = Table(
+    "rollback_reviews",
+    metadata,
+    Column("deployment_id", String(36), ForeignKey("deployments.id"), primary_key=True),
+    Column("unneeded", Boolean, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("reviewed_by", String(200)),
+    Column("reviewed_at", TS, nullable=False),
 )
