@@ -20,9 +20,12 @@ from watchdog.policy.secrets import expand_env, resolve_secret
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, render
 from watchdog.sources.httpclient import SourceHttp
+from watchdog.sources.ranges import Grid, RangeValues
 from watchdog.telemetry import Metrics
 
 NO_DATA = "no data"
+# Prometheus refuses a range query of more than 11,000 points per series.
+RANGE_MAX_POINTS = 11000
 
 
 class PrometheusSource:
@@ -101,6 +104,33 @@ class PrometheusSource:
             series[role] = _range_values(await self._call("query_range", params))
         common = sorted(set.intersection(*(set(points) for points in series.values())))
         return Baseline(values={role: [points[t] for t in common] for role, points in series.items()})
+
+    async def range_values(
+        self, check: AnyCheck, *, grid: Grid, ctx: SampleContext, release_scoped: bool = True
+    ) -> RangeValues:
+        """Each role at every grid time through query_range (step = interval), paged under 11,000 points."""
+        roles = queries(check)
+        if not roles:
+            return RangeValues(
+                grid=grid, error=f"the prometheus source has no query for a {check.type} check"
+            )
+        values: dict[str, list[float | None]] = {}
+        for role, query in roles.items():
+            points: dict[float, float] = {}
+            for part in grid.chunks(RANGE_MAX_POINTS):
+                params = {
+                    "query": self._render(query, ctx, grid.interval),
+                    "start": part.start,
+                    "end": part.last,
+                    "step": f"{grid.interval:g}",
+                }
+                try:
+                    points.update(_range_values(await self._call("query_range", params)))
+                except SourceError as exc:
+                    prefix = f"{role}: " if len(roles) > 1 else ""
+                    return RangeValues(grid=grid, error=redact(prefix + str(exc)), kind=exc.kind)
+            values[role] = [points.get(round(t, 3)) for t in grid.times]
+        return RangeValues(grid=grid, values=values)
 
     async def aclose(self) -> None:
         await self._http.aclose()
