@@ -278,6 +278,13 @@ def write_proposal(
     lines += [f"#   {path}: {_num(a)} -> {_num(b)}" for path, (a, b) in proposal.changes.items()] or [
         "#   no limit can be tightened within the target"
     ]
+    if proposal.proposed.good:
+        # Why: few good deploys cannot show a small rate; say how far the evidence goes (rule of three).
+        n = proposal.proposed.good
+        lines.append(
+            f"#   {n} good deploys: 0 false rollbacks among them bounds the true rate below "
+            f"{min(1.0, 3 / n):.1%} (95%); replay more history before trusting a tighter target"
+        )
     out.write("\n".join(lines) + "\n" + yaml.safe_dump(snippet, sort_keys=False))
 
 
