@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 STEP = 15  # seconds between the points of every series
 DAY = 86400
@@ -143,3 +144,42 @@ def _poisson(rng: random.Random, mean: float) -> int:
             p *= rng.random()
         return k
     return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+
+
+def near_deploys(
+    history: History, *, before: int = 2400, after: int = 1200
+) -> Iterator[tuple[int, int, int, float, Deploy | None]]:
+    """The steps around each deploy only: what the SaaS fakes need to hold in memory."""
+    spans = [(d.at - before, d.at + after) for d in history.deploys]
+    for step in history.steps():
+        if any(a <= step[0] <= b for a, b in spans):
+            yield step
+
+
+DD_ERRORS = "sum:shop.errors{env:prod}.as_count()"
+DD_REQUESTS = "sum:shop.requests{env:prod}.as_count()"
+DD_P99 = "max:shop.p99{env:prod}"
+
+
+def load_datadog(fake: Any, history: History) -> None:
+    """Counts per 15 s rollup (a point's time is the start of what it counts) and the p99 gauge."""
+    errors, requests, p99 = [], [], []
+    for t, n, e, latency, _live in near_deploys(history):
+        errors.append((t - STEP, float(e)))
+        requests.append((t - STEP, float(n)))
+        p99.append((t - STEP, latency))
+    fake.add(DD_ERRORS, errors, interval=STEP)
+    fake.add(DD_REQUESTS, requests, interval=STEP)
+    fake.add(DD_P99, p99, interval=STEP)
+
+
+def load_sentry(fake: Any, history: History) -> None:
+    """Error events and transactions of the release serving at each step, as counts."""
+    from tests.fakes.sentry import Event
+
+    for t, n, e, _latency, live in near_deploys(history):
+        release = live.version if live is not None else "0.9.0"
+        if e:
+            fake.events.append(Event(t - STEP + 1, "error", release, count=e))
+        if n:
+            fake.events.append(Event(t - STEP + 1, "transaction", release, count=n))

@@ -13,7 +13,7 @@ from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.ranges import Grid, RangeSource, RangeValues
 
 # A 429 or an exhausted window is waited out this many times before the deploy is not replayable.
-_RATE_LIMIT_TRIES = 5
+_RATE_LIMIT_TRIES = 20
 # The longest single wait for a rate-limit window, in seconds.
 _MAX_WAIT = 120.0
 
