@@ -1,6 +1,6 @@
 """`watchdog backtest --since`: past deploys, their recorded verdicts and their http samples from the store.
 
-The store is written through its own API, as the engine writes it; metrics come from the backfilled Prometheus.
+The store is written through its own API, as the engine writes it; metrics come from the backfilled history.
 """
 
 from __future__ import annotations
