@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/sources.py
+	$(BIN)/python bench/backtest.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
