@@ -88,3 +88,24 @@ def test_progress_bar_draws_on_a_terminal_and_clears_itself() -> None:
     quiet = io.StringIO()
     Progress(what="x", stream=quiet)(1, 1)  # a StringIO is no terminal
     assert quiet.getvalue() == ""
+
+
+def test_a_deploy_superseded_inside_its_window_is_not_replayed(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from watchdog.backtest.deploys import PastDeploy
+    from watchdog.backtest.run import prepare_all, replay
+
+    config = write_config(tmp_path / "config", sources=SOURCES)
+    _set, policy = load_policy(config=config, service="shop", environment="production")
+    at = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    deploys = [PastDeploy("1.0.0", at, "1.0.0"), PastDeploy("1.0.1", at + timedelta(seconds=240), "1.0.1")]
+    # Both are in the future of `now`: the second is not over yet, the first was cut short by it.
+    prepared = asyncio.run(
+        prepare_all(deploys, policy=policy, sources={}, service="shop", environment="production", now=at)
+    )
+    first, second = replay(prepared, policy)
+    assert first.verdict is None
+    assert first.why_not == "superseded by 1.0.1 240 s after the deploy, inside its 600 s window"
+    assert second.why_not == "its verification window is not over yet"

@@ -64,7 +64,12 @@ async def prepare_all(
 
     async def one(i: int) -> Prepared:
         nonlocal done
-        prepared = await builder.prepare(deploys[i], stable=_stable_before(deploys, i))
+        cut = _superseded(deploys, i, duration=policy.verification.duration)
+        prepared = (
+            Prepared(deploys[i], why_not=cut)
+            if cut
+            else await builder.prepare(deploys[i], stable=_stable_before(deploys, i))
+        )
         done += 1
         if progress is not None:
             progress(done, len(deploys))
@@ -94,6 +99,18 @@ def replay(prepared: Sequence[Prepared], policy: EnvironmentPolicy) -> list[Repl
             )
         )
     return out
+
+
+def _superseded(deploys: Sequence[PastDeploy], i: int, *, duration: float) -> str | None:
+    """Why the window was cut short: the next deploy landed inside it (the daemon stops verifying there)."""
+    here = deploys[i].deployed_at
+    for d in deploys[i + 1 :]:
+        after = (d.deployed_at - here).total_seconds()
+        if after >= duration:
+            return None
+        if after > 0:
+            return f"superseded by {d.version} {after:g} s after the deploy, inside its {duration:g} s window"
+    return None
 
 
 def _stable_before(deploys: Sequence[PastDeploy], i: int) -> PastDeploy | None:
