@@ -75,6 +75,11 @@ def read_deploys_file(path: str | Path) -> list[PastDeploy]:
     return sorted(out, key=lambda d: d.deployed_at)
 
 
+def parse_deploy(raw: object) -> PastDeploy:
+    """One deploys-file object (as parsed JSON); ValueError says what is wrong with it."""
+    return _deploy(raw)
+
+
 def _deploy(raw: object) -> PastDeploy:
     if not isinstance(raw, dict):
         raise ValueError('expected an object such as {"version": "1.2.0", "deployed_at": "..."}')

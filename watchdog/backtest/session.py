@@ -43,6 +43,7 @@ async def gather_history(
     candidate: Path | None,
     since: timedelta,
     deploys_file: Path | None,
+    deploys: list[PastDeploy] | None = None,
     now: datetime | None = None,
 ) -> History:
     """Loads the policy and the deploys, fetches each deploy's history; raises ConfigError on bad input."""
@@ -50,9 +51,15 @@ async def gather_history(
     _set, policy = load_policy(
         config=settings.config_dir, service=service, environment=environment, candidate=candidate
     )
-    store = _open_store(settings, required=deploys_file is None)
+    given = deploys is not None or deploys_file is not None
+    store = _open_store(settings, required=not given)
     try:
-        deploys = _deploys(store, deploys_file, service=service, environment=environment, since=now - since)
+        if deploys is None:
+            deploys = _deploys(
+                store, deploys_file, service=service, environment=environment, since=now - since
+            )
+        elif store is not None:
+            deploys = with_records(store, deploys, service=service, environment=environment)
     finally:
         if store is not None:
             store.close()
