@@ -213,7 +213,10 @@ def _too_little(got: Mapping[str, Points], *, check: AnyCheck, window: float, so
     for role, points in got.items():
         after = [v for t, v in points if t > 0]
         if all(v is None for v in after):
-            return f"{source} has no data for {role} after the deploy (beyond its retention?)"
+            maybe = "beyond its retention?"
+            if role == "errors":  # a count with no events in it returns no series at all
+                maybe += " or a query that returns nothing without errors: add `or vector(0)`"
+            return f"{source} has no data for {role} after the deploy ({maybe})"
     queries = " ".join(str(getattr(check, f, "")) for f in ("errors", "requests", "query"))
     if "{{" in queries:
         return None  # scoped to the new version: no data before the deploy is expected

@@ -108,7 +108,7 @@ def recommend(prepared: Sequence[Prepared], policy: EnvironmentPolicy, *, target
             seen[values] = figures(replay(prepared, _apply(policy, knobs, values)))
         return seen[values]
 
-    current = tuple(k.current for k in knobs)
+    current = tuple(round(float(k.current), 6) for k in knobs)  # as the candidates are rounded
     # Alone: each knob at its tightest value that keeps the others' current values within the target.
     chosen = list(current)
     for i, knob in enumerate(knobs):
@@ -135,7 +135,7 @@ def recommend(prepared: Sequence[Prepared], policy: EnvironmentPolicy, *, target
     proposed = score(values)
     return Proposal(
         policy=_apply(policy, knobs, values),
-        changes={k.path: (k.current, v) for k, v in zip(knobs, values, strict=True) if v != k.current},
+        changes={k.path: (c, v) for k, c, v in zip(knobs, current, values, strict=True) if v != c},
         current=score(current),
         proposed=proposed,
         target=target,
