@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.backtest.deploys import PastDeploy
@@ -104,14 +104,21 @@ class Builder:
         why = _too_little(got, check=check, window=v.baseline_window, source=source.name)
         if why:
             return None, why, True
-        if getattr(check.baseline, "compare_to", None) == "last_week":
-            week = Grid(start=grid.start - WEEK, interval=grid.interval, count=grid.count)
+        compare = getattr(check.baseline, "compare_to", None)
+        if compare == "last_week":
+            # The rules read last week from the deploy's time on, for a baseline_window's length.
+            week = grid_of(
+                deployed_at=deploy.deployed_at - timedelta(seconds=WEEK),
+                before=v.baseline_window,
+                after=max(v.duration, v.baseline_window),
+                interval=v.interval,
+            )
             past = await self._range(source, check, grid=week, ctx=ctx)
             if not isinstance(past, str):  # missing: the rules fall back to `before` and say so
-                for role, points in past.items():
-                    got[role] = [(t - WEEK, v) for t, v in points] + got[role]
+                for role, points in past.items():  # already at t - 604800 s from the deploy
+                    got[role] = points + got[role]
         control = getattr(check, "control", None)
-        if control is not None:
+        if control is not None and compare == "control":
             await self._control(check, control, got, grid=grid, ctx=ctx, stable=stable)
         return {role: _series(points) for role, points in got.items()}, "", False
 
