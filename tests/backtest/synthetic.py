@@ -125,10 +125,24 @@ class History:
             ok.append(f'http_requests_total{{job="shop",code="200"}} {total_ok} {t}')
             err.append(f'http_requests_total{{job="shop",code="500"}} {total_err} {t}')
             lat.append(f'shop_latency_p99_seconds{{job="shop"}} {latency:.5f} {t}')
+        # The stable version serving beside each deploy (job="shop-stable"): always healthy, same load.
+        stable_ok: list[str] = []
+        stable_err: list[str] = []
+        rng = random.Random(self.seed + 1)
+        total_ok = total_err = 0
+        for t in range(self.start, self.end, STEP):
+            requests = _poisson(rng, load(t) * PEAK_RPS * STEP)
+            errors = _poisson(rng, requests * HEALTHY_ERRORS)
+            total_ok += requests - min(errors, requests)
+            total_err += min(errors, requests)
+            stable_ok.append(f'http_requests_total{{job="shop-stable",code="200"}} {total_ok} {t}')
+            stable_err.append(f'http_requests_total{{job="shop-stable",code="500"}} {total_err} {t}')
         text = [
             "# TYPE http_requests counter",
             *ok,
             *err,
+            *stable_ok,
+            *stable_err,
             "# TYPE shop_latency_p99_seconds gauge",
             *lat,
             "# EOF",
