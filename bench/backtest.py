@@ -101,6 +101,8 @@ def run(deploys: int, tmp: Path) -> dict[str, object]:
         "history_days": round((history.end - history.start) / DAY, 1),
         "history_generated_s": round(generated, 2),
         "promtool_and_start_s": round(started, 2),
+        # The machine is shared: the 1-minute load average says how contended the run was.
+        "load_average_1m": round(os.getloadavg()[0], 1),
     }
 
 
@@ -117,6 +119,7 @@ def main_() -> int:
         f"{result['deploys_per_second']:>10} {result['replayed']:>9}"
     )
     print(f"target: {args.deploys} deploys x 3 checks < {TARGET_S:g} s: {'met' if met else 'NOT met'}")
+    print(f"load average (1 min) during the run: {result['load_average_1m']}")
     out = REPO / "bench" / "results" / "backtest.json"
     out.write_text(
         json.dumps(
