@@ -113,7 +113,7 @@ def test_control_is_read_at_the_same_times_from_the_stable_versions_queries(
     first = prepared[0]
     assert first.why_not is None  # type: ignore[attr-defined]
     assert first.skipped == {
-        "healthz": "not replayed: http probes keep no history and the deploy is not in the store"
+        "healthz": "not replayable: http probes keep no history and the deploy is not in the store"
     }  # type: ignore[attr-defined]
     # The first deploy has no earlier good one to name as stable: compared with `before`, no control data.
     assert set(first.data["errors"]) == {"errors", "requests"}  # type: ignore[attr-defined]

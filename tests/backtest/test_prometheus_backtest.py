@@ -92,7 +92,7 @@ def test_json_rows_match_labels_and_summary(
         assert row["replayed_verdict"] in d.allowed, (d, row)
         # The http probe has no history and no store: left out, and the row says why.
         assert row["not_replayed"] == {
-            "healthz": "not replayed: http probes keep no history and the deploy is not in the store"
+            "healthz": "not replayable: http probes keep no history and the deploy is not in the store"
         }
         if row["replayed_verdict"] == "failed":
             assert row["action"] == "rollback"

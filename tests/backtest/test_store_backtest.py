@@ -98,7 +98,7 @@ def test_deploys_verdicts_and_probe_samples_come_from_the_store(
     assert sorted(rows) == sorted(d.version for d in recent)
     first = rows[recent[0].version]
     assert first["not_replayed"] == {
-        "healthz": "not replayed: http probes keep no history and the store has no samples of this deploy"
+        "healthz": "not replayable: http probes keep no history and the store has no samples of this deploy"
     }
     assert first["recorded_verdict"] == "passed"
     # The stored probe samples are replayed: the outage at t = 120..180 s fails healthz again.

@@ -186,7 +186,7 @@ class Builder:
         rows = rec.samples.get(check.name) if rec else None
         if not rows:
             where = "the store has no samples of this deploy" if rec else "the deploy is not in the store"
-            return None, f"not replayed: {kind} keep no history and {where}", False
+            return None, f"not replayable: {kind} keep no history and {where}", False
         roles = ROLES[check.type]
         points: dict[str, Points] = {role: [] for role in roles}
         for s in rows:
