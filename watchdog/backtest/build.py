@@ -6,6 +6,7 @@ Checks whose source keeps history read it; http and scrape checks read the sampl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -163,16 +164,17 @@ class Builder:
         stable: PastDeploy | None,
     ) -> None:
         """control_<role> at the same times: the stable version's queries, `{{ stable_version }}` filled."""
-        names = {
-            "stable_version": stable.version if stable else "",
-            "stable_artifact": stable.artifact if stable else "",
-        }
-        fields = [r for r in ROLES[check.type] if r != "value"] or ["query"]
-        update = {f: render(str(getattr(control, f, "") or ""), names) for f in fields}
         source_name = getattr(control, "source", None) or check.source
         source = self.sources.get(source_name or "")
         if not isinstance(source, RangeSource) or stable is None:
             return  # no control data: the rules compare with `before` and say so
+        names = {"stable_version": stable.version, "stable_artifact": stable.artifact}
+        fields = [r for r in ROLES[check.type] if r != "value"] or ["query"]
+        update = {f: str(getattr(control, f, "") or "") for f in fields}
+        if {"stable_version", "stable_artifact"} <= {f.name for f in dataclasses.fields(ctx)}:
+            ctx = dataclasses.replace(ctx, **names)  # the source fills (and escapes) them, as it does live
+        else:
+            update = {f: render(q, names) for f, q in update.items()}
         twin = check.model_copy(update={**update, "source": source_name})
         answer = await self._range(source, twin, grid=grid, ctx=ctx)
         if isinstance(answer, str):
