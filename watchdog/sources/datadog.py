@@ -28,7 +28,7 @@ from watchdog.policy.secrets import resolve_secret
 from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.cache import QueryCache
 from watchdog.sources.fetch import Fetched, FetchLoop, combine, finite, role_queries
-from watchdog.sources.ranges import Grid, RangeValues, read_grid, zero_missing_errors
+from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid, zero_missing_errors
 from watchdog.sources.ratelimit import RateLimiter, header_float
 from watchdog.sources.series import Series, buckets, error_rate_pairs, window_value
 from watchdog.telemetry import Metrics
@@ -167,9 +167,8 @@ class DatadogSource:
             for part in grid.chunks(RANGE_MAX_POINTS):
                 start_s = math.floor(part.start - part.interval)
                 end_s = math.ceil(part.last)
-                fetched = await self._loop.run(
-                    functools.partial(self._call, query=query, start_s=start_s, end_s=end_s)
-                )
+                call = functools.partial(self._call, query=query, start_s=start_s, end_s=end_s)
+                fetched = await patiently(functools.partial(self._loop.run, call), limiter=self.limiter)
                 if fetched.error:
                     return RangeValues(grid=grid, error=fetched.error, kind=fetched.kind)
                 got += read_grid(fetched.series, grid=part, how=how)

@@ -5,13 +5,16 @@ Sources with history (prometheus, datadog, sentry) answer with one range request
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.fetch import Fetched
+from watchdog.sources.ratelimit import RateLimiter
 from watchdog.sources.series import Reduce, Series, window_value
 
 
@@ -61,6 +64,22 @@ class RangeSource(Protocol):
     ) -> RangeValues:
         """The check's values at each grid time, each over the interval ending there."""
         ...
+
+
+async def patiently(
+    run: Callable[[], Awaitable[Fetched]], *, limiter: RateLimiter, tries: int = 20, longest: float = 120.0
+) -> Fetched:
+    """One fetch of a history request, waiting out rate limits in between (a backtest has the time).
+
+    Only this request is repeated, so the other pieces of a range already fetched are not asked again.
+    """
+    fetched = await run()
+    for _ in range(tries - 1):
+        if fetched.kind != "rate_limited":
+            break
+        await asyncio.sleep(min(longest, max(limiter.blocked_for(), 0.05)))
+        fetched = await run()
+    return fetched
 
 
 def grid_of(*, deployed_at: datetime, before: float, after: float, interval: float) -> Grid:

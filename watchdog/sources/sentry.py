@@ -6,6 +6,7 @@ REST over httpx with a bearer token; Sentry's rate-limit headers (Reset: an epoc
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,7 +22,7 @@ from watchdog.policy.connections import SentrySourceConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.fetch import Fetched, FetchLoop, combine, role_queries
-from watchdog.sources.ranges import Grid, RangeValues, read_grid, zero_missing_errors
+from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid, zero_missing_errors
 from watchdog.sources.ratelimit import RateLimiter, header_float
 from watchdog.sources.sentry_query import (
     RELEASE_TERM,
@@ -210,7 +211,7 @@ class SentrySource:
                     raise SourceError("malformed response from Sentry: not JSON", kind="parse") from None
                 return Fetched(series=(parse_events_stats(body),), note=next_cursor(response.headers))
 
-            fetched = await self._loop.run(call)
+            fetched = await patiently(functools.partial(self._loop.run, call), limiter=self.limiter)
             if fetched.error:
                 return fetched
             points += fetched.series[0].points
