@@ -17,7 +17,7 @@ from watchdog.backtest.history import HistoryFetcher
 from watchdog.policy.checks import ROLES
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.scenario import Scenario, Series
-from watchdog.sources.base import AnyCheck, SampleContext, Source, render
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.ranges import Grid, RangeSource, RangeValues, grid_of
 
 WEEK = 604800.0
@@ -168,13 +168,12 @@ class Builder:
         source = self.sources.get(source_name or "")
         if not isinstance(source, RangeSource) or stable is None:
             return  # no control data: the rules compare with `before` and say so
-        names = {"stable_version": stable.version, "stable_artifact": stable.artifact}
+        if not {"stable_version", "stable_artifact"} <= {f.name for f in dataclasses.fields(ctx)}:
+            return  # a context that cannot name the stable version cannot run a control query
+        # The source fills (and escapes) the placeholders, as it does live.
+        ctx = dataclasses.replace(ctx, stable_version=stable.version, stable_artifact=stable.artifact)
         fields = [r for r in ROLES[check.type] if r != "value"] or ["query"]
         update = {f: str(getattr(control, f, "") or "") for f in fields}
-        if {"stable_version", "stable_artifact"} <= {f.name for f in dataclasses.fields(ctx)}:
-            ctx = dataclasses.replace(ctx, **names)  # the source fills (and escapes) them, as it does live
-        else:
-            update = {f: render(q, names) for f, q in update.items()}
         twin = check.model_copy(update={**update, "source": source_name})
         answer = await self._range(source, twin, grid=grid, ctx=ctx)
         if isinstance(answer, str):

@@ -10,6 +10,7 @@ import functools
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,8 @@ UPSTREAM = "Sentry"
 # many `Link` pages.
 RANGE_MAX_POINTS = 10000
 _MAX_PAGES = 100
+# The headers of the last answer this task read (a history follows its `Link` cursor).
+_LAST_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("sentry_last_headers", default=None)
 _LINK = re.compile(r'<[^>]*>;\s*rel="next";\s*results="true";\s*cursor="([^"]+)"')
 
 
@@ -204,12 +207,11 @@ class SentrySource:
             page = [*params, ("cursor", cursor)] if cursor else params
 
             async def call(page: list[tuple[str, str]] = page) -> Fetched:
-                response = await self._response(path, page)
-                try:
-                    body = response.json()
-                except ValueError:
-                    raise SourceError("malformed response from Sentry: not JSON", kind="parse") from None
-                return Fetched(series=(parse_events_stats(body),), note=next_cursor(response.headers))
+                body = await self._get(path, page)
+                # _get noted this answer's headers in this task's context: its Link says what comes next.
+                return Fetched(
+                    series=(parse_events_stats(body),), note=next_cursor(_LAST_HEADERS.get() or {})
+                )
 
             fetched = await patiently(functools.partial(self._loop.run, call), limiter=self.limiter)
             if fetched.error:
@@ -330,13 +332,6 @@ class SentrySource:
         return await self._loop.run(call)
 
     async def _get(self, path: str, params: list[tuple[str, str]]) -> Any:
-        response = await self._response(path, params)
-        try:
-            return response.json()
-        except ValueError:
-            raise SourceError("malformed response from Sentry: not JSON", kind="parse") from None
-
-    async def _response(self, path: str, params: list[tuple[str, str]]) -> httpx.Response:
         async with self._slots:
             try:
                 response = await self._client.get(path, params=httpx.QueryParams(tuple(params)))
@@ -360,9 +355,13 @@ class SentrySource:
             raise SourceError(f"Sentry answered {response.status_code}", kind="http_5xx")
         if response.status_code >= 400:
             raise SourceError(f"Sentry answered {response.status_code}: {_detail(response)}", kind="http_4xx")
-        return response
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceError("malformed response from Sentry: not JSON", kind="parse") from None
 
     def _note(self, headers: Mapping[str, str]) -> None:
+        _LAST_HEADERS.set(headers)
         self.limiter.update(
             limit=header_float(headers, "X-Sentry-Rate-Limit-Limit"),
             remaining=header_float(headers, "X-Sentry-Rate-Limit-Remaining"),
