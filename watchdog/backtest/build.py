@@ -105,7 +105,7 @@ class Builder:
         why = _too_little(got, check=check, window=v.baseline_window, source=source.name)
         if why:
             return None, why, True
-        compare = getattr(check.baseline, "compare_to", None)
+        compare = getattr(getattr(check, "baseline", None), "compare_to", None)
         if compare == "last_week":
             # The rules read last week from the deploy's time on, for a baseline_window's length.
             week = grid_of(
@@ -182,12 +182,12 @@ class Builder:
             got[f"control_{role}"] = [(t, v) for t, v in points if t >= 0]
 
     def _stored(self, check: AnyCheck, deploy: PastDeploy) -> tuple[dict[str, Series] | None, str, bool]:
-        kind = "http probes" if check.type == "http" else f"source {check.source!r}"
+        kind = "http probes keep" if check.type == "http" else f"source {check.source!r} keeps"
         rec = deploy.recorded
         rows = rec.samples.get(check.name) if rec else None
         if not rows:
             where = "the store has no samples of this deploy" if rec else "the deploy is not in the store"
-            return None, f"not replayable: {kind} keep no history and {where}", False
+            return None, f"not replayable: {kind} no history and {where}", False
         roles = ROLES[check.type]
         points: dict[str, Points] = {role: [] for role in roles}
         for s in rows:
