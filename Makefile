@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/reload.py
 	$(BIN)/python bench/sources.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/backtest.py
 
 clean:
 	rm -rf $(VENV) $(RUN_VENV) data .mypy_cache .ruff_cache .pytest_cache

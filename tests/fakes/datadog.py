@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import json
+import math
+import time
 from pathlib import Path
 from typing import Any
 
+from tests.fakes.ratewindow import RateWindow
 from tests.fakes.scripted_http import Recorded, Reply, ScriptedServer
 
 RECORDED_OK = Path(__file__).parent / "data" / "datadog-v1-query-ok.json"
@@ -52,6 +55,9 @@ class FakeDatadog(ScriptedServer):
         self.series: dict[str, list[dict[str, Any]]] = {}
         self.bodies: dict[str, dict[str, Any]] = {}  # query -> a whole response body, served as is
         self.headers: dict[str, str] = {}
+        # History: longer ranges come back rolled up past this many points; a live budget of calls.
+        self.max_points: int | None = None
+        self.window: RateWindow | None = None
 
     def add(
         self,
@@ -70,8 +76,18 @@ class FakeDatadog(ScriptedServer):
             self.app_key and request.header("DD-APPLICATION-KEY") != self.app_key
         ):
             return Reply(403, {"errors": ["Forbidden"]}, dict(self.headers))
+        headers = dict(self.headers)
+        if self.window is not None:
+            allowed, remaining, reset = self.window.take()
+            seconds = max(1, math.ceil(reset - time.time()))
+            limit = self.window.limit
+            headers.update(rate_limit_headers(limit=limit, remaining=remaining, reset=seconds))
+            if not allowed:
+                return Reply(429, {"errors": ["Too many requests"]}, headers)
         query = request.param("query") or ""
         start, end = int(request.param("from") or 0), int(request.param("to") or 0)
+        if self.window is not None or self.max_points is not None:
+            return Reply(200, self.body(query, start, end), headers)
         if query in self.bodies:
             return Reply(200, self.bodies[query], dict(self.headers))
         return Reply(200, self.body(query, start, end), dict(self.headers))
@@ -82,6 +98,11 @@ class FakeDatadog(ScriptedServer):
             pointlist = [[t * 1000.0, v] for t, v in s["points"] if start <= t <= end]
             if not pointlist:
                 continue
+            interval = s["interval"]
+            if self.max_points is not None and len(pointlist) > self.max_points:
+                # As Datadog does for long ranges: coarser points, each the sum of the ones it covers.
+                interval = s["interval"] * math.ceil(len(pointlist) / self.max_points)
+                pointlist = _rolled_up(pointlist, interval)
             metric = query.split(":")[1].split("{")[0] if ":" in query else query.split("{")[0]
             series.append(
                 {
@@ -91,7 +112,7 @@ class FakeDatadog(ScriptedServer):
                     "scope": s["scope"],
                     "tag_set": [] if s["scope"] == "*" else [s["scope"]],
                     "aggr": query.split(":")[0] if ":" in query else None,
-                    "interval": s["interval"],
+                    "interval": interval,
                     "length": len(pointlist),
                     "start": int(pointlist[0][0]),
                     "end": int(pointlist[-1][0]),
@@ -114,3 +135,11 @@ class FakeDatadog(ScriptedServer):
             "times": [],
             "values": [],
         }
+
+
+def _rolled_up(pointlist: list[list[Any]], interval: int) -> list[list[Any]]:
+    buckets: dict[float, float] = {}
+    for t, v in pointlist:
+        key = math.floor(t / 1000 / interval) * interval * 1000.0
+        buckets[key] = buckets.get(key, 0.0) + (v or 0.0)
+    return [[t, v] for t, v in sorted(buckets.items())]

@@ -151,3 +151,70 @@ class FakePrometheus(ScriptedServer):
             kind = "matrix" if request.path.endswith("query_range") else "vector"
             answer = {"status": "success", "data": {"resultType": kind, "result": []}}
         return Reply(400 if answer["status"] == "error" else 200, answer)
+
+
+# ---- the real binary serving backfilled history -------------------------------------------------
+
+
+@contextmanager
+def backfilled_prometheus(
+    *, openmetrics: Path, workdir: Path, limit: float = 60.0
+) -> Iterator[PrometheusProcess]:
+    """Writes `openmetrics` into TSDB blocks with promtool, then serves them from the real binary.
+
+    The history must end a few hours before now: Prometheus answers from blocks outside its head, and
+    retention is set wide (10 years) so the past is never deleted on start.
+    """
+    binary = prometheus_binary()
+    promtool = shutil.which("promtool") or str(Path(binary).with_name("promtool"))
+    data = workdir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    # One block per month of samples: fewer blocks for the binary to open and compact on start.
+    made = subprocess.run(
+        [
+            promtool,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "-q",
+            "--max-block-duration=744h",
+            str(openmetrics),
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if made.returncode != 0:
+        raise RuntimeError(f"promtool failed ({made.returncode}): {made.stderr[-3000:]}")
+    config = workdir / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+    log = workdir / "prometheus.log"
+    port = free_port()
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data}",
+        "--storage.tsdb.retention.time=3650d",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
+    prom = PrometheusProcess(url=f"http://127.0.0.1:{port}", process=process, log=log)
+    try:
+        _wait(
+            lambda: httpx.get(f"{prom.url}/-/ready", timeout=2).status_code == 200,
+            what="ready",
+            process=process,
+            log=log,
+            limit=limit,
+        )
+        yield prom
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

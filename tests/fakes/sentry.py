@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tests.fakes.ratewindow import RateWindow
 from tests.fakes.scripted_http import Recorded, Reply, ScriptedServer
 
 _TERM = re.compile(r'(\S+?):(?:"((?:[^"\\]|\\.)*)"|(\S+))')
@@ -41,6 +42,7 @@ class Event:
     type: str  # error | transaction
     release: str
     environment: str = "production"
+    count: int = 1  # several events at one instant: history is loaded as counts per step
 
 
 def _terms(query: str) -> dict[str, str]:
@@ -62,6 +64,11 @@ class FakeSentry(ScriptedServer):
         self.events: list[Event] = []
         self.sessions: dict[str, tuple[int, int]] = {}
         self.headers: dict[str, str] = {}
+        # History: events-stats answers in pages of this many buckets (Link cursors); a refusal past
+        # `max_points` buckets, as Sentry refuses; a live budget of calls.
+        self.page_size: int | None = None
+        self.max_points: int | None = None
+        self.window: RateWindow | None = None
 
     def add_events(
         self, *, type: str, release: str, times: list[float], environment: str = "production"
@@ -72,6 +79,10 @@ class FakeSentry(ScriptedServer):
         if self.token and request.header("Authorization") != f"Bearer {self.token}":
             return Reply(401, {"detail": "Invalid token"})
         base = f"/api/0/organizations/{self.organization}/"
+        if request.path == base + "events-stats/" and (
+            self.window is not None or self.page_size is not None or self.max_points is not None
+        ):
+            return self.paged_events_stats(request)
         if request.path == base + "events-stats/":
             return Reply(200, self.events_stats(request), dict(self.headers))
         if request.path == base + "sessions/":
@@ -96,10 +107,44 @@ class FakeSentry(ScriptedServer):
         data = []
         t = first
         while t < end:
-            count = sum(1 for e in chosen if t <= e.ts < t + interval)
+            count = sum(e.count for e in chosen if t <= e.ts < t + interval)
             data.append([int(t), [{"count": count}]])
             t += interval
         return {"data": data, "start": int(first), "end": int(end), "isMetricsData": False, "meta": {}}
+
+    def paged_events_stats(self, request: Recorded) -> Reply:
+        headers = dict(self.headers)
+        if self.window is not None:
+            allowed, remaining, reset = self.window.take()
+            limits = rate_limit_headers(
+                limit=self.window.limit, remaining=remaining, reset_epoch=math.ceil(reset)
+            )
+            headers.update(limits)
+            if not allowed:
+                return Reply(
+                    429, {"detail": "You are attempting to use this endpoint too frequently."}, headers
+                )
+        body = self.events_stats(request)
+        data = body["data"]
+        if self.max_points is not None and len(data) > self.max_points:
+            detail = (
+                "Your interval and date range would create too many results. "
+                "Use a larger interval, or a smaller date range."
+            )
+            return Reply(400, {"detail": detail}, headers)
+        if self.page_size is None:
+            return Reply(200, body, headers)
+        offset = int((request.param("cursor") or "0:0:0").split(":")[1])
+        page = data[offset : offset + self.page_size]
+        more = offset + self.page_size < len(data)
+        nxt = f"0:{offset + self.page_size}:0"
+        url = f"{self.url}{request.path}"
+        headers["Link"] = (
+            f'<{url}?cursor=0:{max(0, offset - self.page_size)}:1>; rel="previous"; '
+            f'results="{str(offset > 0).lower()}"; cursor="0:{max(0, offset - self.page_size)}:1", '
+            f'<{url}?cursor={nxt}>; rel="next"; results="{str(more).lower()}"; cursor="{nxt}"'
+        )
+        return Reply(200, {**body, "data": page}, headers)
 
     def sessions_body(self, request: Recorded) -> dict[str, Any]:
         fields = request.query.get("field", [])

@@ -232,7 +232,9 @@ def test_registry_builds_the_new_notifiers() -> None:
             }
         }
     )
-    built = build_notifiers(daemon, environ={"PD_KEY": KEY, "GH_TOKEN": TOKEN, "GRAFANA": "grafana-token-for-tests"})
+    built = build_notifiers(
+        daemon, environ={"PD_KEY": KEY, "GH_TOKEN": TOKEN, "GRAFANA": "grafana-token-for-tests"}
+    )
     assert sorted(built) == ["am", "gh", "graf", "pd"]
     assert "rollback_failed" in built["pd"].events and "started" in built["graf"].events
     assert built["am"].events == frozenset()

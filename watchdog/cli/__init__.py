@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 # sub-module -> the commands it registers. Imported lazily so `watchdog check` does not load FastAPI.
-_MODULES = ("check", "simulate", "serve", "db", "client", "demo", "wait", "init", "completion")
+_MODULES = ("check", "simulate", "serve", "db", "client", "demo", "wait", "init", "completion", "backtest")
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -21,10 +21,14 @@ from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.counts import zero_missing_error_points, zero_missing_errors
 from watchdog.sources.httpclient import SourceHttp
+from watchdog.sources.ranges import Grid, RangeValues
+from watchdog.sources.ranges import zero_missing_errors as zero_missing_range_errors
 from watchdog.telemetry import Metrics
 from watchdog.templating import Context, TemplateError, render
 
 NO_DATA = "no data"
+# Prometheus refuses a range query of more than 11,000 points per series.
+RANGE_MAX_POINTS = 11000
 
 
 class PrometheusSource:
@@ -110,6 +114,34 @@ class PrometheusSource:
         }
         common = sorted(set.intersection(*(set(points) for points in series.values())))
         return Baseline(values={role: [points[t] for t in common] for role, points in series.items()})
+
+    async def range_values(
+        self, check: AnyCheck, *, grid: Grid, ctx: SampleContext, release_scoped: bool = True
+    ) -> RangeValues:
+        """Each role at every grid time through query_range (step = interval), paged under 11,000 points."""
+        roles = queries(check)
+        if not roles:
+            return RangeValues(
+                grid=grid, error=f"the prometheus source has no query for a {check.type} check"
+            )
+        values: dict[str, list[float | None]] = {}
+        for role, query in roles.items():
+            points: dict[float, float | None] = {}
+            for part in grid.chunks(RANGE_MAX_POINTS):
+                params = {
+                    "query": self._render(query, ctx, grid.interval),
+                    "start": part.start,
+                    "end": part.last,
+                    "step": f"{grid.interval:g}",
+                }
+                try:
+                    points.update(_range_values(await self._call("query_range", params)))
+                except SourceError as exc:
+                    prefix = f"{role}: " if len(roles) > 1 else ""
+                    return RangeValues(grid=grid, error=redact(prefix + str(exc)), kind=exc.kind)
+            values[role] = [points.get(round(t, 3)) for t in grid.times]
+        zero_missing_range_errors(values)
+        return RangeValues(grid=grid, values=values)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -14,6 +14,8 @@ _LOW_FRACTION = 0.1
 _LOW_MIN = 5
 # When a 429 carries no usable reset, stay away this long.
 _DEFAULT_BLOCK = 60.0
+# When a 429 names a reset already past (it raced the window's turn, or clocks differ), pause briefly.
+_PAST_RESET_PAUSE = 1.0
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -70,7 +72,10 @@ class RateLimiter:
     def block(self, *, reset_at: float | None) -> None:
         """A 429: no calls until `reset_at` (or a default pause when the upstream did not say)."""
         now = self._now()
-        until = reset_at if reset_at is not None and reset_at > now else now + _DEFAULT_BLOCK
+        if reset_at is None:
+            until = now + _DEFAULT_BLOCK
+        else:
+            until = reset_at if reset_at > now else now + _PAST_RESET_PAUSE
         self._blocked_until = max(self._blocked_until, until)
         self.remaining = 0
 

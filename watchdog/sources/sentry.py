@@ -6,8 +6,11 @@ REST over httpx with a bearer token; Sentry's rate-limit headers (Reset: an epoc
 from __future__ import annotations
 
 import asyncio
+import functools
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +24,7 @@ from watchdog.policy.secrets import resolve_secret
 from watchdog.resilience import ErrorKind, retry_after, status_kind
 from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.fetch import Fetched, FetchLoop, combine, role_queries
+from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid, zero_missing_errors
 from watchdog.sources.ratelimit import RateLimiter, header_float
 from watchdog.sources.sentry_query import (
     RELEASE_TERM,
@@ -33,11 +37,18 @@ from watchdog.sources.sentry_query import (
     parse_sessions,
     release_filter,
 )
-from watchdog.sources.series import error_rate_pairs
+from watchdog.sources.series import Series, error_rate_pairs
 from watchdog.telemetry import Metrics
 from watchdog.templating import Context
 
 UPSTREAM = "Sentry"
+# Sentry refuses an events-stats request of more than 10,000 buckets; and a history follows at most this
+# many `Link` pages.
+RANGE_MAX_POINTS = 10000
+_MAX_PAGES = 100
+# The headers of the last answer this task read (a history follows its `Link` cursor).
+_LAST_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("sentry_last_headers", default=None)
+_LINK = re.compile(r'<[^>]*>;\s*rel="next";\s*results="true";\s*cursor="([^"]+)"')
 
 
 class SentrySource:
@@ -46,6 +57,9 @@ class SentrySource:
     Counts cover [at - interval, at) of the new release (`release:"<version>"` unless the check names
     a release); crash-free rates cover the release since the deploy. See docs/sources.md.
     """
+
+    # Samples count the new release; the baseline (before it existed) counts the whole project.
+    scopes_release = True
 
     def __init__(
         self,
@@ -144,6 +158,71 @@ class SentrySource:
             return Baseline({"errors": errors, "requests": requests}) if requests else None
         values = [per_role["value"][t] for t in times if t in per_role["value"]]
         return Baseline({"value": values}) if values else None
+
+    async def range_values(
+        self, check: AnyCheck, *, grid: Grid, ctx: SampleContext, release_scoped: bool = True
+    ) -> RangeValues:
+        """events-stats counts at every grid time: of the new release (as sampled), or of the whole
+        project (`release_scoped=False`, as the baseline reads it). Follows `Link` cursors, and keeps
+        each request under Sentry's 10,000 points."""
+        roles, _how = role_queries(check, ctx, context=Context.SENTRY)
+        if isinstance(roles, str):
+            return RangeValues(grid=grid, error=roles)
+        values: dict[str, list[float | None]] = {}
+        for role, text in roles.items():
+            try:
+                query = parse_query(text)
+            except SourceError as exc:
+                return RangeValues(grid=grid, error=str(exc), kind=exc.kind)
+            if query.kind == "crash_free_rate":
+                reason = "crash-free rates come in hourly buckets since the deploy: no past samples to replay"
+                return RangeValues(grid=grid, error=reason, kind="unsupported")
+            search = (
+                release_filter(query, ctx.version)
+                if release_scoped
+                else RELEASE_TERM.sub("", query.filter).strip()
+            )
+            got: list[float | None] = []
+            for part in grid.chunks(RANGE_MAX_POINTS):
+                params = [
+                    ("yAxis", "count()"),
+                    ("query", f"{event_type(query)} {search}".strip()),
+                    ("start", iso(datetime.fromtimestamp(part.start - part.interval, UTC))),
+                    ("end", iso(datetime.fromtimestamp(part.last, UTC))),
+                    ("interval", f"{max(1, round(part.interval))}s"),
+                    *self._scope(ctx.environment),
+                ]
+                fetched = await self._paged_stats(params)
+                if fetched.error:
+                    return RangeValues(grid=grid, error=fetched.error, kind=fetched.kind)
+                got += read_grid(fetched.series, grid=part, how="sum")
+            values[role] = got
+        zero_missing_errors(values)
+        return RangeValues(grid=grid, values=values)
+
+    async def _paged_stats(self, params: list[tuple[str, str]]) -> Fetched:
+        """One events-stats series, following `Link: <...>; rel="next"; results="true"; cursor="..."`."""
+        path = f"organizations/{self._config.organization}/events-stats/"
+        points: list[tuple[float, float]] = []
+        cursor: str | None = None
+        for _page in range(_MAX_PAGES):
+            page = [*params, ("cursor", cursor)] if cursor else params
+
+            async def call(page: list[tuple[str, str]] = page) -> Fetched:
+                body = await self._get(path, page)
+                # _get noted this answer's headers in this task's context: its Link says what comes next.
+                return Fetched(
+                    series=(parse_events_stats(body),), note=next_cursor(_LAST_HEADERS.get() or {})
+                )
+
+            fetched = await patiently(functools.partial(self._loop.run, call), limiter=self.limiter)
+            if fetched.error:
+                return fetched
+            points += fetched.series[0].points
+            cursor = fetched.note
+            if cursor is None:
+                break
+        return Fetched(series=(Series(scope="sentry", points=tuple(sorted(points))),))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -284,6 +363,7 @@ class SentrySource:
             raise SourceError("malformed response from Sentry: not JSON", kind="parse") from None
 
     def _note(self, headers: Mapping[str, str]) -> None:
+        _LAST_HEADERS.set(headers)
         self.limiter.update(
             limit=header_float(headers, "X-Sentry-Rate-Limit-Limit"),
             remaining=header_float(headers, "X-Sentry-Rate-Limit-Remaining"),
@@ -306,3 +386,9 @@ def _detail(response: httpx.Response) -> str:
         return response.reason_phrase
     detail = body.get("detail") if isinstance(body, dict) else None
     return str(detail)[:200] if detail else response.reason_phrase
+
+
+def next_cursor(headers: Mapping[str, str]) -> str | None:
+    """The cursor of the next page in a Link header, when Sentry says it holds results."""
+    match = _LINK.search(headers.get("Link") or headers.get("link") or "")
+    return match.group(1) if match else None
