@@ -126,10 +126,14 @@ class Evaluator:
         need = self.timing.min_conclusive
         short: list[str] = []
         reasons: list[str] = []
+        # A due sample never taken (a gap) is missing evidence: it counts as not conclusive.
+        due = self.timing.judged_due(self.samples_total)
         for s in self._states:
-            share = s.conclusive / s.judged if s.judged else 0.0
-            summary = f"{s.check.name}: {s.conclusive}/{s.judged} judged samples conclusive"
-            if s.judged == 0 or share < need:
+            share = s.conclusive / due if due else 0.0
+            summary = f"{s.check.name}: {s.conclusive}/{due} judged samples conclusive"
+            if due > s.judged:
+                summary += f" ({due - s.judged} due but never taken)"
+            if due == 0 or share < need:
                 short.append(s.check.name)
                 reasons.append(f"{summary} ({share:.0%} < min_conclusive {need:.0%})")
             else:

@@ -10,13 +10,16 @@ from watchdog.store.engine_repo import EngineRepo
 from watchdog.store.history_repo import HistoryRepo
 from watchdog.store.intake_repo import Accepted, IntakeRepo
 from watchdog.store.lease_repo import LeaseRepo
+from watchdog.store.outbox_repo import OutboxRepo
 from watchdog.store.retention_repo import RetentionRepo
 from watchdog.store.rollback_repo import RollbackRepo
 
 __all__ = ["Accepted", "Store"]
 
 
-class Store(IntakeRepo, LeaseRepo, EngineRepo, HistoryRepo, RollbackRepo, AdminRepo, RetentionRepo):
+class Store(
+    IntakeRepo, LeaseRepo, OutboxRepo, EngineRepo, HistoryRepo, RollbackRepo, AdminRepo, RetentionRepo
+):
     """Synchronous and thread-safe: async callers use `await asyncio.to_thread(store.method, ...)`.
 
     `Store(url)` creates the engine; `upgrade()` migrates to head; `ping()`, `close()`; the rest: contract.

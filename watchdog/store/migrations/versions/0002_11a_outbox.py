@@ -1,0 +1,51 @@
+"""The outbox of pending actions beside each verdict (mark stable/bad, rollback, target call, notifications).
+
+Revision ID: 0002_11a
+Revises: 0001
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002_11a"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "pending_actions",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("deployment_id", sa.String(length=36), nullable=False),
+        sa.Column("verification_id", sa.String(length=36), nullable=True),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("claimed_by", sa.String(length=100), nullable=True),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["deployment_id"],
+            ["deployments.id"],
+            name=op.f("fk_pending_actions_deployment_id_deployments"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pending_actions")),
+    )
+    op.create_index("ix_pending_actions_state", "pending_actions", ["state", "not_before"], unique=False)
+    op.create_index("ix_pending_actions_deployment", "pending_actions", ["deployment_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_pending_actions_deployment", table_name="pending_actions")
+    op.drop_index("ix_pending_actions_state", table_name="pending_actions")
+    op.drop_table("pending_actions")
