@@ -20,6 +20,7 @@ POINTS = (
     "before_target_call",
     "after_target_call",
     "after_rollback_verdict",
+    "after_notify_sent",
 )
 
 

@@ -230,6 +230,7 @@ class Worker:
             )
             return
         self._count(name, "delivered")
+        faults.point("after_notify_sent")  # sent, not yet marked done: the receiver may see it twice
         await asyncio.to_thread(self.store.complete_action, action.id, owner=self.owner, now=self.clock.now())
 
     async def _give_up(self, action: ActionRow, error: str) -> None:

@@ -6,6 +6,7 @@ A verdict is written with its obligations (consequences.py) in one transaction a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Mapping
@@ -100,6 +101,13 @@ class Verifier:
     async def _start(self, v: VerificationRow) -> None:
         dep = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
         policy = _policy_of(v)
+        now = self.clock.now()
+        moved: datetime | None = None
+        if v.kind == "rollback" and (now - v.starts_at).total_seconds() > v.interval_s:
+            # Nobody watched the restored version yet (the daemon was down since the target call): its
+            # check watches what runs from now on, rather than judging a window nobody sampled.
+            moved = now
+            v = dataclasses.replace(v, starts_at=now)
         ctx = self._context(v, dep)
         timing = Timing.of(policy.verification)
         found = await baselines.capture(
@@ -129,6 +137,7 @@ class Verifier:
             baseline={name: (b.to_json() if b else None) for name, b in found.items()},
             transition=(state.value, reason),
             actions=consequences.on_start(v, policy),
+            starts_at=moved,
         )
         if ok:
             self.metrics.transitions.labels(state.value).inc()

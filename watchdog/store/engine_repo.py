@@ -57,6 +57,7 @@ class EngineRepo(ReadRepo):
         decided_after_s: float | None = None,
         failed_checks: list[str] | None = None,
         actions: Sequence[ActionSpec] = (),
+        starts_at: datetime | None = None,
     ) -> bool:
         """One step in one transaction: its samples, its progress, its transition and what it obliges."""
         now = rows.ts(now)
@@ -72,6 +73,8 @@ class EngineRepo(ReadRepo):
             }
             if baseline is not None:
                 values["baseline"] = baseline
+            if starts_at is not None:
+                values["starts_at"] = rows.ts(starts_at)
             optional = {"verdict": verdict, "action": action, "decided_after_s": decided_after_s}
             values.update({key: value for key, value in optional.items() if value is not None})
             if failed_checks is not None:
