@@ -42,7 +42,8 @@ def policy(service: str, app: DemoApp, window: dict[str, Any] | None = None) -> 
         "defaults": {
             "verification": verification,
             "on_failure": "rollback",
-            "rollback": {"verification": {"duration": "1.5s", "interval": "0.5s"}},
+            # Long enough in samples that a restart's gap (about 1.5 s here) leaves enough conclusive ones.
+            "rollback": {"verification": {"duration": "6s", "interval": "0.5s", "min_conclusive": 0.5}},
             "notify": ["hook"],
         },
         "environments": {

@@ -27,7 +27,7 @@ from watchdog.settings import Settings
 from watchdog.sources.base import Source
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
-from watchdog.store.outbox_repo import Conflict, Effect, SetState
+from watchdog.store.outbox_repo import Conflict, Effect, MarkArtifact, SetState
 from watchdog.store.records import RollbackRow, VerificationRow
 from watchdog.targets.base import Target
 from watchdog.telemetry import Metrics
@@ -282,33 +282,30 @@ class Engine:
     async def promote(self, deployment_id: str, *, by: str) -> VerificationRow:
         deployment = await asyncio.to_thread(self.store.get_deployment, deployment_id)
         v = await asyncio.to_thread(self.store.deploy_verification, deployment_id)
-        allowed = {*SAMPLING, State.PASSED, State.INCONCLUSIVE, State.FAILED}
-        ok = await asyncio.to_thread(
-            self.store.set_state,
-            verification_id=v.id,
-            to_state=State.PROMOTED.value,
-            reason=f"{by} promoted it",
-            now=self.clock.now(),
-            expect_states=[s.value for s in allowed],
-        )
-        if not ok:
-            raise IntakeError(
-                409,
-                "promote_refused",
-                f"deployment is {v.state}; only a verification that is "
-                "running or ended without a rollback can be promoted",
-            )
-        self.verifier.forget(v.id)
-        await asyncio.to_thread(
-            self.store.mark_stable,
+        allowed = tuple(s.value for s in (*SAMPLING, State.PASSED, State.INCONCLUSIVE, State.FAILED))
+        # The state and the stable mark in one transaction: a crash between them cannot split them.
+        promoted = SetState(v.id, State.PROMOTED.value, f"{by} promoted it", expect=allowed, required=True)
+        mark = MarkArtifact(
             service=deployment.service,
             environment=deployment.environment,
             version=deployment.version,
             artifact=deployment.artifact,
             deployment_id=deployment.id,
-            now=self.clock.now(),
+            status="stable",
             reason=f"promoted by {by}",
         )
+        try:
+            await asyncio.to_thread(
+                self.store.apply, effects=[promoted, mark], follow_ups=[], now=self.clock.now()
+            )
+        except Conflict:
+            raise IntakeError(
+                409,
+                "promote_refused",
+                f"deployment is {v.state}; only a verification that is "
+                "running or ended without a rollback can be promoted",
+            ) from None
+        self.verifier.forget(v.id)
         return await asyncio.to_thread(self.store.get_verification, v.id)
 
     async def cancel(self, deployment_id: str, *, by: str) -> VerificationRow:

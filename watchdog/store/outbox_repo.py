@@ -39,12 +39,13 @@ class UpdateRollback:
 
 @dataclass(frozen=True)
 class SetState:
-    """A state change; skipped (not an error) when the verification is no longer in `expect`."""
+    """A state change; skipped when the verification is no longer in `expect` (a Conflict if `required`)."""
 
     verification_id: str
     to_state: str
     reason: str
     expect: tuple[str, ...] | None = None
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,8 @@ class OutboxRepo(EngineRepo):
     def _set_state_in(self, conn: Connection, effect: SetState, *, now: datetime) -> None:
         current = self._locked_state(conn, effect.verification_id)
         if effect.expect is not None and current.state not in effect.expect:
+            if effect.required:
+                raise Conflict(f"the verification is {current.state}, not {' or '.join(effect.expect)}")
             return
         to_state = state_name(effect.to_state)
         values: dict[str, Any] = {"state": to_state, "reason": effect.reason, "updated_at": now}
