@@ -28,12 +28,14 @@ FINAL_STATES = {s.value for s in FINAL}
 
 
 def policy(service: str, app: DemoApp, window: dict[str, Any] | None = None) -> dict[str, Any]:
+    # Windows of 10 s at min_conclusive 0.5 outlast a restart's gap (samples missed while no process ran
+    # count as not conclusive): about 1.5 s on an idle machine, up to 4 s on a busy one.
     verification = {
-        "duration": "4s",
+        "duration": "10s",
         "interval": "0.5s",
         "warmup": "0.5s",
         "failure_limit": 2,
-        "min_conclusive": 0.6,
+        "min_conclusive": 0.5,
         "baseline_window": "1m",
         **(window or {}),
     }
@@ -42,8 +44,7 @@ def policy(service: str, app: DemoApp, window: dict[str, Any] | None = None) -> 
         "defaults": {
             "verification": verification,
             "on_failure": "rollback",
-            # Long enough in samples that a restart's gap (about 1.5 s here) leaves enough conclusive ones.
-            "rollback": {"verification": {"duration": "6s", "interval": "0.5s", "min_conclusive": 0.5}},
+            "rollback": {"verification": {"duration": "10s", "interval": "0.5s", "min_conclusive": 0.5}},
             "notify": ["hook"],
         },
         "environments": {

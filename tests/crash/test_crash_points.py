@@ -73,8 +73,7 @@ def test_a_bad_deploy_killed_at_each_point_is_rolled_back_once(
 def test_a_good_deploy_killed_at_each_point_passes_and_becomes_stable(
     tmp_path: Path, database: str, point: str
 ) -> None:
-    # A window that outlasts the restart's gap with min_conclusive to spare: 15 judged samples.
-    with world(tmp_path, database, windows={"shop": {"duration": "8s"}}) as w:
+    with world(tmp_path, database) as w:
         first = w.daemon(faults=f"{point}=kill")
         good = w.deploy(first, "shop", "1.1.0")
         w.wait_dead(first)

@@ -18,6 +18,7 @@ from watchdog.engine.connections import close_later, refresh
 from watchdog.engine.outbox import Worker
 from watchdog.engine.outputs import Outputs
 from watchdog.engine.rollback import HOUR, Rollbacks
+from watchdog.engine.rollback_plan import decide
 from watchdog.engine.verifier import Verifier
 from watchdog.errors import IntakeError
 from watchdog.events import SAMPLING, State
@@ -255,8 +256,14 @@ class Engine:
         why = f"{by} asked for a rollback: {reason}" if reason else f"{by} asked for a rollback"
         now = self.clock.now()
         facts = await asyncio.to_thread(self.store.rollback_facts, deployment_id, since=now - HOUR, now=now)
-        decided = self.rollbacks.decide(
-            facts, deploy_v=v.id, trigger="manual", reason=why, dry_run=False, now=now
+        decided = decide(
+            facts,
+            targets=self.rollbacks.targets,
+            deploy_v=v.id,
+            trigger="manual",
+            reason=why,
+            dry_run=False,
+            now=now,
         )
         if decided.refusal is not None:
             # Recorded, with nothing else changed: a deployment no one can roll back is not marked FAILED.

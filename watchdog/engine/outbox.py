@@ -20,8 +20,7 @@ from watchdog.notify.base import NotifyError
 from watchdog.notify.message import Notification
 from watchdog.redact import redact
 from watchdog.store import Store
-from watchdog.store.actions import ActionRow, ActionSpec
-from watchdog.store.base import new_id
+from watchdog.store.actions import ActionRow, ActionSpec, action_id
 from watchdog.store.outbox_repo import MarkArtifact
 from watchdog.telemetry import Metrics
 
@@ -183,7 +182,7 @@ class Worker:
         event = str(action.payload.get("event", ""))
         follow_ups: list[ActionSpec] = []
         for name, notification in await self.outputs.announce(action.deployment_id, event=event):
-            key = new_id()
+            key = action_id()
             keyed = replace(notification, extra={**notification.extra, "idempotency_key": key})
             follow_ups.append(
                 ActionSpec(

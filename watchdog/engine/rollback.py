@@ -9,33 +9,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from watchdog import faults
 from watchdog.clock import Clock
 from watchdog.engine import consequences as C
-from watchdog.engine.guards import newer_refusal, plan_rollback
+from watchdog.engine.guards import newer_refusal
+from watchdog.engine.rollback_plan import decide, restore_verification
 from watchdog.engine.whatruns import what_runs
 from watchdog.events import SAMPLING, State
-from watchdog.policy.checks import HttpCheck
-from watchdog.policy.service import EnvironmentPolicy, Verification
+from watchdog.policy.service import EnvironmentPolicy
 from watchdog.redact import redact
 from watchdog.sources.base import Source
 from watchdog.store import Store
-from watchdog.store.actions import ActionRow, ActionSpec
+from watchdog.store.actions import ActionRow
 from watchdog.store.base import new_id
 from watchdog.store.outbox_repo import (
     Effect,
-    InsertRollback,
     MarkArtifact,
     NewVerification,
     SetState,
     UpdateRollback,
 )
 from watchdog.store.records import DeploymentRow, RollbackRow
-from watchdog.store.rollback_repo import RollbackFacts
 from watchdog.targets.base import RollbackRequest, RollbackResult, Target
 from watchdog.telemetry import Metrics
 
@@ -43,16 +40,6 @@ log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
 _SAMPLING = tuple(s.value for s in SAMPLING)
-
-
-@dataclass(frozen=True)
-class Decided:
-    """A rollback decision as store writes: the row, the effects and the actions that follow."""
-
-    row: dict[str, Any]
-    effects: list[Effect]
-    follow_ups: list[ActionSpec]
-    refusal: str | None
 
 
 def call_timeout(target: Target) -> float:
@@ -81,70 +68,6 @@ class Rollbacks:
 
     # ---- decide ----
 
-    def decide(
-        self, facts: RollbackFacts, *, deploy_v: str, trigger: str, reason: str, dry_run: bool, now: datetime
-    ) -> Decided:
-        """The guard rails over one consistent read of the facts, as the writes that record the outcome."""
-        dep = facts.deployment
-        policy = EnvironmentPolicy.model_validate(dep.policy)
-        plan = plan_rollback(
-            deployment=dep,
-            candidate=facts.candidate,
-            previous=facts.previous,
-            recent_auto=facts.recent_auto,
-            max_per_hour=policy.rollback.max_per_hour,
-            allow_major=policy.rollback.allow_major,
-            freeze=facts.freeze,
-            trigger=trigger,
-            newer=facts.newer,
-        )
-        refusal = plan.refusal
-        if refusal is None and policy.target not in self.targets:
-            refusal = f"no deploy target '{policy.target}' is configured: manual rollback required"
-        to = plan.to
-        state, why = "intent", reason
-        if dry_run:
-            would = f"would have rolled back to {to.version} ({to.artifact})" if to else "would not roll back"
-            state, why = (
-                "dry_run",
-                f"dry run (on_failure: none): {would}" + (f"; but {refusal}" if refusal else ""),
-            )
-        elif refusal is not None:
-            state, why = "refused", refusal
-        row = {
-            "id": new_id(),
-            "deployment_id": dep.id,
-            "service": dep.service,
-            "environment": dep.environment,
-            "trigger": trigger,
-            "state": state,
-            "reason": why,
-            "target": policy.target,
-            "from_version": dep.version,
-            "from_artifact": dep.artifact,
-            "to_version": to.version if to else None,
-            "to_artifact": to.artifact if to else None,
-            "output": "",
-            "attempts": 0,
-            "requested_at": now,
-            "finished_at": None if state == "intent" else now,
-        }
-        effects: list[Effect] = [InsertRollback(row)]
-        if state != "intent":
-            return Decided(row, effects, [C.announce(dep.id, "failed")], why if not dry_run else None)
-        assert to is not None
-        effects.append(
-            SetState(
-                deploy_v,
-                State.ROLLING_BACK.value,
-                f"rolling back to {to.version} ({to.artifact}) through {policy.target}: {reason}",
-                expect=(*_SAMPLING, State.FAILED.value, State.INCONCLUSIVE.value),
-            )
-        )
-        # Act first: the target call is queued before the report and the messages about it.
-        call = ActionSpec(kind=C.TARGET_CALL, deployment_id=dep.id, payload={"rollback_id": row["id"]})
-        return Decided(row, effects, [call, C.announce(dep.id, "failed")], None)
-
     async def on_decide(self, action: ActionRow) -> None:
         """The `rollback` action a verdict left: decide and record the intent or the refusal, once."""
         now = self.clock.now()
@@ -152,8 +75,9 @@ class Rollbacks:
             self.store.rollback_facts, action.deployment_id, since=now - HOUR, now=now
         )
         p = action.payload
-        decided = self.decide(
+        decided = decide(
             facts,
+            targets=self.targets,
             deploy_v=action.verification_id or "",
             trigger=str(p.get("trigger", "auto")),
             reason=str(p.get("reason", "")),
@@ -280,50 +204,12 @@ class Rollbacks:
                     "verification_id": vid,
                 },
             ),
-            NewVerification(self._verification(row, deployment, policy, vid=vid, now=now)),
+            NewVerification(restore_verification(row, deployment, policy, vid=vid, now=now)),
         ]
         if await asyncio.to_thread(
             self.store.complete_action, action.id, owner=self.owner, now=now, effects=effects
         ):
             self.metrics.rollbacks.labels(target, "deployed").inc()
-
-    def _verification(
-        self,
-        row: RollbackRow,
-        deployment: DeploymentRow,
-        policy: EnvironmentPolicy,
-        *,
-        vid: str,
-        now: datetime,
-    ) -> dict[str, Any]:
-        rv = policy.rollback.verification
-        checks = (
-            rv.checks if rv.checks is not None else [c for c in policy.checks if isinstance(c, HttpCheck)]
-        )
-        timing = Verification(
-            duration=rv.duration,
-            interval=rv.interval,
-            warmup=rv.warmup,
-            failure_limit=rv.failure_limit,
-            min_conclusive=rv.min_conclusive,
-            baseline_window=policy.verification.baseline_window,
-        )
-        vpolicy = policy.model_copy(update={"verification": timing, "checks": checks, "on_failure": "alert"})
-        from watchdog.analysis.timing import samples_total
-
-        return {
-            "deployment_id": deployment.id,
-            "kind": "rollback",
-            "version": row.to_version or "",
-            "artifact": row.to_artifact or "",
-            "starts_at": now,
-            "interval_s": timing.interval,
-            "samples_total": samples_total(timing.duration, timing.interval),
-            "policy": vpolicy.model_dump(mode="json", by_alias=True),
-            "now": now,
-            "reason": f"verifying the restored version {row.to_version}",
-            "verification_id": vid,
-        }
 
     async def _failed(
         self,

@@ -5,6 +5,8 @@ Shared by engine_repo (a verdict writes its actions) and outbox_repo (the worker
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +16,6 @@ from sqlalchemy import Connection, insert
 
 from watchdog.clock import utc
 from watchdog.store import rows
-from watchdog.store.base import new_id
 from watchdog.store.tables import pending_actions
 
 
@@ -58,9 +59,14 @@ def action_row(row: Mapping[Any, Any]) -> ActionRow:
     )
 
 
+def action_id() -> str:
+    """Ids that sort in the order they were made (claims and listings follow it), unique like a uuid."""
+    return f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}"
+
+
 def insert_actions(conn: Connection, specs: Sequence[ActionSpec], *, now: datetime) -> list[str]:
     """Inserts pending actions inside the caller's transaction; returns their ids in order."""
-    ids = [spec.id or new_id() for spec in specs]
+    ids = [spec.id or action_id() for spec in specs]
     if specs:
         conn.execute(
             insert(pending_actions),
