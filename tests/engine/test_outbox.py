@@ -97,3 +97,26 @@ def test_fault_points_are_inert_unless_the_test_setting_is_on() -> None:
         Faults("x=explode", enabled=True).hit("x")
     with pytest.raises(ValueError, match="not point=action"):
         Faults("nonsense", enabled=True)
+
+
+async def test_an_intent_left_by_an_older_daemon_is_finished_after_the_upgrade(
+    tmp_path: Path, target: RecordingTarget
+) -> None:
+    from watchdog.store import migrate
+
+    h = build(tmp_path, policy=POLICY, script=combined, target=target)
+    h.deploy("1.0.0")
+    await h.run_for(60)
+    bad = h.deploy("1.1.0-bad")
+    rollback_id = h.write_intent(bad)
+    with h.store.engine.begin() as conn:  # as the schema before the outbox left it: an intent, no action
+        conn.exec_driver_sql("DELETE FROM pending_actions")
+    migrate.downgrade(h.store.engine, "0001")
+    migrate.upgrade(h.store.engine)
+    [adopted] = h.store.actions_for(bad)
+    assert adopted.kind == "target_call" and adopted.payload == {"rollback_id": rollback_id}
+    target.running = "reg/app@sha256:1.0.0"  # the old daemon's call went out before it died
+    await h.engine.settle()
+    assert target.calls == []  # counted as attempted: asked what runs, not called again
+    await h.run_for(20)
+    assert h.state(bad).state == "rolled_back"

@@ -7,7 +7,10 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -43,6 +46,42 @@ def upgrade() -> None:
     )
     op.create_index("ix_pending_actions_state", "pending_actions", ["state", "not_before"], unique=False)
     op.create_index("ix_pending_actions_deployment", "pending_actions", ["deployment_id"], unique=False)
+    _adopt_open_intents()
+
+
+def _adopt_open_intents() -> None:
+    """A rollback intent an older daemon left unfinished becomes a pending target call; counted as one
+    attempt, so the worker asks what runs before it calls the target."""
+    conn = op.get_bind()
+    found = conn.execute(sa.text("SELECT id, deployment_id FROM rollbacks WHERE state = 'intent'")).fetchall()
+    if not found:
+        return
+    actions = sa.table(
+        "pending_actions",
+        sa.column("id", sa.String),
+        sa.column("deployment_id", sa.String),
+        sa.column("kind", sa.String),
+        sa.column("payload", sa.JSON),
+        sa.column("state", sa.String),
+        sa.column("attempts", sa.Integer),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
+    now = datetime.now(UTC)
+    op.bulk_insert(
+        actions,
+        [
+            {
+                "id": f"{time.time_ns():016x}{uuid.uuid4().hex[:16]}",
+                "deployment_id": deployment_id,
+                "kind": "target_call",
+                "payload": {"rollback_id": rollback_id},
+                "state": "pending",
+                "attempts": 1,
+                "created_at": now,
+            }
+            for rollback_id, deployment_id in found
+        ],
+    )
 
 
 def downgrade() -> None:
