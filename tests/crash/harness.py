@@ -28,14 +28,14 @@ FINAL_STATES = {s.value for s in FINAL}
 
 
 def policy(service: str, app: DemoApp, window: dict[str, Any] | None = None) -> dict[str, Any]:
-    # Windows of 10 s at min_conclusive 0.5 outlast a restart's gap (samples missed while no process ran
-    # count as not conclusive): about 1.5 s on an idle machine, up to 4 s on a busy one.
+    # Samples missed while no process ran count as not conclusive. A restart's gap is about 1.5 s on an idle
+    # machine and up to 5 s on a busy one: windows of 10 s at min_conclusive 0.3 outlast up to 7 s of it.
     verification = {
         "duration": "10s",
         "interval": "0.5s",
         "warmup": "0.5s",
         "failure_limit": 2,
-        "min_conclusive": 0.5,
+        "min_conclusive": 0.3,
         "baseline_window": "1m",
         **(window or {}),
     }
@@ -44,7 +44,7 @@ def policy(service: str, app: DemoApp, window: dict[str, Any] | None = None) -> 
         "defaults": {
             "verification": verification,
             "on_failure": "rollback",
-            "rollback": {"verification": {"duration": "10s", "interval": "0.5s", "min_conclusive": 0.5}},
+            "rollback": {"verification": {"duration": "10s", "interval": "0.5s", "min_conclusive": 0.3}},
             "notify": ["hook"],
         },
         "environments": {

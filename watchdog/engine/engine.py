@@ -134,10 +134,14 @@ class Engine:
                     pass
                 if self._tasks:
                     await asyncio.gather(*self._tasks, return_exceptions=True)
-                await self.worker.settle(timeout=timeout)
+                await self.worker.drain()
         except TimeoutError:
             log.warning("stopping with work still in flight; it stays pending in the store and is resumed")
         await self.worker.cancel()
+        try:
+            await asyncio.to_thread(self.store.release_actions, owner=self.owner)
+        except Exception:  # a store that is gone: the claims lapse after lease_seconds instead
+            log.warning("could not release this instance's pending actions", exc_info=True)
         await self.outputs.drain(timeout=timeout)
 
     def wake(self) -> None:

@@ -72,7 +72,10 @@ class Worker:
         self.lease_s = lease_s
         self.retry_base_s = retry_base_s
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._kicks: set[asyncio.Task[int]] = set()
         self._lock = asyncio.Lock()
+        self._again = False
+        self.stopping = False
         self._handlers: dict[str, Callable[[ActionRow], Awaitable[None]]] = {
             C.MARK_STABLE: self._mark,
             C.MARK_BAD: self._mark,
@@ -87,29 +90,45 @@ class Worker:
     def in_flight(self) -> int:
         return len(self._running)
 
-    async def run_once(self, *, limit: int = 100) -> int:
+    async def run_once(self, *, limit: int = 100, wait: bool = False) -> int:
         """Claims the due actions nobody live holds and starts each not already running here."""
-        if self._lock.locked():
+        if self.stopping:
             return 0
+        if self._lock.locked() and not wait:
+            self._again = True  # the running pass takes one more turn instead
+            return 0
+        started = 0
         async with self._lock:
-            claimed = await asyncio.to_thread(
-                self.store.claim_actions,
-                owner=self.owner,
-                now=self.clock.now(),
-                lease_s=self.lease_s,
-                limit=limit,
-            )
-            started = 0
-            for action in claimed:
-                if action.id in self._running:
-                    continue
-                task = asyncio.get_running_loop().create_task(
-                    self._carry_out(action), name=f"action:{action.kind}"
+            again = True
+            while again:
+                self._again = False
+                claimed = await asyncio.to_thread(
+                    self.store.claim_actions,
+                    owner=self.owner,
+                    now=self.clock.now(),
+                    lease_s=self.lease_s,
+                    limit=limit,
                 )
-                self._running[action.id] = task
-                task.add_done_callback(self._forget(action.id))
-                started += 1
-            return started
+                for action in claimed:
+                    if action.id in self._running:
+                        continue
+                    task = asyncio.get_running_loop().create_task(
+                        self._carry_out(action), name=f"action:{action.kind}"
+                    )
+                    self._running[action.id] = task
+                    task.add_done_callback(self._forget(action.id))
+                    started += 1
+                again = self._again
+        return started
+
+    def kick(self) -> None:
+        """Another pass soon: an action just done may have left follow-ups that are due now."""
+        try:
+            task = asyncio.get_running_loop().create_task(self.run_once())
+        except RuntimeError:
+            return
+        self._kicks.add(task)
+        task.add_done_callback(self._kicks.discard)
 
     def _forget(self, action_id: str) -> Callable[[asyncio.Task[None]], None]:
         def done(_task: asyncio.Task[None]) -> None:
@@ -121,13 +140,20 @@ class Worker:
         """Runs until no action is due or in flight (tests, and a clean stop)."""
         async with asyncio.timeout(timeout):
             while True:
-                await self.run_once()
+                await self.run_once(wait=True)
                 if not self._running:
                     return
                 await asyncio.gather(*list(self._running.values()), return_exceptions=True)
 
+    async def drain(self) -> None:
+        """At a stop: no new claims; what runs now may finish (the caller bounds the wait)."""
+        self.stopping = True
+        while self._running:
+            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+
     async def cancel(self) -> None:
-        tasks = list(self._running.values())
+        self.stopping = True
+        tasks = [*self._running.values(), *self._kicks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -161,6 +187,8 @@ class Worker:
             )
             return
         faults.point(f"after_action:{action.kind}")
+        if not self.stopping:
+            self.kick()
 
     async def _mark(self, action: ActionRow) -> None:
         dep = await asyncio.to_thread(self.store.get_deployment, action.deployment_id)

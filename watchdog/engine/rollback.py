@@ -120,11 +120,10 @@ class Rollbacks:
         )
         deployment = facts.deployment
         deploy_v = await asyncio.to_thread(self.store.deploy_verification, deployment.id)
-        refusal = newer_refusal(deployment, facts.newer)
         target = self.targets.get(row.target or "")
-        if refusal is not None or target is None:
-            why = refusal or f"no deploy target '{row.target}' is configured: manual rollback required"
-            await self._failed(action, row, deploy_v.id, why, state="refused" if refusal else "failed")
+        if target is None:
+            why = f"no deploy target '{row.target}' is configured: manual rollback required"
+            await self._failed(action, row, deploy_v.id, why)
             return
         attempt = await asyncio.to_thread(self.store.begin_attempt, action.id, owner=self.owner)
         if attempt is None:
@@ -132,6 +131,8 @@ class Rollbacks:
         req = _request(row, deployment)
         policy = EnvironmentPolicy.model_validate(deployment.policy)
         result: RollbackResult | None = None
+        # The deploy system echoing our own rollback is not a newer deploy to protect.
+        newer = facts.newer if facts.newer and facts.newer.artifact != row.to_artifact else None
         if attempt > 1:
             # A call may have happened before a crash: call again only when the bad version still runs.
             runs = await what_runs(
@@ -146,6 +147,10 @@ class Rollbacks:
             )
             if runs.running == "restored":
                 result = RollbackResult(ok=True, detail=f"{runs.detail} after a restart; not deployed again")
+        refusal = newer_refusal(deployment, newer) if result is None else None
+        if refusal is not None:
+            await self._failed(action, row, deploy_v.id, refusal, state="refused")
+            return
         if result is None:
             result = await self._call(target, req, policy)
         await self._called(action, row, deployment, deploy_v.id, result, policy)

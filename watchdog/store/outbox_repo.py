@@ -116,6 +116,16 @@ class OutboxRepo(EngineRepo):
             )
             return int(result.rowcount)
 
+    def release_actions(self, *, owner: str) -> int:
+        """At a clean stop: what this instance held is free for any replica at once."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(pending_actions)
+                .where(pa.claimed_by == owner, pa.state == "pending")
+                .values(claimed_by=None, claimed_until=None)
+            )
+            return int(result.rowcount)
+
     def begin_attempt(self, action_id: str, *, owner: str) -> int | None:
         """Counts an attempt durably before it is made (a target call, a send); None if it is not ours."""
         with self._write() as conn:
