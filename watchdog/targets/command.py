@@ -16,6 +16,7 @@ from watchdog.policy.connections import CommandTargetConfig
 from watchdog.policy.secrets import expand_env
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
+from watchdog.targets.current_probe import probe_current
 from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, with_retries
 from watchdog.targets.templating import check_templates, render
@@ -50,6 +51,8 @@ class CommandTarget:
         self._memo = RollbackMemo()
 
     async def current(self, req: RollbackRequest) -> Current:
+        if self.config.current is not None:
+            return await probe_current(self.config.current, req, target=self.name, environ=self._environ)
         return Current(artifact=None, detail=f"command target {self.name} cannot tell what runs")
 
     def _env(self, req: RollbackRequest, log: Transcript) -> dict[str, str]:

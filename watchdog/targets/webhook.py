@@ -19,6 +19,7 @@ from watchdog.errors import TargetError, WatchdogError
 from watchdog.policy.connections import WebhookTargetConfig
 from watchdog.policy.secrets import expand_env
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
+from watchdog.targets.current_probe import probe_current
 from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
 from watchdog.targets.templating import check_templates, render, render_json, strings_in
@@ -54,6 +55,10 @@ class WebhookTarget:
         self._memo = RollbackMemo()
 
     async def current(self, req: RollbackRequest) -> Current:
+        if self.config.current is not None:
+            return await probe_current(
+                self.config.current, req, target=self.name, environ=self._environ, transport=self._transport
+            )
         return Current(artifact=None, detail=f"webhook target {self.name} cannot tell what runs")
 
     def _fill(self, template: str, req: RollbackRequest, log: Transcript) -> str:
