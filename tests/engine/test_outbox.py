@@ -4,7 +4,9 @@ notifications keep one idempotency key across retries; fault points are inert ou
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from tests.engine.conftest import POLICY, RecordingTarget, build
 from tests.engine.test_engine import combined
 from watchdog.faults import Faults
+from watchdog.targets.base import RollbackRequest, RollbackResult
 
 
 async def test_the_verdict_and_its_obligations_are_written_together(
@@ -120,3 +123,40 @@ async def test_an_intent_left_by_an_older_daemon_is_finished_after_the_upgrade(
     assert target.calls == []  # counted as attempted: asked what runs, not called again
     await h.run_for(20)
     assert h.state(bad).state == "rolled_back"
+
+
+@dataclass
+class _Config:
+    timeout: float = 0.025
+
+
+@dataclass
+class HangingTarget(RecordingTarget):
+    """Never answers; `deploys` says whether the rollout happened anyway (the answer was lost)."""
+
+    deploys: bool = False
+    config: _Config = field(default_factory=_Config)
+
+    async def rollback(self, req: RollbackRequest) -> RollbackResult:
+        self.calls.append(req)
+        if self.deploys:
+            self.running = req.artifact
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("deploys", [True, False])
+async def test_a_target_call_past_its_timeout_asks_what_runs(tmp_path: Path, deploys: bool) -> None:
+    target = HangingTarget(deploys=deploys)
+    h = build(tmp_path, policy=POLICY, script=combined, target=target)
+    h.engine.rollbacks.timeout_margin_s = 0.0  # twice the target's 25 ms: the call is given up at once
+    h.deploy("1.0.0")
+    await h.run_for(60)
+    bad = h.deploy("1.1.0-bad")
+    await h.run_for(60)
+    assert len(target.calls) == 1
+    [row] = h.store.rollbacks_for(bad)
+    if deploys:
+        assert h.state(bad).state == "rolled_back" and "timed out, but" in row.reason
+    else:
+        assert h.state(bad).state == "rollback_failed" and "no answer within 0.05 s" in row.reason

@@ -42,10 +42,10 @@ HOUR = timedelta(hours=1)
 _SAMPLING = tuple(s.value for s in SAMPLING)
 
 
-def call_timeout(target: Target) -> float:
+def call_timeout(target: Target, *, margin_s: float = 30.0) -> float:
     """The target's own timeout with room for its retries; a call past it is treated as lost."""
     config = getattr(target, "config", None)
-    return float(getattr(config, "timeout", 300.0)) * 2 + 30.0
+    return float(getattr(config, "timeout", 300.0)) * 2 + margin_s
 
 
 class Rollbacks:
@@ -65,6 +65,7 @@ class Rollbacks:
         self.clock = clock
         self.metrics = metrics
         self.owner = owner
+        self.timeout_margin_s = 30.0
 
     # ---- decide ----
 
@@ -157,8 +158,9 @@ class Rollbacks:
 
     async def _call(self, target: Target, req: RollbackRequest, policy: EnvironmentPolicy) -> RollbackResult:
         faults.point("before_target_call")
+        limit = call_timeout(target, margin_s=self.timeout_margin_s)
         try:
-            async with asyncio.timeout(call_timeout(target)):
+            async with asyncio.timeout(limit):
                 result = await target.rollback(req)
         except TimeoutError:
             runs = await what_runs(
@@ -167,7 +169,8 @@ class Rollbacks:
             if runs.running == "restored":
                 return RollbackResult(ok=True, detail=f"the call timed out, but {runs.detail}")
             result = RollbackResult(
-                ok=False, detail=f"no answer within {call_timeout(target):g} s; {runs.detail}"
+                ok=False,
+                detail=f"no answer within {limit:g} s; {runs.detail}",
             )
         except Exception as exc:  # an adapter bug is a failed rollback, loudly, not a crash
             log.exception("target %s raised", target.name)
