@@ -64,7 +64,9 @@ STREAKS = [
         300.0,
     ),
     ("fail at the last sample", [P] * 8 + [F, F], timing(), Verdict.FAILED, 300.0),
-    ("gap: finish on what was seen", [P, P, P, P, P], timing(), Verdict.PASSED, 300.0),
+    # A due sample never taken is missing evidence: 5 of 10 conclusive is below min_conclusive 0.6.
+    ("gap: samples never taken are not conclusive", [P, P, P, P, P], timing(), Verdict.INCONCLUSIVE, 300.0),
+    ("gap: a short gap still passes", [P] * 7, timing(), Verdict.PASSED, 300.0),
 ]
 
 

@@ -40,7 +40,15 @@ def write_config(root: Path, app: DemoApp) -> Path:
             {
                 "service": "shop",
                 "defaults": {
-                    "verification": {"duration": "8s", "interval": "1s", "warmup": "1s", "failure_limit": 2},
+                    # min_conclusive 0.5: the samples missed while the killed replica's 3 s lease lapses
+                    # count as not conclusive, and 8 one-second samples leave little room for them.
+                    "verification": {
+                        "duration": "8s",
+                        "interval": "1s",
+                        "warmup": "1s",
+                        "failure_limit": 2,
+                        "min_conclusive": 0.5,
+                    },
                     "on_failure": "rollback",
                     "rollback": {"verification": {"duration": "3s", "interval": "1s"}},
                 },

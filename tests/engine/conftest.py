@@ -26,6 +26,9 @@ from watchdog.policy.reload import PolicyHolder
 from watchdog.settings import Settings
 from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.store import Store
+from watchdog.store.actions import ActionSpec
+from watchdog.store.base import new_id
+from watchdog.store.outbox_repo import InsertRollback, SetState
 from watchdog.store.records import VerificationRow
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.telemetry import Metrics
@@ -153,27 +156,50 @@ class Harness:
     async def run_for(self, seconds: float, *, step: float = 10.0) -> None:
         """Moves the clock in steps, ticking at every one: the engine sees each sample come due."""
         await self.engine.tick()
+        await self.engine.settle()
         end = self.clock.now() + timedelta(seconds=seconds)
         while self.clock.now() < end:
             self.clock.advance(step)
             await self.engine.tick()
+            await self.engine.settle()
 
-    def write_intent(self, deployment_id: str) -> None:
-        """What a daemon that died around its target call leaves: the intent to restore 1.0.0, no outcome."""
-        self.store.create_rollback(
-            deployment_id=deployment_id,
-            service="app",
-            environment="prod",
-            trigger="auto",
-            state="intent",
-            reason="errors",
-            target="t",
-            from_version="1.1.0-bad",
-            from_artifact="reg/app@sha256:1.1.0-bad",
-            to_version="1.0.0",
-            to_artifact="reg/app@sha256:1.0.0",
+    def write_intent(self, deployment_id: str, *, attempted_by: str | None = None) -> str:
+        """What a daemon that died around its target call leaves: the intent to restore 1.0.0 and its pending
+        target call; `attempted_by` had counted an attempt (the call may have gone out) before it died."""
+        v = self.store.deploy_verification(deployment_id)
+        rollback_id = new_id()
+        row = {
+            "id": rollback_id,
+            "deployment_id": deployment_id,
+            "service": "app",
+            "environment": "prod",
+            "trigger": "auto",
+            "state": "intent",
+            "reason": "errors",
+            "target": "t",
+            "from_version": "1.1.0-bad",
+            "from_artifact": "reg/app@sha256:1.1.0-bad",
+            "to_version": "1.0.0",
+            "to_artifact": "reg/app@sha256:1.0.0",
+            "output": "",
+            "attempts": 0,
+            "requested_at": self.clock.now(),
+            "finished_at": None,
+        }
+        call = ActionSpec(
+            kind="target_call", deployment_id=deployment_id, payload={"rollback_id": rollback_id}
+        )
+        self.store.apply(
+            effects=[InsertRollback(row), SetState(v.id, "rolling_back", "rolling back to 1.0.0")],
+            follow_ups=[call],
             now=self.clock.now(),
         )
+        if attempted_by is not None:
+            [claimed] = self.store.claim_actions(
+                owner=attempted_by, now=self.clock.now(), lease_s=30, limit=10
+            )
+            assert self.store.begin_attempt(claimed.id, owner=attempted_by) == 1
+        return rollback_id
 
     def state(self, deployment_id: str) -> VerificationRow:
         return self.store.deploy_verification(deployment_id)

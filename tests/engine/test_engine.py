@@ -235,9 +235,7 @@ async def test_crash_between_intent_and_outcome_checks_the_target_first(
         now=h.clock.now(),
         reason="failed",
     )
-    v = h.state(dep)
-    h.store.set_state(verification_id=v.id, to_state="rolling_back", reason="rolling back", now=h.clock.now())
-    h.write_intent(dep)
+    h.write_intent(dep, attempted_by="test-1")
     # The daemon died after the target call went out: the target already runs 1.0.0.
     target.running = "reg/app@sha256:1.0.0"
     h2 = build(
@@ -247,14 +245,15 @@ async def test_crash_between_intent_and_outcome_checks_the_target_first(
         target=target,
         engine_store=h.store,
         clock=h.clock,
-        owner="restarted",
+        owner="test-1",  # the same instance, restarted: it takes its own claim back at once
     )
-    assert await h2.engine.rollbacks.resume() == 1
+    assert await h2.engine.worker.run_once() == 1
+    await h2.engine.settle()
     assert target.calls == []  # not deployed a second time
     await h2.run_for(20)
     assert h2.state(dep).state == "rolled_back"
     row = h2.store.rollbacks_for(dep)[0]
-    assert "already running after a restart" in row.reason
+    assert "after a restart; not deployed again" in row.reason
 
 
 async def test_crash_before_the_call_calls_the_target_once(tmp_path: Path, target: RecordingTarget) -> None:
@@ -263,9 +262,11 @@ async def test_crash_before_the_call_calls_the_target_once(tmp_path: Path, targe
     await h.run_for(60)
     dep = h.deploy("1.1.0-bad")
     target.running = "reg/app@sha256:1.1.0-bad"
-    h.write_intent(dep)
-    await h.engine.rollbacks.resume()
+    h.write_intent(dep, attempted_by="test-1")  # counted, then died before the call went out
+    await h.engine.settle()
     assert [c.artifact for c in target.calls] == ["reg/app@sha256:1.0.0"]
+    await h.run_for(20)
+    assert h.state(dep).state == "rolled_back"
 
 
 async def test_operator_promote_cancel_and_manual_rollback(tmp_path: Path, target: RecordingTarget) -> None:
@@ -288,6 +289,7 @@ async def test_operator_promote_cancel_and_manual_rollback(tmp_path: Path, targe
     third = h.deploy("1.0.2")
     await h.run_for(10)
     row = await h.engine.request_rollback(third, by="carol", reason="customers report errors")
+    await h.engine.settle()
     assert row.trigger == "manual" and [c.artifact for c in target.calls] == ["reg/app@sha256:1.0.0"]
     with pytest.raises(IntakeError):
         await h.engine.request_rollback(third, by="carol", reason="again")
@@ -338,10 +340,8 @@ async def test_an_intent_another_live_replica_holds_is_left_to_it_until_its_leas
     h.deploy("1.0.0")
     await h.run_for(60)
     dep = h.deploy("1.1.0-bad")
-    v = h.state(dep)
-    # replica-a is calling the target right now: it wrote the intent and holds the deployment's lease.
-    assert h.store.take_lease(verification_id=v.id, owner="replica-a", now=h.clock.now(), lease_s=30)
-    h.write_intent(dep)
+    # replica-a is calling the target right now: it wrote the intent and holds the claim on its call.
+    h.write_intent(dep, attempted_by="replica-a")
     target.running = "reg/app@sha256:1.1.0-bad"
     b = build(
         tmp_path,
@@ -352,9 +352,10 @@ async def test_an_intent_another_live_replica_holds_is_left_to_it_until_its_leas
         clock=h.clock,
         owner="replica-b",
     )
-    assert await b.engine.rollbacks.resume() == 0 and target.calls == []
-    h.clock.advance(31)  # replica-a died: its lease lapses
-    assert await b.engine.rollbacks.resume() == 1
+    assert await b.engine.worker.run_once() == 0 and target.calls == []
+    h.clock.advance(31)  # replica-a died: its claim lapses
+    assert await b.engine.worker.run_once() == 1
+    await b.engine.settle()
     assert [c.artifact for c in target.calls] == ["reg/app@sha256:1.0.0"]
 
 
@@ -393,7 +394,7 @@ async def test_an_interrupted_rollback_never_undoes_a_newer_deploy(
     h.write_intent(dep)
     h.clock.advance(5)
     h.deploy("1.1.1")  # the team fixed forward while the daemon was down
-    assert await h.engine.rollbacks.resume() == 0
+    await h.engine.settle()
     assert target.calls == []
     [row] = h.store.rollbacks_for(dep)
     assert row.state == "refused" and "a newer deploy (1.1.1)" in row.reason

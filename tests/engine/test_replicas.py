@@ -52,9 +52,11 @@ async def test_two_replicas_never_double_a_sample_or_a_rollback(
 
     async def both_for(seconds: float) -> None:
         await asyncio.gather(a.engine.tick(), b.engine.tick())
+        await asyncio.gather(a.engine.settle(), b.engine.settle())
         for _ in range(int(seconds // 10)):
             clock.advance(10)
             await asyncio.gather(a.engine.tick(), b.engine.tick())
+            await asyncio.gather(a.engine.settle(), b.engine.settle())
 
     good = a.deploy("1.0.0")
     await both_for(60)

@@ -233,13 +233,17 @@ class Evaluator:
         need = self.timing.min_conclusive
         short: list[str] = []
         reasons: list[str] = []
+        # A due sample never taken (a gap) is missing evidence: it counts as not conclusive.
+        due = self.timing.judged_due(self.samples_total)
         for s in self._states:
             conclusive = self._conclusive(s)
-            share = conclusive / s.judged if s.judged else 0.0
-            summary = f"{s.check.name}: {conclusive}/{s.judged} judged samples conclusive"
+            share = conclusive / due if due else 0.0
+            summary = f"{s.check.name}: {conclusive}/{due} judged samples conclusive"
             if conclusive != s.conclusive:
                 summary += f" (pooled requests in units of min_requests; {s.conclusive} alone)"
-            if s.judged == 0 or share < need:
+            if due > s.judged:
+                summary += f" ({due - s.judged} due but never taken)"
+            if due == 0 or share < need:
                 short.append(s.check.name)
                 lacks = "" if s.evidence is None else f"; {self._lacks(s, t)}"
                 reasons.append(f"{summary} ({share:.0%} < min_conclusive {need:.0%}){lacks}")

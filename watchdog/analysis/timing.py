@@ -14,6 +14,11 @@ from watchdog.policy.service import RollbackVerification, Verification
 _EPS = 1e-9
 
 
+def samples_total(duration: float, interval: float) -> int:
+    """How many samples a window has: k = 1 .. duration/interval (the one formula; 600/30 is 20, not 19)."""
+    return max(1, int(duration / interval + _EPS))
+
+
 @dataclass(frozen=True)
 class Timing:
     duration: float
@@ -44,7 +49,7 @@ class Timing:
 
     @property
     def samples_total(self) -> int:
-        return int(self.duration // self.interval + _EPS)
+        return samples_total(self.duration, self.interval)
 
     def t(self, k: int) -> float:
         """Seconds after deploy_at of sample k."""
@@ -52,3 +57,7 @@ class Timing:
 
     def is_warmup(self, k: int) -> bool:
         return k * self.interval <= self.warmup + _EPS
+
+    def judged_due(self, through: int) -> int:
+        """Judged (non-warm-up) samples due at k = 1 .. through: what min_conclusive is a share of."""
+        return sum(1 for k in range(1, through + 1) if not self.is_warmup(k))

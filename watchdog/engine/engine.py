@@ -12,24 +12,25 @@ from datetime import UTC, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from watchdog.analysis.actions import action_for
-from watchdog.analysis.models import Decision, Verdict
 from watchdog.clock import Clock
+from watchdog.engine import consequences as C
 from watchdog.engine import silences
 from watchdog.engine.connections import close_later, refresh
+from watchdog.engine.outbox import Worker
 from watchdog.engine.outputs import Outputs
 from watchdog.engine.requests import Requests
-from watchdog.engine.rollback import Rollbacks
+from watchdog.engine.rollback import HOUR, Rollbacks
+from watchdog.engine.rollback_plan import decide
 from watchdog.engine.verifier import Verifier
 from watchdog.errors import IntakeError
 from watchdog.events import SAMPLING, State
-from watchdog.policy.connections import NotifyEvent
 from watchdog.policy.reload import PolicyHolder
-from watchdog.policy.service import EnvironmentPolicy
 from watchdog.redact import redact
 from watchdog.settings import Settings
 from watchdog.sources.base import Source
 from watchdog.store import Store
+from watchdog.store.actions import ActionSpec
+from watchdog.store.outbox_repo import Conflict, Effect, MarkArtifact, SetState
 from watchdog.store.records import RollbackRow, VerificationRow
 from watchdog.targets.base import Target
 from watchdog.telemetry import Metrics
@@ -61,22 +62,19 @@ class Engine:
         self.outputs = outputs
         self.owner = settings.instance_id
         self.rollbacks = Rollbacks(
-            store=store,
-            targets=targets,
-            clock=clock,
-            metrics=metrics,
-            outputs=outputs,
-            owner=self.owner,
-            lease_s=settings.lease_seconds,
+            store=store, targets=targets, sources=self.sources, clock=clock, metrics=metrics, owner=self.owner
         )
         self.verifier = Verifier(
+            store=store, sources=self.sources, clock=clock, metrics=metrics, owner=self.owner
+        )
+        self.worker = Worker(
             store=store,
-            sources=self.sources,
+            rollbacks=self.rollbacks,
+            outputs=outputs,
             clock=clock,
             metrics=metrics,
             owner=self.owner,
-            on_decided=self._decided,
-            on_started=self._started,
+            lease_s=settings.lease_seconds,
         )
         # Manual rollbacks and promotions asked of any replica, carried out here when we hold the lease.
         self.requests = Requests(
@@ -92,7 +90,8 @@ class Engine:
 
     async def start(self) -> None:
         """Resumes unfinished work from the store, then schedules the periodic jobs."""
-        await self._resume_rollbacks()
+        # Recovery: whatever a dead process (or this one, before a restart) left pending starts now.
+        await self.worker.run_once()
         sched = AsyncIOScheduler(timezone=UTC)
         sched.add_job(
             self.tick,
@@ -115,14 +114,15 @@ class Engine:
         )
         sched.add_job(self._reload, "interval", seconds=5, id="policies", max_instances=1, coalesce=True)
         sched.add_job(self.purge, "interval", hours=1, id="retention", max_instances=1, coalesce=True)
-        # Rollbacks a dead replica left half done are picked up once its lease lapses, not only at start.
+        # The outbox: pending actions are carried out as their own tasks; a dead replica's lapse and return.
         sched.add_job(
-            self._resume_rollbacks,
+            self.worker.run_once,
             "interval",
-            seconds=max(5.0, self.settings.lease_seconds),
-            id="rollbacks",
+            seconds=self.settings.tick_seconds,
+            id="actions",
             max_instances=1,
             coalesce=True,
+            misfire_grace_time=None,
         )
         self.requests.schedule(sched, seconds=self.settings.tick_seconds)
         silences.schedule(self, sched)  # Alertmanager silences held while verifying (engine/silences.py)
@@ -142,10 +142,14 @@ class Engine:
                     pass
                 if self._tasks:
                     await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self.worker.drain()
         except TimeoutError:
-            log.warning(
-                "stopping with work still in flight; leases will expire and another replica resumes it"
-            )
+            log.warning("stopping with work still in flight; it stays pending in the store and is resumed")
+        await self.worker.cancel()
+        try:
+            await asyncio.to_thread(self.store.release_actions, owner=self.owner)
+        except Exception:  # a store that is gone: the claims lapse after lease_seconds instead
+            log.warning("could not release this instance's pending actions", exc_info=True)
         await self.outputs.drain(timeout=timeout)
 
     def wake(self) -> None:
@@ -190,19 +194,36 @@ class Engine:
 
     async def _step(self, v: VerificationRow) -> None:
         try:
-            await self.verifier.step(v)
+            decision = await self.verifier.step(v)
+            if decision is not None:
+                self.kick()  # its pending actions were written with it: start on them now
         except Exception as exc:
             log.error(
                 "%s", redact(f"verification {v.id} step failed: {type(exc).__name__}: {exc}"), exc_info=True
             )
 
     async def _renew(self) -> None:
-        await asyncio.to_thread(
-            self.store.renew_leases,
-            owner=self.owner,
-            now=self.clock.now(),
-            lease_s=self.settings.lease_seconds,
-        )
+        now, lease_s = self.clock.now(), self.settings.lease_seconds
+        await asyncio.to_thread(self.store.renew_leases, owner=self.owner, now=now, lease_s=lease_s)
+        await asyncio.to_thread(self.store.renew_actions, owner=self.owner, now=now, lease_s=lease_s)
+
+    def kick(self) -> None:
+        """Starts on pending actions soon, off the tick (the tick never waits on a target or a notifier)."""
+        if self._stopping:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self.worker.run_once())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self, *, timeout: float = 30.0) -> None:
+        """Waits until every pending action that is due has been carried out (tests use it)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.worker.settle(timeout=timeout)
 
     async def purge(self) -> None:
         """Retention: old samples and webhook ids go; deployments, verdicts and history stay."""
@@ -214,9 +235,6 @@ class Engine:
         )
         if purged.samples or purged.deliveries:
             log.info("retention: %d samples and %d webhook ids deleted", purged.samples, purged.deliveries)
-
-    async def _resume_rollbacks(self) -> int:
-        return await self.rollbacks.resume()
 
     async def _reload(self) -> None:
         # In a thread: a parse (a large or hostile file) must not stall the API or the ticks. The swap
@@ -240,124 +258,73 @@ class Engine:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    # ---- verdicts ----
-
-    async def _started(self, v: VerificationRow) -> None:
-        # Only a policy that notifies someone needs anything done at the start: skip the reads otherwise.
-        if v.kind == "deploy" and v.policy.get("notify"):
-            await self.outputs.deployment_changed(v.deployment_id, event="started")
-
-    async def _decided(self, v: VerificationRow, decision: Decision) -> None:
-        reason = "; ".join(decision.reasons) or decision.verdict.value
-        if v.kind == "rollback":
-            await self.rollbacks.verification_decided(
-                v, passed=decision.verdict == Verdict.PASSED, reason=reason
-            )
-            return
-        deployment = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
-        policy = EnvironmentPolicy.model_validate(deployment.policy)
-        action = v.action or action_for(
-            verdict=decision.verdict, on_failure=policy.on_failure, on_inconclusive=policy.on_inconclusive
-        )
-        now = self.clock.now()
-        s, e = deployment.service, deployment.environment
-        log.info(
-            "%s/%s %s: %s after %gs (%s); action %s",
-            s,
-            e,
-            deployment.version,
-            decision.verdict.value,
-            decision.decided_after_s,
-            reason,
-            action,
-        )
-        if decision.verdict == Verdict.PASSED:
-            await asyncio.to_thread(
-                self.store.mark_stable,
-                service=s,
-                environment=e,
-                version=deployment.version,
-                artifact=deployment.artifact,
-                deployment_id=deployment.id,
-                now=now,
-                reason="verification passed",
-            )
-            await self.outputs.deployment_changed(deployment.id, event="passed")
-            return
-        if decision.verdict == Verdict.FAILED:
-            await asyncio.to_thread(
-                self.store.mark_bad,
-                service=s,
-                environment=e,
-                version=deployment.version,
-                artifact=deployment.artifact,
-                deployment_id=deployment.id,
-                now=now,
-                reason=reason,
-            )
-        event: NotifyEvent = "failed" if decision.verdict == Verdict.FAILED else "inconclusive"
-        if action == "rollback" or (action == "none" and decision.verdict == Verdict.FAILED):
-            await self.rollbacks.start(
-                deployment=deployment, verification=v, trigger="auto", reason=reason, dry_run=action == "none"
-            )
-        else:
-            await self.outputs.deployment_changed(deployment.id, event=event)
-
     # ---- operators (admin API) ----
 
     async def request_rollback(self, deployment_id: str, *, by: str, reason: str) -> RollbackRow:
-        deployment = await asyncio.to_thread(self.store.get_deployment, deployment_id)
+        """An operator's rollback: the same guard rails; intent, state and target call in one transaction."""
         v = await asyncio.to_thread(self.store.deploy_verification, deployment_id)
         if v.state in (State.ROLLING_BACK, State.ROLLED_BACK):
             raise IntakeError(409, "rollback_refused", f"deployment is already {v.state}")
         why = f"{by} asked for a rollback: {reason}" if reason else f"{by} asked for a rollback"
-        if v.state in SAMPLING:
-            await asyncio.to_thread(
-                self.store.set_state,
-                verification_id=v.id,
-                to_state=State.FAILED.value,
-                reason=why,
-                now=self.clock.now(),
-                verdict="failed",
-            )
-            self.verifier.forget(v.id)
-        row = await self.rollbacks.start(
-            deployment=deployment, verification=v, trigger="manual", reason=why, dry_run=False
+        now = self.clock.now()
+        facts = await asyncio.to_thread(self.store.rollback_facts, deployment_id, since=now - HOUR, now=now)
+        decided = decide(
+            facts,
+            targets=self.rollbacks.targets,
+            deploy_v=v.id,
+            trigger="manual",
+            reason=why,
+            dry_run=False,
+            now=now,
         )
-        if row.state == "refused":
-            raise IntakeError(409, "rollback_refused", row.reason)
-        return row
+        if decided.refusal is not None:
+            # Recorded, with nothing else changed: a deployment no one can roll back is not marked FAILED.
+            await asyncio.to_thread(self.store.apply, effects=decided.effects[:1], follow_ups=[], now=now)
+            raise IntakeError(409, "rollback_refused", decided.refusal)
+        effects: list[Effect] = []
+        if v.state in SAMPLING:
+            effects.append(SetState(v.id, State.FAILED.value, why, expect=tuple(s.value for s in SAMPLING)))
+        marks = [ActionSpec(kind=C.MARK_BAD, deployment_id=deployment_id, payload={"reason": why})]
+        try:
+            await asyncio.to_thread(
+                self.store.apply,
+                effects=[*effects, *decided.effects],
+                follow_ups=[*marks, *decided.follow_ups],
+                now=now,
+            )
+        except Conflict as exc:
+            raise IntakeError(409, "rollback_refused", str(exc)) from None
+        self.verifier.forget(v.id)
+        self.kick()
+        return await asyncio.to_thread(self.store.get_rollback, str(decided.row["id"]))
 
     async def promote(self, deployment_id: str, *, by: str) -> VerificationRow:
         deployment = await asyncio.to_thread(self.store.get_deployment, deployment_id)
         v = await asyncio.to_thread(self.store.deploy_verification, deployment_id)
-        allowed = {*SAMPLING, State.PASSED, State.INCONCLUSIVE, State.FAILED}
-        ok = await asyncio.to_thread(
-            self.store.set_state,
-            verification_id=v.id,
-            to_state=State.PROMOTED.value,
-            reason=f"{by} promoted it",
-            now=self.clock.now(),
-            expect_states=[s.value for s in allowed],
-        )
-        if not ok:
-            raise IntakeError(
-                409,
-                "promote_refused",
-                f"deployment is {v.state}; only a verification that is "
-                "running or ended without a rollback can be promoted",
-            )
-        self.verifier.forget(v.id)
-        await asyncio.to_thread(
-            self.store.mark_stable,
+        allowed = tuple(s.value for s in (*SAMPLING, State.PASSED, State.INCONCLUSIVE, State.FAILED))
+        # The state and the stable mark in one transaction: a crash between them cannot split them.
+        promoted = SetState(v.id, State.PROMOTED.value, f"{by} promoted it", expect=allowed, required=True)
+        mark = MarkArtifact(
             service=deployment.service,
             environment=deployment.environment,
             version=deployment.version,
             artifact=deployment.artifact,
             deployment_id=deployment.id,
-            now=self.clock.now(),
+            status="stable",
             reason=f"promoted by {by}",
         )
+        try:
+            await asyncio.to_thread(
+                self.store.apply, effects=[promoted, mark], follow_ups=[], now=self.clock.now()
+            )
+        except Conflict:
+            raise IntakeError(
+                409,
+                "promote_refused",
+                f"deployment is {v.state}; only a verification that is "
+                "running or ended without a rollback can be promoted",
+            ) from None
+        self.verifier.forget(v.id)
         return await asyncio.to_thread(self.store.get_verification, v.id)
 
     async def cancel(self, deployment_id: str, *, by: str) -> VerificationRow:

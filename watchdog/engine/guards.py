@@ -30,6 +30,19 @@ def semver_major(version: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def newer_refusal(deployment: DeploymentRow, newer: DeploymentRow | None) -> str | None:
+    """Someone deployed again since (a fix forward, say): rolling back now would undo their deploy.
+
+    Asked by plan_rollback, and again before a target call that a restart interrupted.
+    """
+    if newer is None:
+        return None
+    return (
+        f"a newer deploy ({newer.version}) of {deployment.service}/{deployment.environment} arrived "
+        "since: not rolling back over it"
+    )
+
+
 def plan_rollback(
     *,
     deployment: DeploymentRow,
@@ -55,13 +68,9 @@ def plan_rollback(
             "manual rollback required",
         )
     if trigger == "auto":
-        if newer is not None:
-            # Someone deployed again since (a fix forward, say): rolling back now would undo their deploy.
-            return RollbackPlan(
-                candidate,
-                f"a newer deploy ({newer.version}) of {deployment.service}/{deployment.environment} arrived "
-                "since: not rolling back over it",
-            )
+        refusal = newer_refusal(deployment, newer)
+        if refusal is not None:
+            return RollbackPlan(candidate, refusal)
         if deployment.is_rollback:
             return RollbackPlan(
                 candidate, "this deploy is itself a rollback: verified, never rolled back automatically"

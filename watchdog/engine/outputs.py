@@ -1,6 +1,6 @@
 """What the engine tells people: the post-mortem stub (written and updated in place) and notifications.
 
-Both are best effort: a failure to write or notify is logged loudly and never blocks a rollback.
+The engine announces through the outbox (engine/outbox.py): a report is rewritten, each message sent durably.
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ import asyncio
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from watchdog.analysis.models import Baseline
 from watchdog.clock import Clock
 from watchdog.events import State
 from watchdog.notify.dispatcher import Dispatcher
-from watchdog.notify.message import from_detail
+from watchdog.notify.message import Notification, from_detail
 from watchdog.policy.connections import NotifyEvent
 from watchdog.policy.reload import PolicyHolder
 from watchdog.policy.service import EnvironmentPolicy
@@ -53,31 +54,45 @@ class Outputs:
         self.reports_dir = reports_dir
 
     async def deployment_changed(self, deployment_id: str, *, event: NotifyEvent) -> None:
-        """Rewrites the report of a deployment (when its state calls for one) and notifies its channels."""
+        """Rewrites the report and notifies at once, best effort (the engine itself goes through announce)."""
         try:
-            v = await asyncio.to_thread(self.store.deploy_verification, deployment_id)
-            if State(v.state) not in REPORTED and not v.policy.get("notify"):
-                return  # a pass or a start nobody is told about: no report, no message, no reads
-            detail = await asyncio.to_thread(self.store.deployment_detail, deployment_id)
-            report = await self._report_input(detail)
-            path: Path | None = None
-            if State(detail.verification.state) in REPORTED or detail.rollbacks:
-                path = await self._write_report(report)
-                detail = await asyncio.to_thread(self.store.deployment_detail, deployment_id)
-                report = replace(report, detail=detail)
-            if report.policy.notify:
-                notification = from_detail(
-                    event=event,
-                    detail=detail,
-                    summary=summary_sentence(report),
-                    checks=check_lines(report),
-                    base_url=self.policies.current.daemon.reports.base_url,
-                    report_path=str(path) if path else None,
-                    previous_stable=report.previous_stable.shown if report.previous_stable else None,
-                )
-                self.dispatcher.notify(names=report.policy.notify, notification=notification)
+            for name, notification in await self.announce(deployment_id, event=event):
+                self.dispatcher.notify(names=[name], notification=notification)
         except Exception:
             log.exception("could not write the report or notify for deployment %s", deployment_id)
+
+    async def announce(self, deployment_id: str, *, event: str) -> list[tuple[str, Notification]]:
+        """Rewrites the report of a deployment (when its state calls for one); returns what each notifier
+        that wants `event` should be sent. Idempotent: a repeat rewrites the same report in place."""
+        v = await asyncio.to_thread(self.store.deploy_verification, deployment_id)
+        if State(v.state) not in REPORTED and not v.policy.get("notify"):
+            return []  # a pass or a start nobody is told about: no report, no message, no reads
+        detail = await asyncio.to_thread(self.store.deployment_detail, deployment_id)
+        report = await self._report_input(detail)
+        path: Path | None = None
+        if State(detail.verification.state) in REPORTED or detail.rollbacks:
+            path = await self._write_report(report)
+            detail = await asyncio.to_thread(self.store.deployment_detail, deployment_id)
+            report = replace(report, detail=detail)
+        if not report.policy.notify:
+            return []
+        notification = from_detail(
+            event=cast(NotifyEvent, event),
+            detail=detail,
+            summary=summary_sentence(report),
+            checks=check_lines(report),
+            base_url=self.policies.current.daemon.reports.base_url,
+            report_path=str(path) if path else None,
+            previous_stable=report.previous_stable.shown if report.previous_stable else None,
+        )
+        out: list[tuple[str, Notification]] = []
+        for name in dict.fromkeys(report.policy.notify):
+            notifier = self.dispatcher.notifiers.get(name)
+            if notifier is None:
+                log.error("notifier %r is not configured", name)
+            elif notification.event in notifier.events:
+                out.append((name, notification))
+        return out
 
     async def _report_input(self, detail: DeploymentDetail) -> ReportInput:
         dep = detail.deployment

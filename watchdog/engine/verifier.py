@@ -1,23 +1,25 @@
 """One step of one claimed verification: start it (baseline), or sample the due index, judge, write, decide.
 
-The judging is the pure analysis Evaluator, rebuilt from stored samples whenever this process lacks it.
+A verdict is written with its obligations (consequences.py) in one transaction and returned to the caller.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from watchdog import faults
 from watchdog.analysis.actions import action_for
 from watchdog.analysis.evaluator import Evaluator
 from watchdog.analysis.models import Baseline, Decision, Judgement, Measurement
 from watchdog.analysis.timing import Timing
 from watchdog.clock import Clock
-from watchdog.engine import baselines
+from watchdog.engine import baselines, consequences
 from watchdog.engine.control import control_twin
 from watchdog.engine.progress import log_progress
 from watchdog.engine.sampling import sample_all
@@ -25,12 +27,11 @@ from watchdog.events import SAMPLING, State
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.store import Store
+from watchdog.store.actions import ActionSpec
 from watchdog.store.records import DeploymentRow, SampleRow, VerificationRow
 from watchdog.telemetry import Metrics
 
 log = logging.getLogger(__name__)
-
-OnDecided = Callable[[VerificationRow, Decision], Awaitable[None]]
 
 VERDICT_STATE = {"passed": State.PASSED, "failed": State.FAILED, "inconclusive": State.INCONCLUSIVE}
 
@@ -66,22 +67,19 @@ class Verifier:
         clock: Clock,
         metrics: Metrics,
         owner: str,
-        on_decided: OnDecided,
-        on_started: Callable[[VerificationRow], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.sources = sources
         self.clock = clock
         self.metrics = metrics
         self.owner = owner
-        self.on_decided = on_decided
-        self.on_started = on_started
         self._cache: dict[str, Prepared] = {}
 
     def forget(self, verification_id: str) -> None:
         self._cache.pop(verification_id, None)
 
-    async def step(self, v: VerificationRow) -> None:
+    async def step(self, v: VerificationRow) -> Decision | None:
+        """Starts or samples `v`; returns the verdict when this step wrote one (with its pending actions)."""
         try:
             if v.state == State.PENDING:
                 await self._start(v)
@@ -92,9 +90,9 @@ class Verifier:
                     and v.next_sample_at is not None
                     and v.next_sample_at <= self.clock.now()
                 ):
-                    await self._sample(v)
-            else:
-                await self._sample(v)
+                    return await self._sample(v)
+                return None
+            return await self._sample(v)
         except BaseException:
             self.forget(v.id)  # the cached evaluator may be ahead of the store now
             raise
@@ -104,6 +102,13 @@ class Verifier:
     async def _start(self, v: VerificationRow) -> None:
         dep = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
         policy = _policy_of(v)
+        now = self.clock.now()
+        moved: datetime | None = None
+        if v.kind == "rollback" and (now - v.starts_at).total_seconds() > v.interval_s:
+            # Nobody watched the restored version yet (the daemon was down since the target call): its
+            # check watches what runs from now on, rather than judging a window nobody sampled.
+            moved = now
+            v = dataclasses.replace(v, starts_at=now)
         ctx = await baselines.with_stable(self.store, self._context(v, dep))
         timing = Timing.of(policy.verification)
         restored = None
@@ -137,6 +142,8 @@ class Verifier:
             next_sample_at=v.starts_at + timedelta(seconds=timing.interval),
             baseline={name: (b.to_json() if b else None) for name, b in found.items()},
             transition=(state.value, reason),
+            actions=consequences.on_start(v, policy),
+            starts_at=moved,
         )
         if ok:
             self.metrics.transitions.labels(state.value).inc()
@@ -149,8 +156,6 @@ class Verifier:
                 ctx=ctx,
                 last_k=0,
             )
-            if self.on_started is not None:
-                await self.on_started(v)
 
     # ---- sample the due index ----
 
@@ -184,7 +189,7 @@ class Verifier:
         self._cache[v.id] = prepared
         return prepared
 
-    async def _sample(self, v: VerificationRow) -> None:
+    async def _sample(self, v: VerificationRow) -> Decision | None:
         p = await self._prepared(v)
         now = self.clock.now()
         total = p.evaluator.samples_total
@@ -195,8 +200,7 @@ class Verifier:
             # The window ended while nobody held this verification: decide on what was seen, invent nothing.
             if due <= total:
                 await self._note_gap(v, first=due, last=total, interval=interval)
-            await self._write(v, p, k=due - 1, judgements=[], decision=p.evaluator.finish())
-            return
+            return await self._write(v, p, k=due - 1, judgements=[], decision=p.evaluator.finish())
         k = max(due, k_now)
         if k > due:
             await self._note_gap(v, first=due, last=k - 1, interval=interval)
@@ -221,7 +225,7 @@ class Verifier:
             )
             for j in judgements
         ]
-        await self._write(v, p, k=k, judgements=rows, decision=decision, raw=judgements)
+        return await self._write(v, p, k=k, judgements=rows, decision=decision, raw=judgements)
 
     async def _write(
         self,
@@ -232,10 +236,11 @@ class Verifier:
         judgements: list[SampleRow],
         decision: Decision | None,
         raw: list[Judgement] | None = None,
-    ) -> None:
+    ) -> Decision | None:
         interval = v.interval_s
         transition: tuple[str, str] | None = None
         fields: dict[str, object] = {}
+        actions: list[ActionSpec] = []
         if decision is not None:
             state = VERDICT_STATE[decision.verdict.value]
             transition = (state.value, "; ".join(decision.reasons) or decision.verdict.value)
@@ -252,6 +257,8 @@ class Verifier:
                 "decided_after_s": decision.decided_after_s,
                 "failed_checks": list(decision.failed_checks),
             }
+            # The action is computed here once; the obligations go into the verdict's own transaction.
+            actions = consequences.on_verdict(v, policy=p.policy, decision=decision, action=action)
         elif v.state == State.WARMING and k * interval > p.policy.verification.warmup:
             transition = (State.VERIFYING.value, f"warm-up over after {p.policy.verification.warmup:g}s")
         next_at: datetime | None = None if decision else v.starts_at + timedelta(seconds=(k + 1) * interval)
@@ -265,12 +272,17 @@ class Verifier:
             next_k=k + 1,
             next_sample_at=next_at,
             transition=transition,
+            actions=actions,
             **fields,  # type: ignore[arg-type]
         )
         if not ok:
             log.info("verification %s moved on elsewhere (superseded, cancelled or lease lost)", v.id)
             self.forget(v.id)
-            return
+            return None
+        if decision is None:
+            faults.point("after_sample_written")
+        else:
+            faults.point("after_verdict" if v.kind == "deploy" else "after_rollback_verdict")
         p.last_k = k
         for row in judgements:
             self.metrics.samples.labels(self._type_of(p, row.check_name), row.outcome).inc()
@@ -280,8 +292,7 @@ class Verifier:
             log_progress(v=v, deployment=p.deployment, k=k, total=p.evaluator.samples_total, judgements=raw)
         if decision is not None:
             self.forget(v.id)
-            fresh = await asyncio.to_thread(self.store.get_verification, v.id)
-            await self.on_decided(fresh, decision)
+        return decision
 
     async def _prime(self, policy: EnvironmentPolicy, ctx: SampleContext) -> None:
         twins = [t for t in (control_twin(c) for c in policy.checks) if t is not None]

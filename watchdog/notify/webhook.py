@@ -21,6 +21,9 @@ from watchdog.notify.message import Notification
 
 
 def message_id(n: Notification) -> str:
+    key = n.extra.get("idempotency_key")
+    if key:
+        return f"msg_{key}"  # the outbox's id for this one message: the same on every retry and restart
     digest = hashlib.sha256(f"{n.deployment_id}:{n.event}".encode()).hexdigest()
     return f"msg_{digest[:32]}"
 
@@ -69,7 +72,7 @@ class WebhookNotifier:
     async def send(self, n: Notification) -> None:
         timestamp = int(self._now())
         body = webhook_payload(n, timestamp=timestamp)
-        headers = {"content-type": "application/json", **self._headers}
+        headers = {"content-type": "application/json", "idempotency-key": message_id(n), **self._headers}
         if self._key is not None:
             msg_id = message_id(n)
             headers |= {

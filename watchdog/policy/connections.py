@@ -109,6 +109,16 @@ class ArgoCDTargetConfig(Strict):
     insecure: bool = False
 
 
+class CurrentProbe(Strict):
+    """How a target that cannot tell what runs (webhook, command) asks the service itself."""
+
+    url: str = Field(description="GET, answering JSON; may use {{ service }} and {{ environment }}")
+    headers: dict[str, str] = Field(default_factory=dict, description="${NAME} from the environment")
+    version_field: str | None = Field("version", description="dotted path of the running version")
+    artifact_field: str | None = Field(None, description="dotted path of the running artifact")
+    timeout: Duration = 5.0
+
+
 class WebhookTargetConfig(Strict):
     type: Literal["webhook"]
     url: str = Field(description="${NAME} is read from the environment at call time")
@@ -117,6 +127,7 @@ class WebhookTargetConfig(Strict):
     body: Any = Field(default_factory=dict, description="JSON; strings may hold {{ placeholders }}")
     timeout: Duration = 30.0
     retries: int = Field(3, ge=0)
+    current: CurrentProbe | None = Field(None, description="asked what runs before a rollback is retried")
 
 
 class CommandTargetConfig(Strict):
@@ -125,6 +136,7 @@ class CommandTargetConfig(Strict):
     timeout: Duration = 600.0
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict, description="extra environment; ${NAME} from ours")
+    current: CurrentProbe | None = Field(None, description="asked what runs before a rollback is retried")
 
 
 TargetConfig = Annotated[

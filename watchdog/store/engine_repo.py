@@ -5,7 +5,7 @@ A step names the lease epoch it holds (lease_repo.py), so a replica that lost it
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from watchdog.errors import NotFound
 from watchdog.events import FINAL, SAMPLING, State
 from watchdog.store import rows
+from watchdog.store.actions import ActionSpec, insert_actions
 from watchdog.store.base import new_id
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import SampleRow, VerificationRow
@@ -31,7 +32,7 @@ def state_name(state: str) -> str:
     return str(state.value) if isinstance(state, Enum) else str(state)
 
 
-def _leaving_sampling(to_state: str, now: datetime) -> dict[str, Any]:
+def leaving_sampling(to_state: str, now: datetime) -> dict[str, Any]:
     """Columns that change once a verification stops sampling: nothing is due, and it finished (once)."""
     if to_state in _SAMPLING:
         return {}
@@ -55,7 +56,10 @@ class EngineRepo(ReadRepo):
         action: str | None = None,
         decided_after_s: float | None = None,
         failed_checks: list[str] | None = None,
+        actions: Sequence[ActionSpec] = (),
+        starts_at: datetime | None = None,
     ) -> bool:
+        """One step in one transaction: its samples, its progress, its transition and what it obliges."""
         now = rows.ts(now)
         with self._write() as conn:
             current = self._locked_state(conn, verification_id)
@@ -69,13 +73,15 @@ class EngineRepo(ReadRepo):
             }
             if baseline is not None:
                 values["baseline"] = baseline
+            if starts_at is not None:
+                values["starts_at"] = rows.ts(starts_at)
             optional = {"verdict": verdict, "action": action, "decided_after_s": decided_after_s}
             values.update({key: value for key, value in optional.items() if value is not None})
             if failed_checks is not None:
                 values["failed_checks"] = list(failed_checks)
             if transition is not None:
                 to_state, reason = state_name(transition[0]), transition[1]
-                values.update(state=to_state, reason=reason, **_leaving_sampling(to_state, now))
+                values.update(state=to_state, reason=reason, **leaving_sampling(to_state, now))
                 self._insert_transition(
                     conn,
                     verification_id=verification_id,
@@ -86,6 +92,7 @@ class EngineRepo(ReadRepo):
                     now=now,
                 )
             conn.execute(update(verifications).where(v.id == verification_id).values(**values))
+            insert_actions(conn, actions, now=now)
         return True
 
     def set_state(
@@ -111,7 +118,7 @@ class EngineRepo(ReadRepo):
                 values["next_sample_at"] = rows.ts_opt(values["next_sample_at"])
             if values.get("failed_checks") is not None:
                 values["failed_checks"] = list(values["failed_checks"])
-            values.update(_leaving_sampling(to_state, now))
+            values.update(leaving_sampling(to_state, now))
             conn.execute(update(verifications).where(v.id == verification_id).values(**values))
             self._insert_transition(
                 conn,
@@ -138,45 +145,73 @@ class EngineRepo(ReadRepo):
         now: datetime,
         reason: str,
     ) -> VerificationRow:
-        now, starts_at, verification_id = rows.ts(now), rows.ts(starts_at), new_id()
         with self._write() as conn:
-            if (
-                conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first()
-                is None
-            ):
-                raise NotFound(f"no deployment {deployment_id!r}")
-            conn.execute(
-                insert(verifications).values(
-                    id=verification_id,
-                    deployment_id=deployment_id,
-                    kind=kind,
-                    state=State.PENDING.value,
-                    reason=reason,
-                    failed_checks=[],
-                    version=version,
-                    artifact=artifact,
-                    starts_at=starts_at,
-                    interval_s=interval_s,
-                    samples_total=samples_total,
-                    next_k=1,
-                    next_sample_at=starts_at + timedelta(seconds=interval_s),
-                    policy=policy,
-                    baseline=None,
-                    lease_epoch=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            self._insert_transition(
+            return self._insert_verification(
                 conn,
-                verification_id=verification_id,
                 deployment_id=deployment_id,
-                from_state=None,
-                to_state=State.PENDING.value,
-                reason=reason,
+                kind=kind,
+                version=version,
+                artifact=artifact,
+                starts_at=starts_at,
+                interval_s=interval_s,
+                samples_total=samples_total,
+                policy=policy,
                 now=now,
+                reason=reason,
             )
-            return self._get_verification(conn, verification_id)
+
+    def _insert_verification(
+        self,
+        conn: Connection,
+        *,
+        deployment_id: str,
+        kind: str,
+        version: str,
+        artifact: str,
+        starts_at: datetime,
+        interval_s: float,
+        samples_total: int,
+        policy: dict[str, Any],
+        now: datetime,
+        reason: str,
+        verification_id: str | None = None,
+    ) -> VerificationRow:
+        now, starts_at = rows.ts(now), rows.ts(starts_at)
+        verification_id = verification_id or new_id()
+        if conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first() is None:
+            raise NotFound(f"no deployment {deployment_id!r}")
+        conn.execute(
+            insert(verifications).values(
+                id=verification_id,
+                deployment_id=deployment_id,
+                kind=kind,
+                state=State.PENDING.value,
+                reason=reason,
+                failed_checks=[],
+                version=version,
+                artifact=artifact,
+                starts_at=starts_at,
+                interval_s=interval_s,
+                samples_total=samples_total,
+                next_k=1,
+                next_sample_at=starts_at + timedelta(seconds=interval_s),
+                policy=policy,
+                baseline=None,
+                lease_epoch=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        self._insert_transition(
+            conn,
+            verification_id=verification_id,
+            deployment_id=deployment_id,
+            from_state=None,
+            to_state=State.PENDING.value,
+            reason=reason,
+            now=now,
+        )
+        return self._get_verification(conn, verification_id)
 
     def unfinished_verifications(self) -> list[VerificationRow]:
         states = [*_SAMPLING, State.ROLLING_BACK.value]

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from watchdog.analysis.timing import samples_total
 from watchdog.errors import StoreError
 from watchdog.events import SAMPLING, DeployEvent, State
 from watchdog.policy.service import Verification
@@ -52,8 +53,7 @@ def sampling_plan(policy: dict[str, Any]) -> tuple[float, int]:
     timing = Verification.model_validate(policy.get("verification") or {})
     if timing.interval <= 0:
         raise StoreError("verification interval must be positive")
-    # The epsilon keeps 600/30 from becoming 19 through float error.
-    return timing.interval, max(1, int(timing.duration / timing.interval + 1e-9))
+    return timing.interval, samples_total(timing.duration, timing.interval)
 
 
 class IntakeRepo(DeliveryRepo):

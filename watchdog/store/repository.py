@@ -11,6 +11,7 @@ from watchdog.store.gate_repo import GateRepo
 from watchdog.store.history_repo import HistoryRepo
 from watchdog.store.intake_repo import Accepted, IntakeRepo
 from watchdog.store.lease_repo import LeaseRepo
+from watchdog.store.outbox_repo import OutboxRepo
 from watchdog.store.request_repo import RequestRepo
 from watchdog.store.retention_repo import RetentionRepo
 from watchdog.store.rollback_repo import RollbackRepo
@@ -22,6 +23,7 @@ __all__ = ["Accepted", "Store"]
 class Store(
     IntakeRepo,
     LeaseRepo,
+    OutboxRepo,
     EngineRepo,
     HistoryRepo,
     RollbackRepo,

@@ -5,23 +5,95 @@ An `intent` or `verifying` row after a crash is work to resume (open_rollbacks).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from watchdog.errors import NotFound
 from watchdog.store import rows
-from watchdog.store.base import StoreBase, new_id
-from watchdog.store.records import RollbackRow
-from watchdog.store.tables import deployments, rollbacks
+from watchdog.store.base import new_id
+from watchdog.store.read_repo import ReadRepo
+from watchdog.store.records import DeploymentRow, FreezeRow, RollbackRow, StableRow
+from watchdog.store.tables import deployments, freezes, rollbacks, stable_artifacts
 
 _NOT_COUNTED = ("refused", "dry_run")  # nothing was done, so the hourly limit does not spend them
 _OPEN = ("intent", "verifying")
 rb = rollbacks.c  # the columns every query here names
 
 
-class RollbackRepo(StoreBase):
+@dataclass(frozen=True)
+class RollbackFacts:
+    """Everything the guard rails weigh, read in one transaction so they agree with each other."""
+
+    deployment: DeploymentRow
+    candidate: StableRow | None  # the newest verified (or assumed) stable artifact other than this one
+    previous: list[RollbackRow]  # this deployment's rollbacks so far
+    recent_auto: int  # automatic rollbacks of the service+environment since `since`
+    freeze: FreezeRow | None
+    newer: DeploymentRow | None  # a later deploy of the same service+environment, if one arrived
+
+
+class RollbackRepo(ReadRepo):
+    def rollback_facts(self, deployment_id: str, *, since: datetime, now: datetime) -> RollbackFacts:
+        st, d, fz = stable_artifacts.c, deployments.c, freezes.c
+        with self._read() as conn:
+            dep = self._get_deployment(conn, deployment_id)
+            where = (d.service == dep.service, d.environment == dep.environment)
+            candidate = self._first(
+                conn,
+                select(stable_artifacts)
+                .where(
+                    st.service == dep.service,
+                    st.environment == dep.environment,
+                    st.status.in_(("stable", "assumed_stable")),
+                    st.artifact != dep.artifact,
+                )
+                .order_by(st.since.desc(), st.id.desc())
+                .limit(1),
+                rows.stable,
+            )
+            previous = self._all(
+                conn,
+                select(rollbacks).where(rb.deployment_id == dep.id).order_by(rb.requested_at, rb.id),
+                rows.rollback,
+            )
+            recent = conn.scalar(
+                select(func.count())
+                .select_from(rollbacks)
+                .where(
+                    rb.service == dep.service,
+                    rb.environment == dep.environment,
+                    rb.trigger == "auto",
+                    rb.state.not_in(_NOT_COUNTED),
+                    rb.requested_at >= rows.ts(since),
+                )
+            )
+            freeze = self._first(
+                conn,
+                select(freezes).where(
+                    fz.service == dep.service,
+                    fz.environment == dep.environment,
+                    or_(fz.expires_at.is_(None), fz.expires_at > rows.ts(now)),
+                ),
+                rows.freeze,
+            )
+            latest = self._first(
+                conn,
+                select(deployments).where(*where).order_by(d.received_at.desc(), d.id.desc()).limit(1),
+                rows.deployment,
+            )
+        newer = latest if latest is not None and latest.id != dep.id else None
+        return RollbackFacts(
+            deployment=dep,
+            candidate=candidate,
+            previous=previous,
+            recent_auto=int(recent or 0),
+            freeze=freeze,
+            newer=newer,
+        )
+
     def create_rollback(
         self,
         *,

@@ -248,3 +248,25 @@ rollback_reviews = Table(
     Column("reviewed_by", String(200)),
     Column("reviewed_at", TS, nullable=False),
 )
+
+# The outbox: what a verdict obliges (mark stable or bad, the rollback, the target call, the report, each
+# notification), written in the verdict's own transaction and carried out by a worker that marks each done.
+pending_actions = Table(
+    "pending_actions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("deployment_id", String(36), ForeignKey("deployments.id"), nullable=False),
+    Column("verification_id", String(36)),
+    Column("kind", String(30), nullable=False),  # mark_stable | mark_bad | rollback | target_call | ...
+    Column("payload", JSON, nullable=False),
+    Column("state", String(10), nullable=False),  # pending | done | gave_up
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("not_before", TS),  # a retry waits until then
+    Column("claimed_by", String(100)),  # the instance carrying it out; lapses like a lease
+    Column("claimed_until", TS),
+    Column("created_at", TS, nullable=False),
+    Column("done_at", TS),
+    Index("ix_pending_actions_state", "state", "not_before"),
+    Index("ix_pending_actions_deployment", "deployment_id"),
+)

@@ -14,6 +14,7 @@ from watchdog.errors import TargetError, TransientTargetError, WatchdogError
 from watchdog.policy.connections import CommandTargetConfig
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
+from watchdog.targets.current_probe import probe_current
 from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, with_retries
 from watchdog.targets.transcript import Transcript
@@ -50,6 +51,8 @@ class CommandTarget:
         self._memo = RollbackMemo()
 
     async def current(self, req: RollbackRequest) -> Current:
+        if self.config.current is not None:
+            return await probe_current(self.config.current, req, target=self.name, environ=self._environ)
         return Current(artifact=None, detail=f"command target {self.name} cannot tell what runs")
 
     def _env(self, req: RollbackRequest, log: Transcript) -> dict[str, str]:

@@ -17,6 +17,7 @@ import httpx
 from watchdog.errors import TargetError, WatchdogError
 from watchdog.policy.connections import WebhookTargetConfig
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
+from watchdog.targets.current_probe import probe_current
 from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
 from watchdog.targets.transcript import Transcript, excerpt
@@ -62,6 +63,10 @@ class WebhookTarget:
         self._memo = RollbackMemo()
 
     async def current(self, req: RollbackRequest) -> Current:
+        if self.config.current is not None:
+            return await probe_current(
+                self.config.current, req, target=self.name, environ=self._environ, transport=self._transport
+            )
         return Current(artifact=None, detail=f"webhook target {self.name} cannot tell what runs")
 
     def _fill(self, template: str, req: RollbackRequest, log: Transcript, *, context: Context) -> str:
