@@ -74,6 +74,7 @@ def test_no_5xx_series_passes_and_becomes_stable(
     assert judged and all(s["outcome"] == "pass" for s in judged), judged
     # The API answer says why there was an error rate at all: no 5xx series was read as 0 errors.
     assert all(s["note"] == ZERO_NOTE for s in judged), judged
+    assert all(ZERO_NOTE in s["reason"] for s in judged), judged  # and the reason a person reads says so
     store = Store(f"sqlite:///{tmp_path / 'data' / 'watchdog.db'}")
     try:
         stable = store.rollback_candidate(service="shop", environment="staging", exclude_artifact="other")

@@ -173,6 +173,9 @@ class Evaluator:
         else:
             reading = judge(s.check, m, stats=s.stats, history=s.history)
             outcome, reason, observed = reading.outcome, reading.reason, reading.observed
+        if m is not None and m.note and s.check.type != "http":
+            # What the source read into the numbers, e.g. "no error series ...: 0 errors"
+            reason = f"{reason} ({m.note})"
         s.judged += 1
         if outcome is not Outcome.INCONCLUSIVE:
             s.conclusive += 1
