@@ -110,6 +110,8 @@ async def test_a_request_interrupted_after_its_rollback_began_is_not_done_twice(
     await a.engine.request_rollback(dep, by="ops", reason="r")
     restarted = _b(tmp_path, a, target, owner="replica-a")
     assert await restarted.engine.requests.run() == 1
+    await a.engine.settle()  # the target call is the outbox worker's, after the intent
+    await restarted.engine.settle()
     finished = a.store.get_request(req.id)
     assert finished.state == "done" and finished.rollback_id == a.store.rollbacks_for(dep)[0].id
     assert len(target.calls) == 1

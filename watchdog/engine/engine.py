@@ -170,6 +170,10 @@ class Engine:
             self._again = True  # the running tick takes one more turn instead
             return 0
         done = 0
+        if self.store.health.problem is not None:
+            # The store is not usable (its health probe says why, once, and /readyz is 503): a tick would only
+            # fail its claim and log it again every interval. Resume when the probe finds it healthy.
+            return 0
         async with self._tick_lock:
             limit = self.settings.max_concurrent_verifications
             seen: set[tuple[str, int]] = set()
