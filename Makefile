@@ -47,9 +47,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Most of the suite waits on real daemons' verification windows, so it runs in parallel workers
+# (pytest-xdist; `make test TEST_WORKERS=0` runs it in one process).
+TEST_WORKERS ?= 4
+
 test: $(STAMP) system-deps lint
 	$(BIN)/watchdog check config
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m 'not slow'
