@@ -185,3 +185,84 @@ def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
         assert page.locator(f'tr[data-id="{good}"]').count() == 0
     finally:
         daemon.stop()
+
+
+def test_dashboard_behind_the_read_token_with_a_refused_reload_banner(
+    tmp_path: Path, browser: Any, axe_js: Path
+) -> None:
+    """The browser answers the Basic challenge once; the page's own fetches then read with that login."""
+    token = "dashboard-read-token-0123456789"
+    demo_port = free_port()
+    config = demo_config(tmp_path, demo_port)
+    daemon = Daemon(
+        config=config,
+        data=tmp_path / "data",
+        args=["--demo", "--demo-port", str(demo_port)],
+        env={"WATCHDOG_READ_TOKEN": token},
+    )
+    daemon.start()
+    env = {**daemon.env(), "WATCHDOG_DEMO_URL": f"http://127.0.0.1:{demo_port}", "WATCHDOG_URL": daemon.url}
+    try:
+        # Without credentials the page is refused, with the challenge a browser answers.
+        bare = httpx.get(daemon.url + "/", timeout=5)
+        assert bare.status_code == 401 and bare.headers["www-authenticate"].startswith("Basic")
+        context = browser.new_context(
+            http_credentials={"username": "sre", "password": token}, viewport={"width": 1280, "height": 900}
+        )
+        page = context.new_page()
+        refused: list[str] = []
+        page.on(
+            "response",
+            lambda r: (
+                refused.append(f"{r.status} {r.url}")
+                if r.request.resource_type == "fetch" and r.status in (401, 403)
+                else None
+            ),
+        )
+        assert page.goto(daemon.url + "/").status == 200
+        assert page.locator("#reload-error").inner_text() == ""
+
+        dep = deploy("1.0.0", env=env)
+        page.goto(f"{daemon.url}/deployments/{dep}")
+        # Live progress arrives through the script's fetches, and the charts are fetched by it too.
+        first = live_state(page)[0]
+        page.wait_for_function(
+            f"() => Number(document.querySelector('#live').dataset.samples) > {first}", timeout=30_000
+        )
+        page.wait_for_function(
+            "() => { const i = document.querySelector('img.chart');"
+            " return i && i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0; }",
+            timeout=30_000,
+        )
+        page.locator("#gate .gate-ok, #gate .gate-no").first.wait_for(timeout=10_000)
+        assert refused == [], refused
+
+        # A broken policy edit is refused; the open page shows it without a reload. (`--demo` serves a
+        # copy of the config from its data directory.)
+        policy = daemon.data / "demo-config" / "services" / "demo.yaml"
+        good = policy.read_text()
+        policy.write_text(good + "bogus_key: 1\n")
+        page.wait_for_function(
+            "() => document.getElementById('reload-error').textContent.includes('policy reload refused')",
+            timeout=20_000,
+        )
+        banner = page.get_by_role("alert")
+        assert banner.is_visible()
+        text = banner.inner_text()
+        assert "demo.yaml:" in text and "bogus_key" in text, text
+        for url in ("/", "/ledger"):
+            page.goto(daemon.url + url)
+            assert "bogus_key" in page.locator("#reload-error[role=alert]").inner_text(), url
+        problems = axe_problems(page, axe_js)
+        assert not problems, "\n".join(problems)
+
+        # Fixed: the banner goes away by itself.
+        policy.write_text(good)
+        page.wait_for_function(
+            "() => document.getElementById('reload-error').textContent === ''", timeout=20_000
+        )
+        assert not page.locator("#reload-error").is_visible()
+        assert refused == [], refused
+        context.close()
+    finally:
+        daemon.stop()

@@ -21,6 +21,7 @@ from watchdog.api.routes_stats import ledger, parse_since
 from watchdog.engine.runtime import Runtime
 from watchdog.errors import StoreError
 from watchdog.events import State
+from watchdog.redact import redact
 from watchdog.store.read_repo import decode_cursor
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +38,14 @@ PERIODS = ("1d", "7d", "30d", "90d", "365d")
 
 
 def render(name: str, runtime: Runtime, **context: Any) -> str:
-    return _ENV.get_template(name).render(states=STATES, now=utc(runtime.clock.now()), **context)
+    # Every page shows a refused policy reload: the same line as /readyz's policy_reload_error.
+    refused = runtime.policies.failure_summary()
+    return _ENV.get_template(name).render(
+        states=STATES,
+        now=utc(runtime.clock.now()),
+        reload_error=redact(refused) if refused else None,
+        **context,
+    )
 
 
 def _page(html: str) -> HTMLResponse:
@@ -143,6 +151,12 @@ async def ledger_page(
     }
     periods = PERIODS if since in PERIODS else (*PERIODS, since)
     return _page(render("ledger.html.j2", runtime, nav="ledger", body=view, since=since, periods=periods))
+
+
+@router.get("/dashboard/banner", response_class=HTMLResponse)
+async def banner(runtime: RuntimeDep) -> HTMLResponse:
+    """The refused-reload banner alone, for the pages' live updates to swap in."""
+    return _page(render("_banner.html.j2", runtime))
 
 
 @router.get("/dashboard/assets/{name}")

@@ -14,8 +14,11 @@
     const o = Object.assign({ headers: {} }, opts || {});
     o.headers = Object.assign({}, o.admin ? {} : readHeaders(), o.headers);
     if (o.admin) o.headers.Authorization = "Bearer " + adminToken;
+    // Reads go same-origin, so the Basic login the browser answered for the page (WATCHDOG_READ_TOKEN)
+    // comes along. Admin calls omit every ambient credential: only the typed-in token in the header acts,
+    // and the server never takes Basic or a cookie for them, so a forged cross-site request cannot act.
+    o.credentials = o.admin ? "omit" : "same-origin";
     delete o.admin;
-    o.credentials = "omit"; // never a cookie: a forged cross-site request carries nothing that acts
     return fetch(url, o);
   }
   window.wdFetch = wdFetch;
@@ -118,6 +121,21 @@
     });
   }
 
+  // ---- every page: the refused-policy-reload banner comes and goes without a reload ----
+  async function refreshBanner(banner) {
+    try {
+      const r = await wdFetch("/dashboard/banner", { headers: { Accept: "text/html" } });
+      if (r.ok) {
+        const box = document.createElement("div");
+        box.innerHTML = await r.text();
+        const fresh = box.querySelector("#reload-error");
+        // Only a change is written: an alert region announces every write.
+        if (fresh && fresh.innerHTML !== banner.innerHTML) banner.innerHTML = fresh.innerHTML;
+      }
+    } catch (e) { /* next turn */ }
+    setTimeout(() => refreshBanner(banner), 3000);
+  }
+
   // ---- the list: new rows appear without a reload ----
   async function refreshRows(table) {
     try {
@@ -134,6 +152,8 @@
   if (gate) loadGate(gate);
   const panel = document.querySelector(".admin[data-deployment]");
   if (panel) setupAdmin(panel);
+  const banner = document.getElementById("reload-error");
+  if (banner) setTimeout(() => refreshBanner(banner), 3000);
   const table = document.querySelector("table[data-live]");
   if (table) setTimeout(() => refreshRows(table), 3000);
 })();
