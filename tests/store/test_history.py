@@ -123,3 +123,13 @@ def test_stable_samples_of_the_newest_passed_verification(store: Store) -> None:
     got = store.stable_samples(**PAIR, artifact="art", check_name="p99")
     assert [(s.verification_id, s.k, s.observed) for s in got] == [(newest, k, 200.0 + k) for k in (2, 3, 4)]
     assert [s.k for s in store.stable_samples(**PAIR, artifact="art", check_name="p99", limit=2)] == [3, 4]
+
+
+def test_the_guard_rails_read_the_same_candidate(store: Store) -> None:
+    """rollback_facts (what the rollback decision weighs) picks by the same rule as rollback_candidate."""
+    mark(store, "old", 0)
+    mark(store, "backdoor", 10, status="assumed_stable")  # newer, but only an event named it
+    accepted = accept(store, artifact="current", previous_artifact="backdoor")
+    facts = store.rollback_facts(accepted.deployment.id, since=at(0), now=at(30))
+    assert facts.candidate is not None and facts.candidate.artifact == "old"
+    assert facts.candidate == store.rollback_candidate(**PAIR, exclude_artifact="current")

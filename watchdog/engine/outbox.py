@@ -9,7 +9,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
 
 from watchdog import faults
 from watchdog.clock import Clock
@@ -28,26 +27,6 @@ log = logging.getLogger(__name__)
 
 NOTIFY_ATTEMPTS = 8  # then the message is given up, loudly: a receiver down for ~10 minutes
 MAX_DELAY_S = 120.0
-
-
-def notification_of(data: dict[str, Any]) -> Notification:
-    """Rebuilds the message stored with a `notify` action (Notification.to_json, headline dropped)."""
-    return Notification(
-        event=data["event"],
-        service=data["service"],
-        environment=data["environment"],
-        version=data["version"],
-        deployment_id=data["deployment_id"],
-        state=data["state"],
-        verdict=data.get("verdict"),
-        summary=data.get("summary", ""),
-        checks=tuple(data.get("checks") or ()),
-        report_url=data.get("report_url"),
-        report_path=data.get("report_path"),
-        previous_stable=data.get("previous_stable"),
-        artifact=data.get("artifact"),
-        extra=dict(data.get("extra") or {}),
-    )
 
 
 class Worker:
@@ -239,7 +218,7 @@ class Worker:
         if attempt is None:
             return
         try:
-            await notifier.send(notification_of(dict(action.payload["notification"])))
+            await notifier.send(Notification.from_json(dict(action.payload["notification"])))
         except Exception as exc:
             error = redact(f"{type(exc).__name__}: {exc}")
             retryable = not isinstance(exc, NotifyError) or exc.retryable

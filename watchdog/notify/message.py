@@ -64,8 +64,32 @@ class Notification:
             "report_url": self.report_url,
             "report_path": self.report_path,
             "previous_stable": self.previous_stable,
+            "rollback_state": self.rollback_state,
+            "rollback_trigger": self.rollback_trigger,
             **({"extra": dict(self.extra)} if self.extra else {}),
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Notification:
+        """The message again from `to_json` (the headline is derived): the outbox stores it that way."""
+        return cls(
+            event=data["event"],
+            service=data["service"],
+            environment=data["environment"],
+            version=data["version"],
+            deployment_id=data["deployment_id"],
+            state=data["state"],
+            verdict=data.get("verdict"),
+            summary=data.get("summary", ""),
+            checks=tuple(data.get("checks") or ()),
+            report_url=data.get("report_url"),
+            report_path=data.get("report_path"),
+            previous_stable=data.get("previous_stable"),
+            artifact=data.get("artifact"),
+            extra=dict(data.get("extra") or {}),
+            rollback_state=data.get("rollback_state"),
+            rollback_trigger=data.get("rollback_trigger"),
+        )
 
 
 def incident_url(*, base_url: str | None, incident_id: str) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import Connection, and_, select
 
 from watchdog.events import State
 from watchdog.store import rows
@@ -17,6 +17,26 @@ from watchdog.store.tables import deployments, samples, stable_artifacts, verifi
 
 _VERIFIED = (State.PASSED.value, State.PROMOTED.value)
 st = stable_artifacts.c  # the columns every query here names
+
+
+def rollback_candidate_in(
+    conn: Connection, *, service: str, environment: str, exclude_artifact: str
+) -> StableRow | None:
+    """The newest verified stable artifact. An event's previous_artifact ("assumed_stable") is only a
+    hint, used while nothing at all has been verified for this service and environment: a signed
+    event must never outrank what passed verification. One rule for the guard rails and every reader."""
+    scope = (st.service == service, st.environment == environment)
+    newest = (st.since.desc(), st.id.desc())
+    verified = select(stable_artifacts).where(*scope, st.status == "stable")
+    found = StoreBase._first(
+        conn, verified.where(st.artifact != exclude_artifact).order_by(*newest).limit(1), rows.stable
+    )
+    if found is not None or StoreBase._first(conn, verified.limit(1), rows.stable) is not None:
+        return found
+    assumed = select(stable_artifacts).where(
+        *scope, st.status == "assumed_stable", st.artifact != exclude_artifact
+    )
+    return StoreBase._first(conn, assumed.order_by(*newest).limit(1), rows.stable)
 
 
 class HistoryRepo(StoreBase):
@@ -80,22 +100,10 @@ class HistoryRepo(StoreBase):
     def rollback_candidate(
         self, *, service: str, environment: str, exclude_artifact: str
     ) -> StableRow | None:
-        """The newest verified stable artifact. An event's previous_artifact ("assumed_stable") is only a
-        hint, used while nothing at all has been verified for this service and environment: a signed
-        event must never outrank what passed verification."""
-        scope = (st.service == service, st.environment == environment)
-        newest = (st.since.desc(), st.id.desc())
         with self._read() as conn:
-            verified = select(stable_artifacts).where(*scope, st.status == "stable")
-            found = self._first(
-                conn, verified.where(st.artifact != exclude_artifact).order_by(*newest).limit(1), rows.stable
+            return rollback_candidate_in(
+                conn, service=service, environment=environment, exclude_artifact=exclude_artifact
             )
-            if found is not None or self._first(conn, verified.limit(1), rows.stable) is not None:
-                return found
-            assumed = select(stable_artifacts).where(
-                *scope, st.status == "assumed_stable", st.artifact != exclude_artifact
-            )
-            return self._first(conn, assumed.order_by(*newest).limit(1), rows.stable)
 
     def artifact_status(self, *, service: str, environment: str, artifact: str) -> StableRow | None:
         stmt = select(stable_artifacts).where(

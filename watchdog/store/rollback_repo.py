@@ -14,9 +14,10 @@ from sqlalchemy import func, insert, or_, select, update
 from watchdog.errors import NotFound
 from watchdog.store import rows
 from watchdog.store.base import new_id
+from watchdog.store.history_repo import rollback_candidate_in
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import DeploymentRow, FreezeRow, RollbackRow, StableRow
-from watchdog.store.tables import deployments, freezes, rollbacks, stable_artifacts
+from watchdog.store.tables import deployments, freezes, rollbacks
 
 _NOT_COUNTED = ("refused", "dry_run")  # nothing was done, so the hourly limit does not spend them
 _OPEN = ("intent", "verifying")
@@ -37,22 +38,12 @@ class RollbackFacts:
 
 class RollbackRepo(ReadRepo):
     def rollback_facts(self, deployment_id: str, *, since: datetime, now: datetime) -> RollbackFacts:
-        st, d, fz = stable_artifacts.c, deployments.c, freezes.c
+        d, fz = deployments.c, freezes.c
         with self._read() as conn:
             dep = self._get_deployment(conn, deployment_id)
             where = (d.service == dep.service, d.environment == dep.environment)
-            candidate = self._first(
-                conn,
-                select(stable_artifacts)
-                .where(
-                    st.service == dep.service,
-                    st.environment == dep.environment,
-                    st.status.in_(("stable", "assumed_stable")),
-                    st.artifact != dep.artifact,
-                )
-                .order_by(st.since.desc(), st.id.desc())
-                .limit(1),
-                rows.stable,
+            candidate = rollback_candidate_in(
+                conn, service=dep.service, environment=dep.environment, exclude_artifact=dep.artifact
             )
             previous = self._all(
                 conn,
