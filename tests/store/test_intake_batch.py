@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tests.store.conftest import POLICY, at, count_rows, make_event
 from watchdog.api.intake_batcher import IntakeBatcher
 from watchdog.store import Accepted, Store
-from watchdog.store.intake_repo import _LIVE_SAME_SERVICE
+from watchdog.store.intake_repo import _LIVE_SAME_SERVICE, AnsweredBefore
 
 
 def _item(n: int, *, delivery_id: str | None = None, policy: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -86,3 +86,13 @@ def test_the_live_verification_is_found_through_the_state_index(store: Store) ->
 def test_the_state_index_is_in_the_migrated_schema(store: Store) -> None:
     names = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("verifications")}
     assert "ix_verifications_state" in names
+
+
+def test_an_event_repeating_an_ignored_delivery_gets_the_ignored_answer(store: Store) -> None:
+    store.record_delivery(
+        source="generic", delivery_id="seen", status_code=200, response={"ignored": True}, now=at(0)
+    )
+    [repeat] = store.accept_events([_item(1, delivery_id="seen")])
+    assert isinstance(repeat, AnsweredBefore)
+    assert repeat.delivery.status_code == 200 and repeat.delivery.response == {"ignored": True}
+    assert count_rows(store, "deployments") == 0

@@ -22,6 +22,7 @@ from watchdog.events import DeployEvent
 from watchdog.intake import PARSERS
 from watchdog.intake.refusals import check_content_length, check_content_type
 from watchdog.policy.policyset import PolicySet
+from watchdog.store.intake_repo import AnsweredBefore
 
 router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
 
@@ -154,9 +155,13 @@ async def receive(source: str, request: Request, runtime: Runtime) -> JSONRespon
         counter.labels(source, exc.code).inc()
         raise
     # Group commit: answered 202 only once the batch holding this event has committed.
-    accepted = await _batcher(request, runtime).accept(
-        event=intake.event, source=source, delivery_id=intake.delivery_id, policy=policy, now=now
-    )
+    try:
+        accepted = await _batcher(request, runtime).accept(
+            event=intake.event, source=source, delivery_id=intake.delivery_id, policy=policy, now=now
+        )
+    except AnsweredBefore as repeat:  # the first delivery of this id was ignored: that answer stands
+        counter.labels(source, "duplicate").inc()
+        return JSONResponse(repeat.delivery.response, status_code=repeat.delivery.status_code)
     if accepted.duplicate:
         counter.labels(source, "duplicate").inc()
         return JSONResponse(accepted.response, status_code=accepted.status_code)

@@ -90,6 +90,14 @@ _LIVE_SAME_SERVICE = (
 _LIVE_SAME_SERVICE_LOCKED = _LIVE_SAME_SERVICE.with_for_update(of=verifications)
 
 
+class AnsweredBefore(StoreError):
+    """A batched event's delivery id was answered before, without a deployment: that answer stands."""
+
+    def __init__(self, delivery: DeliveryRow) -> None:
+        super().__init__(f"delivery {delivery.source}/{delivery.delivery_id} was answered before")
+        self.delivery = delivery
+
+
 @dataclass(frozen=True)
 class Accepted:
     """What accept_event did: the rows, which deployments it superseded, and the answer to send back."""
@@ -169,7 +177,12 @@ class IntakeRepo(DeliveryRepo):
         for item, result in zip(batch, results, strict=True):
             if result is None:
                 first = self.find_delivery(source=item["source"], delivery_id=item["delivery_id"])
-                done.append(self._duplicate(first) if first is not None else StoreError("delivery lost"))
+                if first is None:
+                    done.append(StoreError("a duplicate delivery's first answer is gone"))
+                elif first.deployment_id is None:
+                    done.append(AnsweredBefore(first))
+                else:
+                    done.append(self._duplicate(first))
             else:
                 done.append(result)
         return done
