@@ -1,7 +1,8 @@
-"""Intake throughput: 1,000 signed events from 20 concurrent clients against the app under uvicorn.
+"""Intake throughput: 1,000 signed events from 20 concurrent warm clients against the app under uvicorn.
 
-The daemon runs in a child process on a loopback port over a fresh SQLite store (no engine: intake only).
-Prints accepted/s and latency p50/p99, checks every event is stored, writes bench/results/intake.json.
+The daemon runs in a child process on a loopback port over a fresh SQLite store (no engine: intake only),
+optionally over N past deploys of the service. `--code DIR` serves another checkout of the code, so a
+before/after comparison alternates A and B in one run. Writes bench/results/intake.json.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# The child serving another checkout (A/B runs) imports that checkout's watchdog package.
+sys.path.insert(0, os.environ.get("WATCHDOG_BENCH_CODE", str(ROOT)))
 
 from watchdog.intake.signatures import sign_standard  # noqa: E402
 
@@ -44,7 +46,61 @@ class IdleEngine:
         raise NotImplementedError
 
 
-def serve(port: int, data: Path) -> None:
+def _seed_history(store: Any, count: int) -> None:
+    """`count` finished past deploys of the benched service, written in bulk (not measured)."""
+    from datetime import UTC, datetime, timedelta
+
+    from watchdog.store.tables import deployments, verifications
+
+    base = datetime.now(UTC) - timedelta(days=30)
+    deps: list[dict[str, Any]] = []
+    vers: list[dict[str, Any]] = []
+    for i in range(count):
+        at = base + timedelta(seconds=i)
+        dep_id = f"hist{i:08d}"
+        deps.append(
+            {
+                "id": dep_id,
+                "service": "checkout",
+                "environment": "staging",
+                "version": f"0.{i}",
+                "artifact": f"reg/c@sha256:{i:063x}f",
+                "deployed_at": at,
+                "received_at": at,
+                "labels": {},
+                "source": "generic",
+                "policy": {},
+                "rollback_safe": True,
+                "is_rollback": False,
+            }
+        )
+        vers.append(
+            {
+                "id": f"histv{i:08d}",
+                "deployment_id": dep_id,
+                "kind": "deploy",
+                "state": "passed",
+                "reason": "",
+                "failed_checks": [],
+                "version": f"0.{i}",
+                "artifact": f"reg/c@sha256:{i:063x}f",
+                "starts_at": at,
+                "interval_s": 10.0,
+                "samples_total": 1,
+                "next_k": 2,
+                "policy": {},
+                "lease_epoch": 0,
+                "created_at": at,
+                "updated_at": at,
+                "finished_at": at,
+            }
+        )
+    with store._engine.begin() as conn:
+        conn.execute(deployments.insert(), deps)
+        conn.execute(verifications.insert(), vers)
+
+
+def serve(port: int, data: Path, history: int = 0) -> None:
     import uvicorn
 
     from watchdog.api.app import create_app
@@ -61,6 +117,8 @@ def serve(port: int, data: Path) -> None:
     settings = Settings(data_dir=data, webhook_secret=SECRET)
     store = Store(settings.resolved_database_url)
     store.upgrade()
+    if history:
+        _seed_history(store, history)
     engine: Any = IdleEngine()
     runtime = Runtime(
         settings=settings,
@@ -130,51 +188,89 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-def main() -> int:
+def one_run(*, code: Path, history: int) -> dict[str, Any]:
+    """One daemon over a fresh store (with `history` past deploys), loaded by the 20 clients."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="watchdog-bench-") as tmp:
         data = Path(tmp)
-        cmd = [sys.executable, __file__, "--serve", str(port), str(data)]
-        child = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        cmd = [sys.executable, __file__, "--serve", str(port), str(data), "--history", str(history)]
+        env = {**os.environ, "PYTHONPATH": str(code), "WATCHDOG_BENCH_CODE": str(code)}
+        child = subprocess.Popen(cmd, env=env)
         try:
             _wait(url, child)
+            cpu_before, mine_before = _cpu_s(child.pid), _cpu_s(os.getpid())
             wall, latencies, accepted = asyncio.run(_load(url))
+            cpu, mine = _cpu_s(child.pid) - cpu_before, _cpu_s(os.getpid()) - mine_before
         finally:
             child.terminate()
             child.wait(timeout=10)
-        from watchdog.store import Store
+        import sqlite3
 
-        store = Store(f"sqlite:///{data / 'watchdog.db'}")
-        stored = sum(store.count_by_state().values())
-        store.close()
-    latency = {"p50": round(_pct(latencies, 0.50), 2), "p99": round(_pct(latencies, 0.99), 2)}
-    result: dict[str, Any] = {
-        "events": EVENTS,
-        "clients": CLIENTS,
+        with sqlite3.connect(data / "watchdog.db") as db:
+            stored = db.execute("SELECT count(*) FROM deployments WHERE id NOT LIKE 'hist%'").fetchone()[0]
+    return {
         "accepted": accepted,
         "stored": stored,
         "seconds": round(wall, 3),
         "accepted_per_s": round(accepted / wall, 1),
-        "latency_ms": latency,
+        "p50_ms": round(_pct(latencies, 0.50), 2),
+        "p99_ms": round(_pct(latencies, 0.99), 2),
+        "daemon_cpu_ms_per_event": round(cpu / max(accepted, 1) * 1000, 2),
+        "client_cpu_ms_per_event": round(mine / max(accepted, 1) * 1000, 2),
     }
-    print(
-        f"intake: {accepted}/{EVENTS} accepted in {wall:.2f} s = {result['accepted_per_s']} events/s; "
-        f"latency p50 {latency['p50']} ms, p99 {latency['p99']} ms; {stored} stored"
-    )
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _spread(runs: list[dict[str, Any]], key: str) -> dict[str, float]:
+    values = sorted(r[key] for r in runs)
+    return {"min": values[0], "median": values[len(values) // 2], "max": values[-1]}
+
+
+def main(*, rounds: int, histories: list[int], before: Path | None) -> int:
+    codes: dict[str, Path] = {"after": ROOT} if before is None else {"before": before, "after": ROOT}
+    runs: dict[str, list[dict[str, Any]]] = {f"{n}@{h}": [] for n in codes for h in histories}
+    ok = True
+    for _ in range(rounds):  # alternate A and B (and the history sizes) inside every round
+        for history in histories:
+            for name, code in codes.items():
+                run = one_run(code=code, history=history)
+                runs[f"{name}@{history}"].append(run)
+                ok = ok and run["accepted"] == run["stored"] == EVENTS
+    print(f"intake, {EVENTS} events from {CLIENTS} clients, {rounds} rounds (min / median / max)")
+    head = ("events/s", "p50 ms", "p99 ms", "CPU ms/event")
+    print(f"{'code@past deploys':<18}" + "".join(f"{h:>24}" for h in head) + "  stored")
+    summary: dict[str, Any] = {}
+    for key, rs in runs.items():
+        cols = {k: _spread(rs, k) for k in ("accepted_per_s", "p50_ms", "p99_ms", "daemon_cpu_ms_per_event")}
+        summary[key] = {**cols, "runs": rs}
+        cells = [f"{c['min']:>7} {c['median']:>7} {c['max']:>7}" for c in cols.values()]
+        stored = "all" if all(r["accepted"] == r["stored"] == EVENTS for r in rs) else "MISSING"
+        print(f"{key:<18}" + "".join(f"{c:>24}" for c in cells) + f"  {stored}")
+    result = {"events": EVENTS, "clients": CLIENTS, "rounds": rounds, "results": summary}
     out = ROOT / "bench" / "results" / "intake.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    return 0 if accepted == stored == EVENTS else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "DATA_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--history", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--histories", default="0,10000", help="past deploys of the service, comma-separated")
+    parser.add_argument("--before", type=Path, help="another checkout to compare against (A/B)")
     args = parser.parse_args()
     if args.serve:
-        serve(int(args.serve[0]), Path(args.serve[1]))
+        serve(int(args.serve[0]), Path(args.serve[1]), args.history)
     else:
-        sys.exit(main())
+        hs = [int(h) for h in args.histories.split(",")]
+        sys.exit(main(rounds=args.rounds, histories=hs, before=args.before))

@@ -163,3 +163,34 @@ async def test_a_target_call_past_its_timeout_asks_what_runs(tmp_path: Path, dep
         assert h.state(bad).state == "rolled_back" and "timed out, but" in row.reason
     else:
         assert h.state(bad).state == "rollback_failed" and "no answer within 0.05 s" in row.reason
+
+
+@dataclass
+class WatchingTarget(RecordingTarget):
+    """A call that takes a while, recording which of the deployment's actions were done as it ends."""
+
+    store: object = None
+    done_at_call: list[set[str]] = field(default_factory=list)
+
+    async def rollback(self, req: RollbackRequest) -> RollbackResult:
+        await asyncio.sleep(0.3)  # long enough for anything running beside the call to finish
+        actions = await asyncio.to_thread(self.store.actions_for, req.deployment_id)  # type: ignore[attr-defined]
+        self.done_at_call.append({a.kind for a in actions if a.state == "done"})
+        return await super().rollback(req)
+
+
+async def test_the_target_is_called_before_the_report_and_messages(tmp_path: Path) -> None:
+    """Act first, write after: the deployment's announce (report, messages) waits for its target call."""
+    target = WatchingTarget()
+    h = build(tmp_path, policy=POLICY, script=combined, target=target)
+    target.store = h.store
+    h.deploy("1.0.0")
+    await h.run_for(60)
+    bad = h.deploy("1.1.0-bad")
+    await h.run_for(40)
+    await h.engine.settle()
+    assert len(target.calls) == 1
+    [done] = target.done_at_call
+    assert "rollback" in done and "announce" not in done
+    kinds = {a.kind: a.state for a in h.store.actions_for(bad)}
+    assert kinds["announce"] == "done" and kinds["target_call"] == "done"

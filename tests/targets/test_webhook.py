@@ -44,6 +44,7 @@ class Receiver:
                         "path": self.path,
                         "headers": dict(self.headers),
                         "body": json.loads(raw),
+                        "peer": self.client_address[1],
                     }
                 )
                 status, body, delay = owner.script.pop(0) if owner.script else (204, None, 0.0)
@@ -170,3 +171,14 @@ def test_misspelt_placeholder_fails_at_start_up() -> None:
     cfg = WebhookTargetConfig(type="webhook", url="http://127.0.0.1:9/x", body={"v": "{{ verison }}"})
     with pytest.raises(ConfigError, match="unknown placeholder"):
         WebhookTarget("gha", cfg)
+
+
+async def test_calls_reuse_one_connection(receiver: Receiver) -> None:
+    """One long-lived client per target: a second rollback rides the first call's kept-alive connection."""
+    hook = target(receiver.url)
+    first = await hook.rollback(request(deployment_id="dep-1"))
+    second = await hook.rollback(request(deployment_id="dep-2"))
+    assert first.ok and second.ok, (first.detail, second.detail)
+    assert len(receiver.received) == 2
+    assert receiver.received[0]["peer"] == receiver.received[1]["peer"]
+    await hook.aclose()

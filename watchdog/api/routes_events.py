@@ -12,16 +12,25 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from watchdog.api.deps import RuntimeDep, in_thread, read_body
+from watchdog.api.deps import in_thread, read_body
 from watchdog.api.errors import ERROR_RESPONSES, refuse
+from watchdog.api.intake_batcher import IntakeBatcher
 from watchdog.api.views import AcceptedBody, ErrorBody, IgnoredBody
 from watchdog.engine.runtime import Runtime
 from watchdog.errors import IntakeError
 from watchdog.events import DeployEvent
 from watchdog.intake import PARSERS
 from watchdog.intake.refusals import check_content_length, check_content_type
+from watchdog.policy.policyset import PolicySet
+from watchdog.store.intake_repo import AnsweredBefore
 
 router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
+
+
+def _runtime(request: Request) -> Runtime:
+    """The app's Runtime, read directly: a sync FastAPI dependency would cost a thread hop per event."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def _secret(runtime: Runtime, source: str) -> str | None:
@@ -35,9 +44,35 @@ def _secret(runtime: Runtime, source: str) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+# (policy set, service, environment) -> its dumped policy: dumping a policy model costs more than storing
+# the event, and a policy set never changes (a reload makes a new one, and a new cache with it).
+_DUMPED: dict[tuple[int, str, str], dict[str, Any]] = {}
+_DUMPED_OF: list[object] = []
+
+
 def _policy(runtime: Runtime, event: DeployEvent) -> dict[str, Any]:
     """The resolved policy stored with the deployment, so a later reload cannot change a running verdict."""
     policies = runtime.policies.current
+    if not _DUMPED_OF or _DUMPED_OF[0] is not policies:
+        _DUMPED.clear()
+        _DUMPED_OF[:] = [policies]
+    key = (id(policies), event.service, event.environment)
+    dumped = _DUMPED.get(key)
+    if dumped is None:
+        dumped = _DUMPED[key] = _dump_policy(policies, event)
+    return dumped
+
+
+def _policy_refusal(runtime: Runtime, event: DeployEvent) -> IntakeError | None:
+    """The 422 that _policy would raise for this event, or None when a policy applies."""
+    try:
+        _policy(runtime, event)
+    except IntakeError as exc:
+        return exc
+    return None
+
+
+def _dump_policy(policies: PolicySet, event: DeployEvent) -> dict[str, Any]:
     policy = policies.policy(event.service, event.environment)
     if policy is None:
         if event.service not in policies.services:
@@ -59,6 +94,15 @@ def _write_lock(request: Request) -> asyncio.Lock | contextlib.nullcontext[None]
     return lock if lock is not None else contextlib.nullcontext()
 
 
+def _batcher(request: Request, runtime: Runtime) -> IntakeBatcher:
+    """The app's one group-commit batcher, made on first use (inside the running loop)."""
+    batcher: IntakeBatcher | None = getattr(request.app.state, "intake_batcher", None)
+    if batcher is None:
+        lock: asyncio.Lock | None = getattr(request.app.state, "intake_write_lock", None)
+        batcher = request.app.state.intake_batcher = IntakeBatcher(runtime.store, lock=lock)
+    return batcher
+
+
 async def receive(source: str, request: Request, runtime: Runtime) -> JSONResponse:
     counter = runtime.metrics.events
     store = runtime.store
@@ -76,10 +120,13 @@ async def receive(source: str, request: Request, runtime: Runtime) -> JSONRespon
             now=now,
             query=dict(request.query_params),
         )
-        first = await in_thread(store.find_delivery, source=source, delivery_id=intake.delivery_id)
-        if first is not None:
-            counter.labels(source, "duplicate").inc()
-            return JSONResponse(first.response, status_code=first.status_code)
+        if intake.event is None or _policy_refusal(runtime, intake.event) is not None:
+            # A repeat answers the first answer even if the policy has gone since. An accepted event's
+            # repeat needs no look-up here: its delivery insert fails inside the batch and answers then.
+            first = await in_thread(store.find_delivery, source=source, delivery_id=intake.delivery_id)
+            if first is not None:
+                counter.labels(source, "duplicate").inc()
+                return JSONResponse(first.response, status_code=first.status_code)
         if intake.event is None:
             answer = IgnoredBody(reason=intake.ignored_reason or "ignored").model_dump()
             async with _write_lock(request):
@@ -107,15 +154,14 @@ async def receive(source: str, request: Request, runtime: Runtime) -> JSONRespon
     except IntakeError as exc:
         counter.labels(source, exc.code).inc()
         raise
-    async with _write_lock(request):
-        accepted = await in_thread(
-            store.accept_event,
-            event=intake.event,
-            source=source,
-            delivery_id=intake.delivery_id,
-            policy=policy,
-            now=now,
+    # Group commit: answered 202 only once the batch holding this event has committed.
+    try:
+        accepted = await _batcher(request, runtime).accept(
+            event=intake.event, source=source, delivery_id=intake.delivery_id, policy=policy, now=now
         )
+    except AnsweredBefore as repeat:  # the first delivery of this id was ignored: that answer stands
+        counter.labels(source, "duplicate").inc()
+        return JSONResponse(repeat.delivery.response, status_code=repeat.delivery.status_code)
     if accepted.duplicate:
         counter.labels(source, "duplicate").inc()
         return JSONResponse(accepted.response, status_code=accepted.status_code)
@@ -154,8 +200,8 @@ _GENERIC_DOC = """A deploy event, signed the Standard Webhooks way with WATCHDOG
     openapi_extra=_body(DeployEvent.model_json_schema()),
     description=_GENERIC_DOC,
 )
-async def post_event(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    return await receive("generic", request, runtime)
+async def post_event(request: Request) -> JSONResponse:
+    return await receive("generic", request, _runtime(request))
 
 
 @router.post(
@@ -166,8 +212,8 @@ async def post_event(request: Request, runtime: RuntimeDep) -> JSONResponse:
     openapi_extra=_body({"type": "object"}),
     description="GitHub `deployment_status` webhooks, signed with X-Hub-Signature-256.",
 )
-async def post_github(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    return await receive("github", request, runtime)
+async def post_github(request: Request) -> JSONResponse:
+    return await receive("github", request, _runtime(request))
 
 
 @router.post(
@@ -179,8 +225,8 @@ async def post_github(request: Request, runtime: RuntimeDep) -> JSONResponse:
     description="GitLab Deployment Hooks (verified) and Pipeline Hooks (kept for the gate), authenticated "
     "by X-Gitlab-Token; `?service=` overrides the name.",
 )
-async def post_gitlab(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    return await receive("gitlab", request, runtime)
+async def post_gitlab(request: Request) -> JSONResponse:
+    return await receive("gitlab", request, _runtime(request))
 
 
 @router.post(
@@ -191,5 +237,5 @@ async def post_gitlab(request: Request, runtime: RuntimeDep) -> JSONResponse:
     openapi_extra=_body({"type": "object"}),
     description="Our argocd-notifications template (docs/integrations.md); header X-Watchdog-Token.",
 )
-async def post_argocd(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    return await receive("argocd", request, runtime)
+async def post_argocd(request: Request) -> JSONResponse:
+    return await receive("argocd", request, _runtime(request))

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 NOTIFY_ATTEMPTS = 8  # then the message is given up, loudly: a receiver down for ~10 minutes
 MAX_DELAY_S = 120.0
+# Act first, write after: what a rollback call is waiting on never competes with the report and the
+# messages about it; those start once the deployment's decide / target call here has finished.
+_ACTS = frozenset({C.ROLLBACK, C.TARGET_CALL})
+_AFTER_ACTS = frozenset({C.ANNOUNCE, C.NOTIFY})
 
 
 class Worker:
@@ -51,6 +55,7 @@ class Worker:
         self.lease_s = lease_s
         self.retry_base_s = retry_base_s
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._acting: dict[str, set[asyncio.Task[None]]] = {}  # deployment id -> its decide / call tasks
         self._kicks: set[asyncio.Task[int]] = set()
         self._lock = asyncio.Lock()
         self._again = False
@@ -88,14 +93,23 @@ class Worker:
                     lease_s=self.lease_s,
                     limit=limit,
                 )
+                # The rollback path of every deployment first (the claim lists in creation order).
+                claimed.sort(key=lambda a: a.kind not in _ACTS)
                 for action in claimed:
                     if action.id in self._running:
                         continue
-                    task = asyncio.get_running_loop().create_task(
-                        self._carry_out(action), name=f"action:{action.kind}"
+                    first = list(self._acting.get(action.deployment_id, ()))
+                    work = (
+                        self._after(first, action)
+                        if first and action.kind in _AFTER_ACTS
+                        else self._carry_out(action)
                     )
+                    task = asyncio.get_running_loop().create_task(work, name=f"action:{action.kind}")
                     self._running[action.id] = task
                     task.add_done_callback(self._forget(action.id))
+                    if action.kind in _ACTS:
+                        self._acting.setdefault(action.deployment_id, set()).add(task)
+                        task.add_done_callback(self._done_acting(action.deployment_id))
                     started += 1
                 again = self._again
         return started
@@ -108,6 +122,24 @@ class Worker:
             return
         self._kicks.add(task)
         task.add_done_callback(self._kicks.discard)
+
+    def _done_acting(self, deployment_id: str) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            tasks = self._acting.get(deployment_id)
+            if tasks is not None:
+                tasks.discard(task)
+                if not tasks:
+                    del self._acting[deployment_id]
+
+        return done
+
+    async def _after(self, first: list[asyncio.Task[None]], action: ActionRow) -> None:
+        """Waits for the deployment's rollback step(s) running here (and the call a decide queued)."""
+        while first:
+            await asyncio.wait(first)
+            await asyncio.sleep(0)  # the finished decide's kick claims its target call now
+            first = list(self._acting.get(action.deployment_id, ()))
+        await self._carry_out(action)
 
     def _forget(self, action_id: str) -> Callable[[asyncio.Task[None]], None]:
         def done(_task: asyncio.Task[None]) -> None:

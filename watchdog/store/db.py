@@ -88,6 +88,9 @@ def _sqlite_engine(url: URL) -> Engine:
         try:
             if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # Said outright: an answered 202 is on disk (WAL + NORMAL could lose it to a power cut);
+                # group commit pays this fsync once per batch, not once per event.
+                cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:

@@ -1,15 +1,16 @@
 """Intake writes: a deploy event becomes deployment + verification + transition + delivery in one transaction.
 
 Deliveries are unique per (source, delivery_id), so a sender's retry gets the first answer and writes nothing.
+accept_events writes a batch of events in one transaction (one fsync), each inside its own savepoint.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from watchdog.analysis.timing import samples_total
@@ -34,6 +35,67 @@ ACCEPTED_STATUS = 202
 # the horizon of the rollback budget too. Rollbacks that asked nothing of a target have no echo.
 ECHO_WINDOW = timedelta(hours=1)
 _NO_ECHO_STATES = ("refused", "dry_run")
+_SAMPLING_STATES = sorted(s.value for s in SAMPLING)
+
+# Built once: a statement object built per event costs more in SQLAlchemy than the SQLite insert itself,
+# while a constant one hits the compiled cache at once (its parameters are passed at execute time).
+_INSERT_DELIVERY = insert(deliveries)
+_INSERT_DEPLOYMENT = insert(deployments)
+_INSERT_VERIFICATION = insert(verifications)
+_INSERT_TRANSITION = insert(transitions)
+_SUPERSEDE = (
+    update(verifications)
+    .where(verifications.c.id == bindparam("old_id"))
+    .values(
+        state=State.SUPERSEDED.value,
+        reason=bindparam("new_reason"),
+        next_sample_at=None,
+        finished_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+# Every column a fresh row has unset is NULL (each one with a default is set explicitly below), so the
+# answer is built from the values written instead of being read back.
+_DEPLOYMENT_NULLS = dict.fromkeys(deployments.c.keys())
+_VERIFICATION_NULLS = dict.fromkeys(verifications.c.keys())
+_ECHO = (
+    select(rollbacks.c.id, rollbacks.c.deployment_id)
+    .where(
+        rollbacks.c.service == bindparam("service"),
+        rollbacks.c.environment == bindparam("environment"),
+        rollbacks.c.to_artifact == bindparam("artifact"),
+        rollbacks.c.state.not_in(_NO_ECHO_STATES),
+        rollbacks.c.requested_at >= bindparam("since"),
+    )
+    .order_by(rollbacks.c.requested_at.desc(), rollbacks.c.id.desc())
+    .limit(1)
+)
+# The live verification(s) of the same service+environment, driven from ix_verifications_state and
+# checked against their deployment by primary key: the cost follows how many verifications are live,
+# not how many deploys the service ever had (a join from deployments walked all of them).
+_LIVE_SAME_SERVICE = (
+    select(verifications.c.id, verifications.c.deployment_id, verifications.c.state)
+    .where(
+        verifications.c.state.in_(_SAMPLING_STATES),
+        verifications.c.kind == "deploy",
+        exists().where(
+            deployments.c.id == verifications.c.deployment_id,
+            deployments.c.service == bindparam("service"),
+            deployments.c.environment == bindparam("environment"),
+            deployments.c.id != bindparam("deployment_id"),
+        ),
+    )
+    .order_by(verifications.c.created_at)
+)
+_LIVE_SAME_SERVICE_LOCKED = _LIVE_SAME_SERVICE.with_for_update(of=verifications)
+
+
+class AnsweredBefore(StoreError):
+    """A batched event's delivery id was answered before, without a deployment: that answer stands."""
+
+    def __init__(self, delivery: DeliveryRow) -> None:
+        super().__init__(f"delivery {delivery.source}/{delivery.delivery_id} was answered before")
+        self.delivery = delivery
 
 
 @dataclass(frozen=True)
@@ -91,6 +153,40 @@ class IntakeRepo(DeliveryRepo):
                 raise
             return self._duplicate(first)
 
+    def accept_events(self, batch: list[dict[str, Any]]) -> list[Accepted | Exception]:
+        """Each item's accept_event keywords, written in one transaction: one fsync for the whole batch.
+
+        An item that fails (a duplicate delivery, a bad policy) rolls back its own savepoint only; the
+        answers are returned only after the COMMIT, so no caller hears "accepted" before it is durable.
+        """
+        results: list[Accepted | Exception | None] = []
+        try:
+            with self._write() as conn:
+                for item in batch:
+                    try:
+                        with conn.begin_nested():
+                            results.append(self._accept(conn, **{**item, "now": rows.ts(item["now"])}))
+                    except IntegrityError as exc:
+                        results.append(None if item.get("delivery_id") is not None else exc)
+                    except StoreError as exc:
+                        results.append(exc)
+        except Exception as exc:  # the COMMIT (or the store) failed: nothing of the batch is kept
+            return [exc for _ in batch]
+        # A duplicate delivery (perhaps of an event earlier in this very batch) answers the first answer.
+        done: list[Accepted | Exception] = []
+        for item, result in zip(batch, results, strict=True):
+            if result is None:
+                first = self.find_delivery(source=item["source"], delivery_id=item["delivery_id"])
+                if first is None:
+                    done.append(StoreError("a duplicate delivery's first answer is gone"))
+                elif first.deployment_id is None:
+                    done.append(AnsweredBefore(first))
+                else:
+                    done.append(self._duplicate(first))
+            else:
+                done.append(result)
+        return done
+
     def _duplicate(self, first: DeliveryRow) -> Accepted:
         if first.deployment_id is None:
             raise StoreError(f"delivery {first.source}/{first.delivery_id} was answered without a deployment")
@@ -115,21 +211,22 @@ class IntakeRepo(DeliveryRepo):
         delivery_id: str | None,
         policy: dict[str, Any],
         now: datetime,
-        rollback_of: str | None,
+        rollback_of: str | None = None,
     ) -> Accepted:
         deployment_id, verification_id = new_id(), new_id()
         response = {"deployment_id": deployment_id, "state": State.PENDING.value}
         if delivery_id is not None:
             # First, so a concurrent duplicate fails on the unique index before doing any other work.
             conn.execute(
-                insert(deliveries).values(
-                    source=source,
-                    delivery_id=delivery_id,
-                    received_at=now,
-                    status_code=ACCEPTED_STATUS,
-                    response=response,
-                    deployment_id=deployment_id,
-                )
+                _INSERT_DELIVERY,
+                {
+                    "source": source,
+                    "delivery_id": delivery_id,
+                    "received_at": now,
+                    "status_code": ACCEPTED_STATUS,
+                    "response": response,
+                    "deployment_id": deployment_id,
+                },
             )
         deployed_at = rows.ts(event.deployed_at) if event.deployed_at else now
         echo = self._echoed_rollback(conn, event=event, now=now)
@@ -141,69 +238,68 @@ class IntakeRepo(DeliveryRepo):
                 f"; the echo of rollback {echo_id} (it restored {event.artifact} after deployment "
                 f"{failed_id} failed): verified, never rolled back automatically"
             )
-        conn.execute(
-            insert(deployments).values(
-                id=deployment_id,
-                service=event.service,
-                environment=event.environment,
-                version=event.version,
-                artifact=event.artifact,
-                previous_version=event.previous_version,
-                previous_artifact=event.previous_artifact,
-                deployed_at=deployed_at,
-                received_at=now,
-                deployer=event.deployer,
-                commit=event.commit,
-                changelog_url=event.changelog_url,
-                rollback_safe=event.rollback_safe,
-                is_rollback=event.is_rollback or echo is not None,
-                labels=dict(event.labels),
-                source=source,
-                rollback_of=rollback_of,
-                echo_of=echo[0] if echo is not None else None,
-                policy=policy,
-                pipeline=event.pipeline_facts(),
-            )
-        )
+        deployment = {
+            "id": deployment_id,
+            "service": event.service,
+            "environment": event.environment,
+            "version": event.version,
+            "artifact": event.artifact,
+            "previous_version": event.previous_version,
+            "previous_artifact": event.previous_artifact,
+            "deployed_at": deployed_at,
+            "received_at": now,
+            "deployer": event.deployer,
+            "commit": event.commit,
+            "changelog_url": event.changelog_url,
+            "rollback_safe": event.rollback_safe,
+            "is_rollback": event.is_rollback or echo is not None,
+            "labels": dict(event.labels),
+            "source": source,
+            "rollback_of": rollback_of,
+            "echo_of": echo[0] if echo is not None else None,
+            "policy": policy,
+            "pipeline": event.pipeline_facts(),
+        }
+        conn.execute(_INSERT_DEPLOYMENT, deployment)
         superseded = self._supersede(conn, event=event, deployment_id=deployment_id, now=now)
         interval_s, samples_total = sampling_plan(policy)
+        verification = {
+            "id": verification_id,
+            "deployment_id": deployment_id,
+            "kind": "deploy",
+            "state": State.PENDING.value,
+            "reason": "",
+            "failed_checks": [],
+            "version": event.version,
+            "artifact": event.artifact,
+            "starts_at": deployed_at,
+            "interval_s": interval_s,
+            "samples_total": samples_total,
+            "next_k": 1,
+            "next_sample_at": now,
+            "policy": policy,
+            "baseline": None,
+            "lease_epoch": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        conn.execute(_INSERT_VERIFICATION, verification)
         conn.execute(
-            insert(verifications).values(
-                id=verification_id,
-                deployment_id=deployment_id,
-                kind="deploy",
-                state=State.PENDING.value,
-                reason="",
-                failed_checks=[],
-                version=event.version,
-                artifact=event.artifact,
-                starts_at=deployed_at,
-                interval_s=interval_s,
-                samples_total=samples_total,
-                next_k=1,
-                next_sample_at=now,
-                policy=policy,
-                baseline=None,
-                lease_epoch=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        conn.execute(
-            insert(transitions).values(
-                verification_id=verification_id,
-                deployment_id=deployment_id,
-                from_state=None,
-                to_state=State.PENDING.value,
-                reason=accepted_reason,
-                at=now,
-            )
+            _INSERT_TRANSITION,
+            {
+                "verification_id": verification_id,
+                "deployment_id": deployment_id,
+                "from_state": None,
+                "to_state": State.PENDING.value,
+                "reason": accepted_reason,
+                "at": now,
+            },
         )
         if event.previous_artifact:
             self._assume_stable(conn, event=event, deployment_id=deployment_id, now=now)
         return Accepted(
-            deployment=self._get_deployment(conn, deployment_id),
-            verification=self._get_verification(conn, verification_id),
+            deployment=rows.deployment(cast(Any, _DEPLOYMENT_NULLS | deployment)),
+            verification=rows.verification(cast(Any, _VERIFICATION_NULLS | verification)),
             superseded=superseded,
             duplicate=False,
             response=response,
@@ -214,61 +310,34 @@ class IntakeRepo(DeliveryRepo):
         self, conn: Connection, *, event: DeployEvent, now: datetime
     ) -> tuple[str, str] | None:
         """(rollback id, failed deployment id) of a recent rollback that restored this very artifact."""
-        r = rollbacks.c
-        found = conn.execute(
-            select(r.id, r.deployment_id)
-            .where(
-                r.service == event.service,
-                r.environment == event.environment,
-                r.to_artifact == event.artifact,
-                r.state.not_in(_NO_ECHO_STATES),
-                r.requested_at >= now - ECHO_WINDOW,
-            )
-            .order_by(r.requested_at.desc(), r.id.desc())
-            .limit(1)
-        ).first()
+        params = {
+            "service": event.service,
+            "environment": event.environment,
+            "artifact": event.artifact,
+            "since": now - ECHO_WINDOW,
+        }
+        found = conn.execute(_ECHO, params).first()
         return None if found is None else (str(found[0]), str(found[1]))
 
     def _supersede(
         self, conn: Connection, *, event: DeployEvent, deployment_id: str, now: datetime
     ) -> list[str]:
-        v, d = verifications.c, deployments.c
-        stmt = (
-            select(v.id, v.deployment_id, v.state)
-            .join(deployments, d.id == v.deployment_id)
-            .where(
-                d.service == event.service,
-                d.environment == event.environment,
-                d.id != deployment_id,
-                v.kind == "deploy",
-                v.state.in_([s.value for s in SAMPLING]),
-            )
-            .order_by(v.created_at)
-        )
-        stmt = stmt.with_for_update(of=verifications) if self._postgres else stmt
+        stmt = _LIVE_SAME_SERVICE_LOCKED if self._postgres else _LIVE_SAME_SERVICE
+        params = {"service": event.service, "environment": event.environment, "deployment_id": deployment_id}
         reason = f"superseded by {event.version} ({deployment_id})"
         done: list[str] = []
-        for old_id, old_deployment, old_state in conn.execute(stmt).all():
+        for old_id, old_deployment, old_state in conn.execute(stmt, params).all():
+            conn.execute(_SUPERSEDE, {"old_id": old_id, "new_reason": reason, "now": now})
             conn.execute(
-                update(verifications)
-                .where(v.id == old_id)
-                .values(
-                    state=State.SUPERSEDED.value,
-                    reason=reason,
-                    next_sample_at=None,
-                    finished_at=now,
-                    updated_at=now,
-                )
-            )
-            conn.execute(
-                insert(transitions).values(
-                    verification_id=old_id,
-                    deployment_id=old_deployment,
-                    from_state=old_state,
-                    to_state=State.SUPERSEDED.value,
-                    reason=reason,
-                    at=now,
-                )
+                _INSERT_TRANSITION,
+                {
+                    "verification_id": old_id,
+                    "deployment_id": old_deployment,
+                    "from_state": old_state,
+                    "to_state": State.SUPERSEDED.value,
+                    "reason": reason,
+                    "at": now,
+                },
             )
             done.append(str(old_deployment))
         return done

@@ -89,6 +89,7 @@ verifications = Table(
     Column("finished_at", TS),
     Index("ix_verifications_due", "next_sample_at"),
     Index("ix_verifications_deployment", "deployment_id"),
+    Index("ix_verifications_state", "state", "kind"),  # intake's live verification of a service
 )
 
 samples = Table(
