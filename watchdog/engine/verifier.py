@@ -206,8 +206,16 @@ class Verifier:
             await self._note_gap(v, first=due, last=k - 1, interval=interval)
         at = v.starts_at + timedelta(seconds=k * interval)
         self.metrics.tick_lag.observe(max(0.0, (now - at).total_seconds()))
+        # How late the daemon itself is (tick queueing, a busy loop): measured as the probes go out.
+        late = (self.clock.now() - at).total_seconds()
         measurements = await sample_all(
-            sources=self.sources, checks=p.checks, at=at, interval=interval, ctx=p.ctx
+            sources=self.sources,
+            checks=p.checks,
+            at=at,
+            interval=interval,
+            ctx=p.ctx,
+            late_s=late,
+            metrics=self.metrics,
         )
         judgements, decision = p.evaluator.observe(k=k, measurements=measurements)
         rows = [
