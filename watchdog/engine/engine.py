@@ -66,7 +66,12 @@ class Engine:
             store=store, targets=targets, sources=self.sources, clock=clock, metrics=metrics, owner=self.owner
         )
         self.verifier = Verifier(
-            store=store, sources=self.sources, clock=clock, metrics=metrics, owner=self.owner
+            store=store,
+            sources=self.sources,
+            clock=clock,
+            metrics=metrics,
+            owner=self.owner,
+            jitter=settings.sample_jitter,
         )
         self.worker = Worker(
             store=store,
