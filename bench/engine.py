@@ -24,6 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from watchdog.analysis.timing import sample_offset  # noqa: E402
 from watchdog.engine.runtime import build_runtime  # noqa: E402
 from watchdog.events import DeployEvent  # noqa: E402
 from watchdog.settings import Settings  # noqa: E402
@@ -152,16 +153,22 @@ async def run_size(n: int, *, interval: int, measure: float, settle: float, port
         # are the ones the daemon marked inconclusive for its own lateness. Start-up and steady apart.
         failed = {"startup": 0, "steady": 0}
         overload = {"startup": 0, "steady": 0}
+        why: dict[str, int] = {}
         for row in _samples(runtime.store):
-            taken_at, starts_at, k, interval_s, outcome, reason = row
+            taken_at, starts_at, k, interval_s, outcome, reason, vid = row
             phase = "steady" if started <= taken_at < ended else "startup" if taken_at < started else ""
             if phase:
                 failed[phase] += outcome == "fail"
+                if outcome == "fail":
+                    why[reason or ""] = why.get(reason or "", 0) + 1
                 overload[phase] += "watchdog overloaded" in (reason or "")
             if not started <= taken_at < ended:
                 continue
             taken += 1
-            lags.append((taken_at - (starts_at + timedelta(seconds=k * interval_s))).total_seconds())
+            # Late against when the daemon meant to take it: k x interval plus this verification's offset.
+            offset = sample_offset(vid, interval_s, share=settings.sample_jitter)
+            due = starts_at + timedelta(seconds=k * interval_s + offset)
+            lags.append((taken_at - due).total_seconds())
         runtime.store.close()
         cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
         return {
@@ -182,6 +189,7 @@ async def run_size(n: int, *, interval: int, measure: float, settle: float, port
             "overload_samples": overload["steady"],
             "startup_failed_samples": failed["startup"],
             "startup_overload_samples": overload["startup"],
+            "failed_reasons": dict(sorted(why.items(), key=lambda kv: -kv[1])[:5]),
         }
 
 
@@ -197,7 +205,7 @@ def _accept(runtime: object, event: DeployEvent, dump: dict[str, object], now: d
     )
 
 
-def _samples(store: object) -> list[tuple[datetime, datetime, int, float, str, str | None]]:
+def _samples(store: object) -> list[tuple[datetime, datetime, int, float, str, str | None, str]]:
     from sqlalchemy import select
 
     from watchdog.clock import utc
@@ -211,9 +219,11 @@ def _samples(store: object) -> list[tuple[datetime, datetime, int, float, str, s
         verifications.c.interval_s,
         samples.c.outcome,
         samples.c.reason,
+        samples.c.verification_id,
     ).join(verifications, samples.c.verification_id == verifications.c.id)
     with engine.connect() as conn:
-        return [(utc(a), utc(b), int(k), float(i), str(o), r) for a, b, k, i, o, r in conn.execute(q)]
+        rows = conn.execute(q)
+        return [(utc(a), utc(b), int(k), float(i), str(o), r, str(v)) for a, b, k, i, o, r, v in rows]
 
 
 def main() -> int:

@@ -21,7 +21,8 @@ class Waited:
     """What one sample's work spent waiting in the daemon (not on the wire), filled in by the HTTP layer."""
 
     queued_s: float = 0.0  # behind a source's concurrency limit
-    lag_s: float = 0.0  # the worst event-loop lag seen while its request was in flight
+    lag_s: float = 0.0  # how far the event loop ran behind while its request was in flight (summed)
+    wire_s: float = 0.0  # how long its request was on the wire
     network_failure: bool = False  # it came back as a timeout or a failed connection
 
 
@@ -94,6 +95,18 @@ class LoopLag:
                 break
             worst = max(worst, lag)
         return worst
+
+    def behind_since(self, since: float) -> float:
+        """Seconds the loop ran behind since monotonic time `since`: the sum of its wake-ups' lateness.
+
+        Under saturation every step of a request waits about one lag; the sum is what a request lost.
+        """
+        total = self._pending()
+        for end, lag in reversed(self._seen):
+            if end < since:
+                break
+            total += min(lag, end - since)
+        return total
 
     def recent_max(self, seconds: float = 60.0) -> float:
         return self.max_since(time.monotonic() - seconds)

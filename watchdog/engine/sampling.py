@@ -24,9 +24,11 @@ log = logging.getLogger(__name__)
 # A sample taken later than this share of its interval no longer measures its own instant: it is not
 # taken at all (shedding load) and stays inconclusive. Jitter offsets stay below it (analysis/timing.py).
 LATE_SHARE = 0.5
-# A timeout or failed connection is excused when the sample waited this long in the daemon first.
+# A timeout or failed connection is excused when the sample waited this long in the daemon first, or
+# when the loop ran behind for this share of the time its request was on the wire (0.1 s to LAG_BOUND_S).
 QUEUE_BOUND_S = 0.5
 LAG_BOUND_S = 0.25
+LAG_SHARE = 0.2
 OVERLOADED = "watchdog overloaded"
 
 
@@ -68,7 +70,7 @@ def _excuse(waited: looplag.Waited, measurement: Measurement) -> str | None:
         return None
     if waited.queued_s > QUEUE_BOUND_S:
         return f"{OVERLOADED}: queued {waited.queued_s:.1f} s"
-    if waited.lag_s > LAG_BOUND_S:
+    if waited.lag_s > max(0.1, min(LAG_BOUND_S, LAG_SHARE * waited.wire_s)):
         return f"{OVERLOADED}: event loop lagged {waited.lag_s:.1f} s"
     return None
 

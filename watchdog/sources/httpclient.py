@@ -177,9 +177,9 @@ class SourceHttp:
                 kind, message = ErrorKind.CONNECTION, _connect_message(exc)
             except httpx.HTTPError as exc:
                 kind, message = ErrorKind.TRANSPORT, f"{type(exc).__name__}: {exc}"
-            lag = _lag_since(since)
             if waited is not None:
-                waited.lag_s = max(waited.lag_s, lag)
+                waited.lag_s = max(waited.lag_s, _behind_since(since))
+                waited.wire_s = max(waited.wire_s, time.perf_counter() - started)
                 waited.network_failure = waited.network_failure or kind in (
                     ErrorKind.TIMEOUT,
                     ErrorKind.CONNECTION,
@@ -205,9 +205,12 @@ class SourceHttp:
         if faults.armed("while_sampling"):  # the overload test's stall, once this request is on the wire
             asyncio.get_running_loop().call_soon(faults.point, "while_sampling")
         async with asyncio.timeout(wait):
+            # A SYN dropped by a full backlog is retransmitted by the kernel only after 1 s: the first
+            # attempt gives connecting a third of the budget, then a fresh connection gets the rest.
+            first = httpx.Timeout(wait, connect=min(1.0, wait / 3))
             try:
-                return await self._get_client().request(method, url, timeout=wait, **kwargs)
-            except httpx.ConnectError:
+                return await self._get_client().request(method, url, timeout=first, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
                 left = deadline - time.perf_counter()
                 if left <= 0.05:
                     raise
@@ -222,9 +225,9 @@ class SourceHttp:
             self.metrics.source_errors.labels(source=self.source, kind=kind).inc()
 
 
-def _lag_since(since: float) -> float:
+def _behind_since(since: float) -> float:
     monitor = looplag.monitor()
-    return 0.0 if monitor is None else monitor.max_since(since)
+    return 0.0 if monitor is None else monitor.behind_since(since)
 
 
 def _seconds(value: float) -> str:
