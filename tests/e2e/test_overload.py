@@ -26,6 +26,8 @@ def test_a_stalled_loop_makes_samples_inconclusive_never_failing(tmp_path: Path)
         deployment = w.deploy(daemon, "shop", "1.1.0")
         final = w.settled(daemon, deployment, {"passed", "failed"})
         readyz = httpx.get(f"{daemon.url}/readyz", timeout=5).json()
+        metrics = httpx.get(f"{daemon.url}/metrics", timeout=5).text
+        dashboard = httpx.get(f"{daemon.url}/", timeout=5).text
         store = Store(database)
         try:
             samples = store.samples_for(store.deploy_verification(deployment).id)
@@ -42,3 +44,7 @@ def test_a_stalled_loop_makes_samples_inconclusive_never_failing(tmp_path: Path)
     assert readyz["event_loop_lag_s"] > 1.0, readyz
     assert readyz["overloaded"].startswith("watchdog overloaded"), readyz
     assert readyz["ready"] is True
+    assert "watchdog_event_loop_lag_seconds " in metrics
+    counted = [line for line in metrics.splitlines() if line.startswith("watchdog_overload_samples_total ")]
+    assert counted and float(counted[0].split()[1]) >= len(overload), counted
+    assert 'id="daemon-lag"' in dashboard and "watchdog overloaded" in dashboard
