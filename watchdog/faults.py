@@ -21,6 +21,7 @@ POINTS = (
     "after_target_call",
     "after_rollback_verdict",
     "after_notify_sent",
+    "while_sampling",  # runs on the loop while a sample's probes are in flight (a stall: `block:<s>`)
 )
 
 
@@ -60,6 +61,9 @@ class Faults:
                 os.kill(os.getpid(), signal.SIGKILL)
             elif what.startswith("sleep:"):
                 time.sleep(float(what.removeprefix("sleep:")))  # blocks the loop on purpose: a stall
+            elif what.startswith("block:"):
+                # The same blocking stall, named for what it does to the event loop (an overloaded daemon).
+                time.sleep(float(what.removeprefix("block:")))
             else:
                 raise ValueError(f"unknown fault action {what!r} at {name}")
 
@@ -73,6 +77,14 @@ def point(name: str) -> None:
     if _faults is None:
         _faults = Faults.from_env()
     _faults.hit(name)
+
+
+def armed(name: str) -> bool:
+    """Whether a test asked for a fault at `name` (so a hot path schedules the point only then)."""
+    global _faults
+    if _faults is None:
+        _faults = Faults.from_env()
+    return name in _faults.rules
 
 
 def reset() -> None:

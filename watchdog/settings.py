@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         description="this replica's name in leases; default the host name (keep it stable across restarts)",
     )
     max_concurrent_verifications: int = Field(200, ge=1)
+    sample_jitter: float = Field(
+        0.4,
+        ge=0,
+        le=0.45,
+        description="each verification takes its samples this share of an interval late at most, "
+        "stable per verification, so a fleet's probes spread out (0 = all at k x interval)",
+    )
     max_body_bytes: int = Field(1024 * 1024, description="larger webhook bodies are refused with 413")
     retention_days: float = Field(
         90.0, gt=0, description="samples of verifications finished longer ago are deleted (hourly)"

@@ -59,6 +59,20 @@ class Metrics:
         self.source_cache = Counter(
             "watchdog_source_cache_total", "Source query cache lookups", ["source", "result"], registry=r
         )
+        self.overload_samples = Counter(
+            "watchdog_overload_samples_total",
+            "Samples made inconclusive by the daemon's own lateness (queueing, event-loop lag)",
+            registry=r,
+        )
+        self.loop_lag = Gauge(
+            "watchdog_event_loop_lag_seconds", "How late the event loop's last wake-up was", registry=r
+        )
+        self.loop_lag_hist = Histogram(
+            "watchdog_event_loop_lag_observed_seconds",
+            "Event-loop wake-up lag, every measurement",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+            registry=r,
+        )
         self.notifications = Counter(
             "watchdog_notifications_total",
             "Notifications by notifier and outcome",

@@ -234,7 +234,8 @@ def build(
     clock = clock or FakeClock(T0)
     holder = PolicyHolder(config)
     metrics = Metrics()
-    settings = Settings(data_dir=tmp_path, instance_id=owner, lease_seconds=30)
+    # No sample jitter: the fake clock steps to exact k x interval instants.
+    settings = Settings(data_dir=tmp_path, instance_id=owner, lease_seconds=30, sample_jitter=0)
     reports = tmp_path / "reports"
     outputs = Outputs(
         store=store,

@@ -5,6 +5,7 @@ Built from a policy's Verification or RollbackVerification; the Evaluator counts
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from watchdog.policy.service import RollbackVerification, Verification
@@ -17,6 +18,16 @@ _EPS = 1e-9
 def samples_total(duration: float, interval: float) -> int:
     """How many samples a window has: k = 1 .. duration/interval (the one formula; 600/30 is 20, not 19)."""
     return max(1, int(duration / interval + _EPS))
+
+
+def sample_offset(verification_id: str, interval: float, *, share: float) -> float:
+    """Seconds after sample k's instant (k x interval) at which the daemon takes it: a share of the interval.
+
+    Stable per verification (a hash of its id), so a fleet's samples spread over the interval instead of
+    one burst per tick. The sample still stands for k x interval: the offset moves when, not what.
+    """
+    digest = hashlib.blake2b(verification_id.encode(), digest_size=8).digest()
+    return share * interval * (int.from_bytes(digest, "big") / 2**64)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from watchdog.api.routes_stats import ledger, parse_since
 from watchdog.engine.runtime import Runtime
 from watchdog.errors import StoreError
 from watchdog.events import State
+from watchdog.looplag import LAG_BOUND_S
 from watchdog.redact import redact
 from watchdog.store.read_repo import decode_cursor
 
@@ -98,8 +99,16 @@ async def deployments_page(
         environments=environments,
         live_url="/?" + urlencode({**filters, "limit": limit, "partial": "rows"}),
         next_url="/?" + urlencode({**filters, "cursor": next_cursor}) if next_cursor else None,
+        **daemon_lag(runtime),
     )
     return _page(html)
+
+
+def daemon_lag(runtime: Runtime) -> dict[str, Any]:
+    """The event-loop lag line's values (_overload.html.j2); None when no engine runs in this process."""
+    monitor = getattr(runtime.engine, "looplag", None)
+    lag = None if monitor is None else monitor.recent_max(60.0)
+    return {"daemon_lag": lag, "lag_bound": LAG_BOUND_S}
 
 
 async def _loaded(runtime: Runtime, deployment_id: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from watchdog.api.deps import RuntimeDep, in_thread
 from watchdog.api.routes_stats import refresh_ledger_gauges
 from watchdog.events import State
+from watchdog.looplag import LAG_BOUND_S
 from watchdog.policy.reload import reload_exposition
 from watchdog.sources.unavailable import degraded as degraded_sources
 
@@ -35,6 +36,12 @@ class Ready(BaseModel):
     degraded_sources: list[DegradedSource] = Field(
         default_factory=list,
         description="sources whose secret was missing: their checks are inconclusive (ready stays true)",
+    )
+    event_loop_lag_s: float | None = Field(
+        None, description="the worst event-loop lag of the last minute (None when no engine runs here)"
+    )
+    overloaded: str | None = Field(
+        None, description="degraded: the daemon cannot keep up (ready stays true; add a replica)"
     )
 
 
@@ -62,6 +69,11 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     sources = getattr(runtime.engine, "sources", {})
     degraded = [DegradedSource(name=n, reason=r) for n, r in degraded_sources(sources).items()]
     ready = Ready(ready=not reasons, reasons=reasons, policy_reload_error=refused, degraded_sources=degraded)
+    monitor = getattr(runtime.engine, "looplag", None)
+    if monitor is not None:
+        lag = ready.event_loop_lag_s = round(monitor.recent_max(60.0), 3)
+        if lag > LAG_BOUND_S:
+            ready.overloaded = f"watchdog overloaded: event loop lagged {lag:.1f} s in the last minute"
     return JSONResponse(ready.model_dump(exclude_none=True), status_code=200 if ready.ready else 503)
 
 

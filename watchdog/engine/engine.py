@@ -24,6 +24,7 @@ from watchdog.engine.rollback_plan import decide
 from watchdog.engine.verifier import Verifier
 from watchdog.errors import IntakeError
 from watchdog.events import SAMPLING, State
+from watchdog.looplag import LoopLag
 from watchdog.policy.reload import PolicyHolder
 from watchdog.redact import redact
 from watchdog.settings import Settings
@@ -65,7 +66,12 @@ class Engine:
             store=store, targets=targets, sources=self.sources, clock=clock, metrics=metrics, owner=self.owner
         )
         self.verifier = Verifier(
-            store=store, sources=self.sources, clock=clock, metrics=metrics, owner=self.owner
+            store=store,
+            sources=self.sources,
+            clock=clock,
+            metrics=metrics,
+            owner=self.owner,
+            jitter=settings.sample_jitter,
         )
         self.worker = Worker(
             store=store,
@@ -81,6 +87,8 @@ class Engine:
             store=store, clock=clock, owner=self.owner, lease_s=settings.lease_seconds, actions=self
         )
         self._tick_lock = asyncio.Lock()
+        # The daemon's own lateness (/metrics, /readyz, the dashboard; samples it made late are excused).
+        self.looplag = LoopLag(on_lag=self._observe_lag)
         self._again = False
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[object]] = set()
@@ -91,6 +99,7 @@ class Engine:
     async def start(self) -> None:
         """Resumes unfinished work from the store, then schedules the periodic jobs."""
         # Recovery: whatever a dead process (or this one, before a restart) left pending starts now.
+        self.looplag.start()
         await self.worker.run_once()
         sched = AsyncIOScheduler(timezone=UTC)
         sched.add_job(
@@ -151,6 +160,11 @@ class Engine:
         except Exception:  # a store that is gone: the claims lapse after lease_seconds instead
             log.warning("could not release this instance's pending actions", exc_info=True)
         await self.outputs.drain(timeout=timeout)
+        await self.looplag.stop()
+
+    def _observe_lag(self, lag: float) -> None:
+        self.metrics.loop_lag.set(lag)
+        self.metrics.loop_lag_hist.observe(lag)
 
     def wake(self) -> None:
         """Runs a tick soon (after an accepted event) instead of waiting for the next interval."""

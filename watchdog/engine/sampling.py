@@ -1,22 +1,78 @@
 """Takes one sample of every check of a verification, concurrently, each bounded by a timeout.
 
-A source that hangs or raises becomes an inconclusive measurement with the reason; nothing escapes.
+A source that hangs or raises becomes an inconclusive measurement; so does one the daemon itself made late.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from watchdog import looplag
 from watchdog.analysis.models import Measurement
 from watchdog.engine.control import control_twin, merge
 from watchdog.policy.checks import HttpCheck
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, Source
+from watchdog.telemetry import Metrics
 
 log = logging.getLogger(__name__)
+
+# A sample taken later than this share of its interval no longer measures its own instant: it is not
+# taken at all (shedding load) and stays inconclusive. Jitter offsets stay below it (analysis/timing.py).
+LATE_SHARE = 0.5
+# A timeout or failed connection is excused when the sample waited this long in the daemon first, or
+# when the loop ran behind for this share of the time its request was on the wire (0.1 s to LAG_BOUND_S).
+QUEUE_BOUND_S = 0.5
+LAG_BOUND_S = 0.25
+LAG_SHARE = 0.2
+OVERLOADED = "watchdog overloaded"
+
+
+class _Tally:
+    """Overload said once per minute at most, with the numbers, instead of a line per sample."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self.last = -every
+        self.count = 0
+        self.worst = {"late": 0.0, "queued": 0.0, "lag": 0.0}
+
+    def add(self, *, late: float, queued: float, lag: float) -> None:
+        self.count += 1
+        for key, value in (("late", late), ("queued", queued), ("lag", lag)):
+            self.worst[key] = max(self.worst[key], value)
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        log.warning(
+            "watchdog overloaded: %d samples inconclusive since the last report (worst: taken %.1f s late, "
+            "queued %.1f s, event loop lag %.1f s); add a replica or lengthen intervals",
+            self.count,
+            self.worst["late"],
+            self.worst["queued"],
+            self.worst["lag"],
+        )
+        self.last, self.count = now, 0
+        self.worst = dict.fromkeys(self.worst, 0.0)
+
+
+_tally = _Tally()
+
+
+def _excuse(waited: looplag.Waited, measurement: Measurement) -> str | None:
+    """The overload reason when a probe failed for want of the daemon's attention, else None."""
+    failed = measurement.error is not None or waited.network_failure
+    if not failed:
+        return None
+    if waited.queued_s > QUEUE_BOUND_S:
+        return f"{OVERLOADED}: queued {waited.queued_s:.1f} s"
+    if waited.lag_s > max(0.1, min(LAG_BOUND_S, LAG_SHARE * waited.wire_s)):
+        return f"{OVERLOADED}: event loop lagged {waited.lag_s:.1f} s"
+    return None
 
 
 def source_name(check: AnyCheck) -> str:
@@ -24,10 +80,39 @@ def source_name(check: AnyCheck) -> str:
 
 
 async def sample_one(
-    *, source: Source | None, check: AnyCheck, at: datetime, interval: float, ctx: SampleContext
+    *,
+    source: Source | None,
+    check: AnyCheck,
+    at: datetime,
+    interval: float,
+    ctx: SampleContext,
+    late_s: float = 0.0,
+    metrics: Metrics | None = None,
 ) -> Measurement:
     if source is None:
         return Measurement(error=f"source '{source_name(check)}' is not configured")
+    if late_s > LATE_SHARE * interval:
+        return _overloaded(f"{OVERLOADED}: sample taken {late_s:.1f} s late", late=late_s, metrics=metrics)
+    waited = looplag.begin()  # filled in by the HTTP layer of this task (queueing, loop lag)
+    measurement = await _measure(source=source, check=check, at=at, interval=interval, ctx=ctx)
+    reason = _excuse(waited, measurement)
+    if reason is None:
+        return measurement
+    return _overloaded(reason, late=late_s, queued=waited.queued_s, lag=waited.lag_s, metrics=metrics)
+
+
+def _overloaded(
+    reason: str, *, late: float, queued: float = 0.0, lag: float = 0.0, metrics: Metrics | None
+) -> Measurement:
+    _tally.add(late=late, queued=queued, lag=lag)
+    if metrics is not None:
+        metrics.overload_samples.inc()
+    return Measurement(error=reason)
+
+
+async def _measure(
+    *, source: Source, check: AnyCheck, at: datetime, interval: float, ctx: SampleContext
+) -> Measurement:
     # The source has its own timeouts; this bound only protects the tick from a source that forgets them.
     limit = max(interval, 5.0)
     try:
@@ -46,13 +131,24 @@ async def sample_all(
     at: datetime,
     interval: float,
     ctx: SampleContext,
+    late_s: float = 0.0,
+    metrics: Metrics | None = None,
 ) -> dict[str, Measurement]:
+    """`late_s`: how long after its due time the sample is taken (event-loop lag and tick queueing)."""
     # A check with compare_to: control is sampled twice at one instant: its own queries and the control's.
     twins = [control_twin(c) for c in checks]
     jobs = [*checks, *(t for t in twins if t is not None)]
     results = await asyncio.gather(
         *(
-            sample_one(source=sources.get(source_name(c)), check=c, at=at, interval=interval, ctx=ctx)
+            sample_one(
+                source=sources.get(source_name(c)),
+                check=c,
+                at=at,
+                interval=interval,
+                ctx=ctx,
+                late_s=late_s,
+                metrics=metrics,
+            )
             for c in jobs
         )
     )

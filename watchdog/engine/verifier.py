@@ -17,7 +17,7 @@ from watchdog import faults
 from watchdog.analysis.actions import action_for
 from watchdog.analysis.evaluator import Evaluator
 from watchdog.analysis.models import Baseline, Decision, Judgement, Measurement
-from watchdog.analysis.timing import Timing
+from watchdog.analysis.timing import Timing, sample_offset
 from watchdog.clock import Clock
 from watchdog.engine import baselines, consequences
 from watchdog.engine.control import control_twin
@@ -67,8 +67,10 @@ class Verifier:
         clock: Clock,
         metrics: Metrics,
         owner: str,
+        jitter: float = 0.0,
     ) -> None:
         self.store = store
+        self.jitter = jitter  # share of an interval each verification's samples are offset by
         self.sources = sources
         self.clock = clock
         self.metrics = metrics
@@ -139,7 +141,7 @@ class Verifier:
             now=self.clock.now(),
             samples=[],
             next_k=1,
-            next_sample_at=v.starts_at + timedelta(seconds=timing.interval),
+            next_sample_at=v.starts_at + timedelta(seconds=timing.interval + self._offset(v)),
             baseline={name: (b.to_json() if b else None) for name, b in found.items()},
             transition=(state.value, reason),
             actions=consequences.on_start(v, policy),
@@ -206,8 +208,16 @@ class Verifier:
             await self._note_gap(v, first=due, last=k - 1, interval=interval)
         at = v.starts_at + timedelta(seconds=k * interval)
         self.metrics.tick_lag.observe(max(0.0, (now - at).total_seconds()))
+        # How late the daemon itself is (tick queueing, a busy loop): measured as the probes go out.
+        late = (self.clock.now() - at).total_seconds() - self._offset(v)
         measurements = await sample_all(
-            sources=self.sources, checks=p.checks, at=at, interval=interval, ctx=p.ctx
+            sources=self.sources,
+            checks=p.checks,
+            at=at,
+            interval=interval,
+            ctx=p.ctx,
+            late_s=late,
+            metrics=self.metrics,
         )
         judgements, decision = p.evaluator.observe(k=k, measurements=measurements)
         rows = [
@@ -261,7 +271,9 @@ class Verifier:
             actions = consequences.on_verdict(v, policy=p.policy, decision=decision, action=action)
         elif v.state == State.WARMING and k * interval > p.policy.verification.warmup:
             transition = (State.VERIFYING.value, f"warm-up over after {p.policy.verification.warmup:g}s")
-        next_at: datetime | None = None if decision else v.starts_at + timedelta(seconds=(k + 1) * interval)
+        next_at: datetime | None = None
+        if decision is None:
+            next_at = v.starts_at + timedelta(seconds=(k + 1) * interval + self._offset(v))
         ok = await asyncio.to_thread(
             self.store.record_step,
             verification_id=v.id,
@@ -293,6 +305,9 @@ class Verifier:
         if decision is not None:
             self.forget(v.id)
         return decision
+
+    def _offset(self, v: VerificationRow) -> float:
+        return sample_offset(v.id, v.interval_s, share=self.jitter) if self.jitter else 0.0
 
     async def _prime(self, policy: EnvironmentPolicy, ctx: SampleContext) -> None:
         twins = [t for t in (control_twin(c) for c in policy.checks) if t is not None]

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from watchdog import resilience
+from watchdog import faults, looplag, resilience
 from watchdog.errors import SourceError
 from watchdog.redact import redact
 from watchdog.resilience import ErrorKind
@@ -154,23 +154,37 @@ class SourceHttp:
         auth: httpx.Auth | None,
         wait: float,
     ) -> httpx.Response:
-        started = time.perf_counter()
+        queued_at = time.perf_counter()
         kind: str | None = None
         message = ""
         response: httpx.Response | None = None
         async with self._semaphore:
+            # The timeout starts here, when the request goes on the wire: time spent queued behind our own
+            # concurrency limit is the daemon's, measured apart (looplag.Waited), never the service's.
+            started = time.perf_counter()
+            since = time.monotonic()
+            waited = looplag.current()
+            if waited is not None:
+                waited.queued_s += started - queued_at
+            kwargs: dict[str, Any] = {"params": params, "headers": headers}
+            if auth is not None:
+                kwargs["auth"] = auth
             try:
-                async with asyncio.timeout(wait):
-                    kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": wait}
-                    if auth is not None:
-                        kwargs["auth"] = auth
-                    response = await self._get_client().request(method, url, **kwargs)
+                response = await self._send(method, url, kwargs=kwargs, wait=wait)
             except (TimeoutError, httpx.TimeoutException):
                 kind, message = ErrorKind.TIMEOUT, f"no answer within {_seconds(wait)}"
             except httpx.ConnectError as exc:
                 kind, message = ErrorKind.CONNECTION, _connect_message(exc)
             except httpx.HTTPError as exc:
                 kind, message = ErrorKind.TRANSPORT, f"{type(exc).__name__}: {exc}"
+            if waited is not None:
+                waited.lag_s = max(waited.lag_s, _behind_since(since))
+                waited.wire_s = max(waited.wire_s, time.perf_counter() - started)
+                waited.network_failure = waited.network_failure or kind in (
+                    ErrorKind.TIMEOUT,
+                    ErrorKind.CONNECTION,
+                    ErrorKind.TRANSPORT,
+                )
         elapsed = time.perf_counter() - started
         if response is not None and response.status_code >= 400:
             self._record(outcome="error", kind=status_kind(response.status_code), elapsed=elapsed)
@@ -181,6 +195,27 @@ class SourceHttp:
             raise SourceError(redact(message), kind=kind or "error")
         return response
 
+    async def _send(self, method: str, url: str, *, kwargs: dict[str, Any], wait: float) -> httpx.Response:
+        """One request within `wait` seconds; a refused or dropped connection is tried once more inside them.
+
+        A burst of connections can overflow a small accept backlog: that says the daemon knocked too hard,
+        not that the service is down, so the second try gets whatever is left of the same timeout.
+        """
+        deadline = time.perf_counter() + wait
+        if faults.armed("while_sampling"):  # the overload test's stall, once this request is on the wire
+            asyncio.get_running_loop().call_soon(faults.point, "while_sampling")
+        async with asyncio.timeout(wait):
+            # A SYN dropped by a full backlog is retransmitted by the kernel only after 1 s: the first
+            # attempt gives connecting a third of the budget, then a fresh connection gets the rest.
+            first = httpx.Timeout(wait, connect=min(1.0, wait / 3))
+            try:
+                return await self._get_client().request(method, url, timeout=first, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                left = deadline - time.perf_counter()
+                if left <= 0.05:
+                    raise
+                return await self._get_client().request(method, url, timeout=left, **kwargs)
+
     def _record(self, *, outcome: str, kind: str | None, elapsed: float) -> None:
         if self.metrics is None:
             return
@@ -188,6 +223,11 @@ class SourceHttp:
         self.metrics.source_latency.labels(source=self.source).observe(elapsed)
         if kind is not None:
             self.metrics.source_errors.labels(source=self.source, kind=kind).inc()
+
+
+def _behind_since(since: float) -> float:
+    monitor = looplag.monitor()
+    return 0.0 if monitor is None else monitor.behind_since(since)
 
 
 def _seconds(value: float) -> str:
