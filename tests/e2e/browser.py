@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.npm_cache import npm_install
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -57,22 +58,9 @@ def install_axe() -> Path:
     if npm is None:
         _missing("npm", "install Debian's npm to run the accessibility check")
     assert npm is not None
-    AXE_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            npm,
-            "install",
-            "--prefix",
-            str(AXE_DIR),
-            "--no-save",
-            "--no-audit",
-            "--no-fund",
-            f"axe-core@{AXE_VERSION}",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    done = npm_install(npm, prefix=AXE_DIR, spec=f"axe-core@{AXE_VERSION}", marker=AXE_JS)
+    if not AXE_JS.exists():
+        pytest.fail(f"npm install axe-core@{AXE_VERSION} failed: {done.stderr[-500:] if done else ''}")
     return AXE_JS
 
 

@@ -10,11 +10,12 @@ import functools
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.npm_cache import npm_install
 
 PACKAGE = "@octokit/webhooks-examples"
 VERSION = "7.6.1"
@@ -28,20 +29,10 @@ def _install() -> None:
         if os.environ.get("CI"):
             pytest.fail("npm is needed for @octokit/webhooks-examples in CI")
         pytest.skip("npm is not installed: the @octokit/webhooks-examples tests need it")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        npm,
-        "install",
-        "--no-save",
-        "--no-audit",
-        "--no-fund",
-        "--prefix",
-        str(CACHE),
-        f"{PACKAGE}@{VERSION}",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    if done.returncode != 0 or not INDEX.exists():
-        pytest.fail(f"npm install {PACKAGE}@{VERSION} failed: {done.stderr.strip()[-500:]}")
+    done = npm_install(npm, prefix=CACHE, spec=f"{PACKAGE}@{VERSION}", marker=INDEX)
+    if not INDEX.exists():
+        why = done.stderr.strip()[-500:] if done is not None else "index.json missing"
+        pytest.fail(f"npm install {PACKAGE}@{VERSION} failed: {why}")
 
 
 @functools.cache
