@@ -39,3 +39,13 @@ def zero_missing_error_points(
                 if count is not None:
                     out[errors].setdefault(stamp, 0.0)
     return out
+
+
+def zero_missing_error_grid(values: dict[str, list[float | None]]) -> None:
+    """The same rule over a history grid (backtests): per grid time, in place."""
+    for errors, requests in PAIRS:
+        if requests in values and errors in values:
+            values[errors] = [
+                0.0 if e is None and r is not None else e
+                for e, r in zip(values[errors], values[requests], strict=True)
+            ]

@@ -28,8 +28,9 @@ from watchdog.policy.secrets import resolve_secret
 from watchdog.resilience import ErrorKind
 from watchdog.sources.base import AnyCheck, SampleContext
 from watchdog.sources.cache import QueryCache
+from watchdog.sources.counts import zero_missing_error_grid
 from watchdog.sources.fetch import Fetched, FetchLoop, combine, finite, role_queries
-from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid, zero_missing_errors
+from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid
 from watchdog.sources.ratelimit import RateLimiter, header_float
 from watchdog.sources.series import Series, buckets, error_rate_pairs, window_value
 from watchdog.telemetry import Metrics
@@ -175,7 +176,7 @@ class DatadogSource:
                     return RangeValues(grid=grid, error=fetched.error, kind=fetched.kind)
                 got += read_grid(fetched.series, grid=part, how=how)
             values[role] = got
-        zero_missing_errors(values)
+        zero_missing_error_grid(values)
         return RangeValues(grid=grid, values=values)
 
     async def aclose(self) -> None:

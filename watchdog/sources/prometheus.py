@@ -19,10 +19,9 @@ from watchdog.policy.connections import PrometheusSourceConfig
 from watchdog.policy.secrets import expand_env, resolve_secret
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext
-from watchdog.sources.counts import zero_missing_error_points, zero_missing_errors
+from watchdog.sources.counts import zero_missing_error_grid, zero_missing_error_points, zero_missing_errors
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.sources.ranges import Grid, RangeValues
-from watchdog.sources.ranges import zero_missing_errors as zero_missing_range_errors
 from watchdog.telemetry import Metrics
 from watchdog.templating import Context, TemplateError, render
 
@@ -140,7 +139,7 @@ class PrometheusSource:
                     prefix = f"{role}: " if len(roles) > 1 else ""
                     return RangeValues(grid=grid, error=redact(prefix + str(exc)), kind=exc.kind)
             values[role] = [points.get(round(t, 3)) for t in grid.times]
-        zero_missing_range_errors(values)
+        zero_missing_error_grid(values)
         return RangeValues(grid=grid, values=values)
 
     async def aclose(self) -> None:

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from watchdog.sources.base import AnyCheck, SampleContext
-from watchdog.sources.counts import PAIRS
 from watchdog.sources.fetch import Fetched
 from watchdog.sources.ratelimit import RateLimiter
 from watchdog.sources.series import Reduce, Series, window_value
@@ -98,15 +97,3 @@ def grid_of(*, deployed_at: datetime, before: float, after: float, interval: flo
 def read_grid(series: Sequence[Series], *, grid: Grid, how: Reduce) -> list[float | None]:
     """For each grid time t, the value over [t - interval, t) of bucketed points (Datadog, Sentry)."""
     return [window_value(series, start=t - grid.interval, end=t, how=how) for t in grid.times]
-
-
-def zero_missing_errors(values: dict[str, list[float | None]]) -> None:
-    """Count metrics send no error point for an interval without errors: beside requests, that is zero.
-
-    The history twin of counts.zero_missing_errors (one sample), over the same role pairs."""
-    for errors, requests in PAIRS:
-        if requests in values and errors in values:
-            values[errors] = [
-                0.0 if e is None and r is not None else e
-                for e, r in zip(values[errors], values[requests], strict=True)
-            ]

@@ -23,8 +23,9 @@ from watchdog.policy.connections import SentrySourceConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.resilience import ErrorKind, retry_after, status_kind
 from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.counts import zero_missing_error_grid
 from watchdog.sources.fetch import Fetched, FetchLoop, combine, role_queries
-from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid, zero_missing_errors
+from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid
 from watchdog.sources.ratelimit import RateLimiter, header_float
 from watchdog.sources.sentry_query import (
     RELEASE_TERM,
@@ -197,7 +198,7 @@ class SentrySource:
                     return RangeValues(grid=grid, error=fetched.error, kind=fetched.kind)
                 got += read_grid(fetched.series, grid=part, how="sum")
             values[role] = got
-        zero_missing_errors(values)
+        zero_missing_error_grid(values)
         return RangeValues(grid=grid, values=values)
 
     async def _paged_stats(self, params: list[tuple[str, str]]) -> Fetched:
