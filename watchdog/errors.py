@@ -2,13 +2,23 @@
 
 WatchdogError
 ├── ConfigError        a settings, daemon or policy file is invalid (carries file:line problems)
+│   └── SelectorError  a scrape check's series selector cannot be parsed (sources/selector.py)
 ├── SourceError        a metric source could not answer (turned into inconclusive samples, never raised
 │                      through the engine)
 ├── TargetError        a deploy target refused or failed a rollback
 │   └── TransientTargetError   worth retrying: connection error, 5xx, 429
+│       └── RetryAfter         the server said how long to wait (targets/retry.py)
+├── NotifyError        a notification was not delivered; `retryable` says if a retry helps (notify/base.py)
 ├── StoreError         the state store failed or a row is missing
-│   └── NotFound       no such row
-└── IntakeError        an inbound webhook is refused (carries an HTTP status and a code)
+│   ├── NotFound       no such row
+│   ├── Conflict       another write already made this one (store/outbox_repo.py)
+│   └── StoreUnavailable   a write refused before it started: the store cannot keep it (store/health.py)
+├── Refused            the engine will not carry out an operator's action (carries the action and the reason;
+│                      no HTTP status: api/errors.py answers it with 409)
+├── IntakeError        a request to the API is refused (carries an HTTP status and a code); raised by intake/
+│                      and api/ only
+├── PortBusy           a listening port cannot be bound (cli/ports.py)
+└── Failure            a CLI command failed; carries its exit code (cli/client.py)
 """
 
 from __future__ import annotations
@@ -65,6 +75,20 @@ class StoreError(WatchdogError):
 
 class NotFound(StoreError):
     pass
+
+
+class Refused(WatchdogError):
+    """An operator action the engine refuses: `action` is rollback, promote or cancel; `reason` says why."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        self.action = action
+        self.reason = reason
+        super().__init__(f"{action} refused: {reason}")
+
+    @property
+    def code(self) -> str:
+        """The refusal's short code, kept on operator requests and in API answers (rollback_refused, ...)."""
+        return f"{self.action}_refused"
 
 
 class IntakeError(WatchdogError):

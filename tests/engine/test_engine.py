@@ -272,7 +272,7 @@ async def test_crash_before_the_call_calls_the_target_once(tmp_path: Path, targe
 async def test_operator_promote_cancel_and_manual_rollback(tmp_path: Path, target: RecordingTarget) -> None:
     import pytest
 
-    from watchdog.errors import IntakeError
+    from watchdog.errors import Refused
 
     h = build(tmp_path, policy=POLICY, script=combined, target=target)
     first = h.deploy("1.0.0")
@@ -284,14 +284,14 @@ async def test_operator_promote_cancel_and_manual_rollback(tmp_path: Path, targe
     await h.run_for(10)
     cancelled = await h.engine.cancel(second, by="bob")
     assert cancelled.state == "cancelled"
-    with pytest.raises(IntakeError):
+    with pytest.raises(Refused):
         await h.engine.cancel(second, by="bob")
     third = h.deploy("1.0.2")
     await h.run_for(10)
     row = await h.engine.request_rollback(third, by="carol", reason="customers report errors")
     await h.engine.settle()
     assert row.trigger == "manual" and [c.artifact for c in target.calls] == ["reg/app@sha256:1.0.0"]
-    with pytest.raises(IntakeError):
+    with pytest.raises(Refused):
         await h.engine.request_rollback(third, by="carol", reason="again")
 
 
@@ -376,7 +376,7 @@ async def test_notifications_follow_the_lifecycle_without_blocking_it(
         bad = h.deploy("1.1.0-bad")
         await h.run_for(50)
         assert h.state(bad).state == "rolled_back"
-        await h.engine.outputs.drain(timeout=5)
+        await h.engine.announcer.drain(timeout=5)
         payloads = [json.loads(r.body)["data"] for r in rx.requests]
         events = [(p["event"], p["version"]) for p in payloads]
     delivered = [e for e in events if e[1] == "1.1.0-bad"]

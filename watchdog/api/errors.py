@@ -1,6 +1,7 @@
 """Every refusal the API makes has one body: `{"error": code, "detail": words}`, FastAPI's own 422 too.
 
-Handlers for IntakeError (also raised by the engine for refused operator actions), NotFound and HTTP errors.
+Handlers for IntakeError (API refusals), Refused (the engine's refused operator actions, a 409), NotFound,
+StoreError and HTTP errors: the only place a domain error becomes an HTTP status.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from watchdog.api.views import ErrorBody
-from watchdog.errors import IntakeError, NotFound, StoreError
+from watchdog.errors import IntakeError, NotFound, Refused, StoreError
 from watchdog.intake.refusals import describe
 from watchdog.store.health import RETRY_AFTER_S, StoreUnavailable
 
@@ -43,13 +44,18 @@ def error(status: int, code: str, detail: str) -> JSONResponse:
 
 
 def refuse(status: int, code: str, detail: str) -> IntakeError:
-    """The API's refusals reuse IntakeError: the engine raises it for refused operator actions too."""
+    """An API refusal with its HTTP status; the engine never raises these (it raises Refused)."""
     return IntakeError(status, code, detail)
 
 
 async def _intake_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IntakeError)
     return error(exc.status, exc.code, exc.detail)
+
+
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refused)
+    return error(409, exc.code, exc.reason)
 
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
@@ -83,6 +89,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(IntakeError, _intake_error)
+    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(RequestValidationError, _validation)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import errno
 import socket
 
+from watchdog.errors import WatchdogError
 
-class PortBusy(Exception):
+
+class PortBusy(WatchdogError):
     """The port cannot be bound; the message is the one line the operator sees."""
 
 

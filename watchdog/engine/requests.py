@@ -13,7 +13,7 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watchdog.clock import Clock
-from watchdog.errors import IntakeError, NotFound, StoreError
+from watchdog.errors import NotFound, Refused, StoreError
 from watchdog.redact import redact
 from watchdog.store import Store
 from watchdog.store.records import OperatorRequestRow, RollbackRow, VerificationRow
@@ -146,8 +146,8 @@ class Requests:
                 await self._finish(row, "done", f"promoted: {v.artifact} is stable in this environment")
             else:
                 await self._finish(row, "failed", f"unknown request kind {row.kind!r}", error="unknown_kind")
-        except IntakeError as exc:
-            await self._finish(row, "refused", exc.detail, error=exc.code)
+        except Refused as exc:
+            await self._finish(row, "refused", exc.reason, error=exc.code)
         except NotFound as exc:
             await self._finish(row, "failed", str(exc), error="not_found")
 
