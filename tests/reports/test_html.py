@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.reports import builders
 from watchdog.reports.html import markdown_to_html
-from watchdog.reports.stub import write_report
+from watchdog.reports.postmortem import write_report
 
 
 def test_charts_inline_and_tables(tmp_path: Path) -> None:

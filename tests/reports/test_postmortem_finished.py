@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.reports import builders
 from watchdog.reports.impact import estimate
-from watchdog.reports.stub import render_markdown, write_report
+from watchdog.reports.postmortem import render_markdown, write_report
 from watchdog.reports.timeline import timeline
 
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from watchdog import faults
 from watchdog.clock import Clock
 from watchdog.engine import consequences as C
-from watchdog.engine.outputs import Outputs
+from watchdog.engine.announcer import Announcer
 from watchdog.engine.rollback import Rollbacks
 from watchdog.notify.base import NotifyError
 from watchdog.notify.message import Notification
@@ -39,7 +39,7 @@ class Worker:
         *,
         store: Store,
         rollbacks: Rollbacks,
-        outputs: Outputs,
+        announcer: Announcer,
         clock: Clock,
         metrics: Metrics,
         owner: str,
@@ -48,7 +48,7 @@ class Worker:
     ) -> None:
         self.store = store
         self.rollbacks = rollbacks
-        self.outputs = outputs
+        self.announcer = announcer
         self.clock = clock
         self.metrics = metrics
         self.owner = owner
@@ -220,7 +220,7 @@ class Worker:
         """The report now; each message as its own durable `notify` action whose id the receiver sees."""
         event = str(action.payload.get("event", ""))
         follow_ups: list[ActionSpec] = []
-        for name, notification in await self.outputs.announce(action.deployment_id, event=event):
+        for name, notification in await self.announcer.announce(action.deployment_id, event=event):
             key = action_id()
             keyed = replace(notification, extra={**notification.extra, "idempotency_key": key})
             follow_ups.append(
@@ -241,7 +241,7 @@ class Worker:
 
     async def _notify(self, action: ActionRow) -> None:
         name = str(action.payload.get("notifier", ""))
-        notifier = self.outputs.dispatcher.notifiers.get(name)
+        notifier = self.announcer.dispatcher.notifiers.get(name)
         now = self.clock.now()
         if notifier is None:
             await self._give_up(action, f"notifier {name!r} is no longer configured")

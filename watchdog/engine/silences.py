@@ -150,7 +150,7 @@ def schedule(engine: Engine, sched: AsyncIOScheduler) -> SilenceKeeper:
     """What Engine.start calls: a job keeping silences, as often as the quickest alertmanager asks."""
     keeper = SilenceKeeper(
         store=engine.store,
-        notifiers=engine.outputs.dispatcher.notifiers,
+        notifiers=engine.announcer.dispatcher.notifiers,
         clock=engine.clock,
         owner=engine.owner,
     )

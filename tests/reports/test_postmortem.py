@@ -16,7 +16,7 @@ from tests.conftest import KNOWN_SECRET
 from tests.reports import builders
 from watchdog.redact import REDACTOR
 from watchdog.reports.model import ReportInput
-from watchdog.reports.stub import MARKER, report_path, write_report
+from watchdog.reports.postmortem import MARKER, report_path, write_report
 
 GOLDEN = Path(__file__).parent / "golden"
 

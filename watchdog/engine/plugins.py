@@ -1,4 +1,4 @@
-"""The named connections of the daemon file (sources, targets, notifiers), built and kept current on reload.
+"""The live plug-ins the daemon file names (sources, targets, notifiers), built and kept current on reload.
 
 Entries whose config did not change keep their object (and its state, such as scrape counters); a missing
 secret degrades a source to an inconclusive stand-in and leaves a notifier out, with a warning.
@@ -43,19 +43,6 @@ def build_available_sources(daemon: DaemonConfig, *, metrics: Metrics) -> dict[s
     return sources
 
 
-def build_available_notifiers(daemon: DaemonConfig) -> dict[str, Notifier]:
-    """Every configured notifier whose secret is there; the others are left out with a warning."""
-    from watchdog.notify.registry import NOTIFIERS
-
-    out: dict[str, Notifier] = {}
-    for name, cfg in daemon.notifiers.items():
-        try:
-            out[name] = NOTIFIERS[cfg.type](name, cfg, None)
-        except ConfigError as exc:
-            log.warning("notifier %s is unavailable: %s", name, exc)
-    return out
-
-
 def _source_or_standin(name: str, config: Any, *, metrics: Metrics) -> Source:
     from watchdog.sources.registry import build_source
     from watchdog.sources.unavailable import UnavailableSource
@@ -77,6 +64,7 @@ def refresh(
     metrics: Metrics,
 ) -> list[Source]:
     """Brings the three mappings in line with `new`, in place; returns the sources it replaced or removed."""
+    from watchdog.notify.registry import notifier_or_none
     from watchdog.sources.registry import HTTP
     from watchdog.targets.registry import build_target
 
@@ -88,18 +76,8 @@ def refresh(
         if name not in sources:
             sources[name] = _source_or_standin(name, config, metrics=metrics)
     _sync(targets, old=old.targets, new=new.targets, build=build_target)
-    _sync(notifiers, old=old.notifiers, new=new.notifiers, build=_notifier_or_none)
+    _sync(notifiers, old=old.notifiers, new=new.notifiers, build=notifier_or_none)
     return retired
-
-
-def _notifier_or_none(name: str, cfg: Any) -> Notifier | None:
-    from watchdog.notify.registry import NOTIFIERS
-
-    try:
-        return NOTIFIERS[cfg.type](name, cfg, None)
-    except ConfigError as exc:
-        log.warning("notifier %s is unavailable: %s", name, exc)
-        return None
 
 
 def _sync(

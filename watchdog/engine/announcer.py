@@ -20,7 +20,7 @@ from watchdog.policy.connections import NotifyEvent
 from watchdog.policy.reload import PolicyHolder
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.reports.model import ReportInput
-from watchdog.reports.stub import write_report
+from watchdog.reports.postmortem import write_report
 from watchdog.reports.summary import check_lines, summary_sentence
 from watchdog.store import Store
 from watchdog.store.records import DeploymentDetail
@@ -37,7 +37,7 @@ REPORTED = {
 }
 
 
-class Outputs:
+class Announcer:
     def __init__(
         self,
         *,

@@ -32,7 +32,7 @@ async def test_a_changed_daemon_file_rebuilds_only_what_changed(
     assert isinstance(sources["m"], ScrapeSource) and isinstance(sources["extra"], ScrapeSource)
     assert sources["http"] is kept_http
     assert h.engine.rollbacks.targets["t"] is kept_target  # unchanged target: same object
-    assert "hook" in h.engine.outputs.dispatcher.notifiers
+    assert "hook" in h.engine.announcer.dispatcher.notifiers
     # The verifier samples through the same mapping, so new verifications use the new sources at once.
     assert h.engine.verifier.sources is sources
 
