@@ -166,7 +166,7 @@ async def run_size(n: int, *, interval: int, measure: float, settle: float, port
                 continue
             taken += 1
             # Late against when the daemon meant to take it: k x interval plus this verification's offset.
-            offset = sample_offset(vid, interval_s, share=settings.sample_jitter)
+            offset = sample_offset(vid, interval_s, share=settings.engine.sample_jitter)
             due = starts_at + timedelta(seconds=k * interval_s + offset)
             lags.append((taken_at - due).total_seconds())
         runtime.store.close()

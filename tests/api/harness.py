@@ -1,6 +1,6 @@
 """A Runtime on a real SQLite store in a tmp dir, real policies from a small config dir, and a clock.
 
-The real Engine when its plug-ins import; otherwise RecordingEngine (wake/request_rollback/promote).
+RecordingEngine (wake/request_rollback/promote) by default; or the runtime `watchdog serve` builds.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import yaml
 from tests.conftest import KNOWN_SECRET, watch
 from watchdog.clock import Clock, FakeClock
 from watchdog.engine.requests import Requests
-from watchdog.engine.runtime import Runtime
-from watchdog.errors import IntakeError
+from watchdog.engine.runtime import Runtime, build_runtime
+from watchdog.errors import Refused
 from watchdog.intake.signatures import sign_github, sign_standard
 from watchdog.policy.reload import PolicyHolder
 from watchdog.settings import Settings
@@ -91,7 +91,7 @@ class RecordingEngine:
     async def request_rollback(self, deployment_id: str, *, by: str, reason: str) -> RollbackRow:
         self.calls.append(("rollback", deployment_id))
         d = self.store.get_deployment(deployment_id)
-        raise IntakeError(409, "rollback_refused", f"test double: no rollback of {d.id}")
+        raise Refused("rollback", f"test double: no rollback of {d.id}")
 
     async def promote(self, deployment_id: str, *, by: str) -> VerificationRow:
         self.calls.append(("promote", deployment_id))
@@ -117,41 +117,14 @@ class RecordingTarget:
         return RollbackResult(ok=True, detail=f"set to {req.artifact}")
 
 
-def real_engine(
-    *, settings: Settings, store: Store, holder: PolicyHolder, clock: Clock, metrics: Metrics
-) -> Any:
-    """The lead's Engine with no sources and a recording target; None while a plug-in is missing."""
-    try:
-        from watchdog.engine.engine import Engine
-        from watchdog.engine.outputs import Outputs
-        from watchdog.notify.dispatcher import Dispatcher
-    except ImportError:
-        return None
-    outputs = Outputs(
-        store=store,
-        policies=holder,
-        clock=clock,
-        dispatcher=Dispatcher({}, metrics=metrics),
-        reports_dir=settings.resolved_reports_dir,
-    )
-    return Engine(
-        store=store,
-        policies=holder,
-        sources={},
-        targets={"t": RecordingTarget()},
-        clock=clock,
-        metrics=metrics,
-        settings=settings,
-        outputs=outputs,
-    )
-
-
 def make_runtime(
     root: Path, *, clock: Clock | None = None, engine: str = "double", **overrides: Any
 ) -> Runtime:
-    """engine: "double" (RecordingEngine) or "real" (None-safe: falls back to the double)."""
+    """engine: "double" (RecordingEngine) or "real" (what `watchdog serve` builds; target t records)."""
+    written = write_config(root)
     values: dict[str, Any] = {
         "data_dir": root,
+        "config_dir": written,
         "webhook_secret": WEBHOOK_SECRET,
         "github_webhook_secret": GITHUB_SECRET,
         "gitlab_webhook_token": GITLAB_TOKEN,
@@ -164,15 +137,15 @@ def make_runtime(
     settings = Settings(**values)
     store = Store(f"sqlite:///{root / 'watchdog.db'}")
     store.upgrade()
-    holder = PolicyHolder(write_config(root))
     clock = clock or FakeClock(T0)
-    metrics = Metrics()
-    eng: Any = None
     if engine == "real":
-        eng = real_engine(settings=settings, store=store, holder=holder, clock=clock, metrics=metrics)
-    if eng is None:
-        eng = RecordingEngine(store=store, clock=clock)
-    return Runtime(settings=settings, store=store, policies=holder, clock=clock, metrics=metrics, engine=eng)
+        real = settings.replace(config_dir=written)
+        return build_runtime(real, clock=clock, store=store, targets={"t": RecordingTarget()})
+    holder = PolicyHolder(written)
+    eng = RecordingEngine(store=store, clock=clock)
+    return Runtime(
+        settings=settings, store=store, policies=holder, clock=clock, metrics=Metrics(), engine=eng
+    )
 
 
 def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:

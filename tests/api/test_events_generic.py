@@ -184,7 +184,7 @@ async def test_field_paths_in_the_detail(client: httpx.AsyncClient) -> None:
 
 async def test_oversized_by_content_length_and_by_bytes(client: httpx.AsyncClient, runtime: Runtime) -> None:
     before = snapshot(runtime.store)
-    limit = runtime.settings.max_body_bytes
+    limit = runtime.settings.intake.max_body_bytes
     big = dumps(event(changelog_url="x" * (limit + 10)))
     resp = await client.post("/v1/events", content=big, headers=generic_headers(big, msg_id="m", at=T0))
     assert (resp.status_code, resp.json()["error"]) == (413, "payload_too_large")

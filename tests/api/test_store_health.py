@@ -18,7 +18,7 @@ AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def db_file(runtime: Runtime) -> Path:
-    return Path(runtime.settings.data_dir) / "watchdog.db"
+    return Path(runtime.settings.files.data_dir) / "watchdog.db"
 
 
 async def post(client: httpx.AsyncClient, msg_id: str) -> httpx.Response:

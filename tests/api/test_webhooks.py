@@ -73,7 +73,7 @@ async def test_webhook_route(
             "unsupported_media_type",
         ),
     ]
-    big = b" " * (runtime.settings.max_body_bytes + 1) + body
+    big = b" " * (runtime.settings.intake.max_body_bytes + 1) + body
     refused.append((await client.post(url, content=big, headers=good(big)), 413, "payload_too_large"))
     for resp, status, code in refused:
         assert (resp.status_code, resp.json()["error"]) == (status, code), resp.text

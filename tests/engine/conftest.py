@@ -18,10 +18,8 @@ import yaml
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.clock import FakeClock
 from watchdog.engine.engine import Engine
-from watchdog.engine.outputs import Outputs
+from watchdog.engine.runtime import build_runtime
 from watchdog.events import DeployEvent
-from watchdog.notify.dispatcher import Dispatcher
-from watchdog.notify.registry import build_notifiers
 from watchdog.policy.reload import PolicyHolder
 from watchdog.settings import Settings
 from watchdog.sources.base import AnyCheck, SampleContext
@@ -31,7 +29,6 @@ from watchdog.store.base import new_id
 from watchdog.store.outbox_repo import InsertRollback, SetState
 from watchdog.store.records import VerificationRow
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
-from watchdog.telemetry import Metrics
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -232,29 +229,20 @@ def build(
     store = engine_store or Store(f"sqlite:///{tmp_path / 'wd.db'}")
     store.upgrade()
     clock = clock or FakeClock(T0)
-    holder = PolicyHolder(config)
-    metrics = Metrics()
     # No sample jitter: the fake clock steps to exact k x interval instants.
-    settings = Settings(data_dir=tmp_path, instance_id=owner, lease_seconds=30, sample_jitter=0)
-    reports = tmp_path / "reports"
-    outputs = Outputs(
-        store=store,
-        policies=holder,
-        clock=clock,
-        dispatcher=Dispatcher(build_notifiers(holder.current.daemon), metrics=metrics, base_delay=0.01),
-        reports_dir=reports,
+    settings = Settings(
+        data_dir=tmp_path, config_dir=config, instance_id=owner, lease_seconds=30, sample_jitter=0
     )
-    sources = {"http": ScriptedSource("http", script), "m": ScriptedSource("m", script, baseline=baseline)}
-    engine = Engine(
+    # The runtime `watchdog serve` builds, with the outside world replaced: scripted sources, the target.
+    runtime = build_runtime(
+        settings,
+        clock=clock,
         store=store,
-        policies=holder,
-        sources=sources,
+        sources={"http": ScriptedSource("http", script), "m": ScriptedSource("m", script, baseline=baseline)},
         targets={"t": target},
-        clock=clock,
-        metrics=metrics,
-        settings=settings,
-        outputs=outputs,
+        notify_retry_delay=0.01,
     )
+    engine, holder, reports = runtime.engine, runtime.policies, settings.resolved_reports_dir
     return Harness(engine=engine, store=store, clock=clock, target=target, holder=holder, reports=reports)
 
 

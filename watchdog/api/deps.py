@@ -39,7 +39,7 @@ def require_admin(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     """Who is acting, for transitions and freezes: `admin-api` (the token names no person)."""
-    token = runtime.settings.admin_token
+    token = runtime.settings.secrets.admin_token
     if token is None:
         raise refuse(403, "forbidden", "admin API disabled: set WATCHDOG_ADMIN_TOKEN")
     if credentials is None or not credentials.credentials:
@@ -85,7 +85,7 @@ class ReadGuard:
         settings = self.runtime.settings
         if (
             scope["type"] != "http"
-            or settings.read_token is None
+            or settings.secrets.read_token is None
             or scope["method"] not in ("GET", "HEAD")
             or scope["path"] in OPEN_READS
         ):
@@ -93,7 +93,11 @@ class ReadGuard:
             return
         header = dict(scope.get("headers") or ()).get(b"authorization", b"").decode("latin-1")
         given = presented_token(header)
-        allowed = [t.get_secret_value() for t in (settings.read_token, settings.admin_token) if t is not None]
+        allowed = [
+            t.get_secret_value()
+            for t in (settings.secrets.read_token, settings.secrets.admin_token)
+            if t is not None
+        ]
         # Every candidate is compared, so timing says nothing about which one (if any) matched.
         matched = False
         for token in allowed:

@@ -99,7 +99,7 @@ async def _ask(
         kind=kind,
         reason=reason,
         requested_by=by,
-        received_by=runtime.settings.instance_id,
+        received_by=runtime.settings.engine.instance_id,
         now=runtime.clock.now(),
     )
     worker = getattr(runtime.engine, "requests", None)

@@ -80,7 +80,7 @@ async def start_backtest(
     settings = runtime.settings
     try:
         await in_thread(
-            load_policy, config=settings.config_dir, service=body.service, environment=body.environment
+            load_policy, config=settings.files.config_dir, service=body.service, environment=body.environment
         )
     except ConfigError as exc:
         raise refuse(422, "invalid_request", exc.problems[0].message) from None

@@ -34,7 +34,7 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _secret(runtime: Runtime, source: str) -> str | None:
-    s = runtime.settings
+    s = runtime.settings.secrets
     value = {
         "generic": s.webhook_secret,
         "github": s.github_webhook_secret,
@@ -108,7 +108,7 @@ async def receive(source: str, request: Request, runtime: Runtime) -> JSONRespon
     store = runtime.store
     try:
         # Header-only checks first: nothing is read from an oversized or non-JSON request.
-        limit = runtime.settings.max_body_bytes
+        limit = runtime.settings.intake.max_body_bytes
         check_content_length(request.headers.get("content-length"), limit=limit)
         check_content_type(request.headers.get("content-type"))
         body = await read_body(request, limit=limit)

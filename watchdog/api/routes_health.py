@@ -58,7 +58,9 @@ async def healthz() -> Health:
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     reasons: list[str] = []
     # The daemon's probe keeps this fresh every tick; only a stale finding (no probe running) costs a query.
-    problem = await in_thread(runtime.store.health.current, max_age=2 * runtime.settings.tick_seconds + 1)
+    problem = await in_thread(
+        runtime.store.health.current, max_age=2 * runtime.settings.engine.tick_seconds + 1
+    )
     if problem is not None:
         reasons.append(problem)
     # A PolicyHolder always holds the last valid set; one with no services can verify nothing.

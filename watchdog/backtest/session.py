@@ -49,7 +49,7 @@ async def gather_history(
     """Loads the policy and the deploys, fetches each deploy's history; raises ConfigError on bad input."""
     now = now or datetime.now(UTC)
     _set, policy = load_policy(
-        config=settings.config_dir, service=service, environment=environment, candidate=candidate
+        config=settings.files.config_dir, service=service, environment=environment, candidate=candidate
     )
     given = deploys is not None or deploys_file is not None
     store = _open_store(settings, required=not given)
@@ -97,7 +97,11 @@ def _deploys(
 def _open_store(settings: Settings, *, required: bool) -> Store | None:
     """The daemon's store, read only here; with a deploys file it is optional (it adds recorded verdicts)."""
     url = settings.resolved_database_url
-    if not required and settings.database_url is None and not (settings.data_dir / "watchdog.db").exists():
+    if (
+        not required
+        and settings.store.database_url is None
+        and not (settings.files.data_dir / "watchdog.db").exists()
+    ):
         return None
     try:
         store = Store(url)

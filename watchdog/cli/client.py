@@ -12,17 +12,23 @@ import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from watchdog.cli import listing
 from watchdog.cli.wait import add_wait_flags, read_headers, run_wait
+from watchdog.errors import WatchdogError
+
+if TYPE_CHECKING:
+    from watchdog.settings import Settings
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-class Failure(Exception):
+class Failure(WatchdogError):
+    """A command that cannot do what it was asked; `code` is its exit status."""
+
     def __init__(self, message: str, *, code: int) -> None:
         super().__init__(message)
         self.code = code
@@ -58,7 +64,7 @@ def _call(
     )
 
 
-def _settings() -> Any:
+def _settings() -> Settings:
     from watchdog.settings import load_settings  # lazy: only the commands that sign or authenticate need it
 
     return load_settings()
@@ -73,8 +79,8 @@ def notify(args: argparse.Namespace) -> int:
 
     waiting = bool(getattr(args, "wait", False))
     settings = _settings()
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    demo_file = settings.data_dir / "webhook.secret"
+    secret = settings.secrets.webhook_secret.get_secret_value() if settings.secrets.webhook_secret else None
+    demo_file = settings.files.data_dir / "webhook.secret"
     if secret is None and demo_file.exists():
         # `watchdog serve --demo` keeps its generated secret there, so the walkthrough needs no set-up.
         secret = demo_file.read_text().strip()
@@ -156,7 +162,7 @@ def history(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    token = _settings().admin_token
+    token = _settings().secrets.admin_token
     if token is None:
         raise Failure("WATCHDOG_ADMIN_TOKEN is not set: the admin API needs it", code=2)
     answer = _call(

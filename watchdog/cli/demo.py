@@ -39,7 +39,7 @@ def _where(args: argparse.Namespace) -> None:
     """Fills the demo's and the daemon's URLs from what a running `serve --demo` wrote in the data dir."""
     from watchdog.demo.config import DemoState
 
-    state = DemoState.read(client._settings().data_dir)
+    state = DemoState.read(client._settings().files.data_dir)
     if args.demo_url is None:
         args.demo_url = state.demo_url if state else DEMO_URL
     if state is not None and args.url == client.DEFAULT_URL and "WATCHDOG_URL" not in os.environ:

@@ -37,9 +37,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _demo_secret(settings: Settings) -> Settings:
     """The demo needs a webhook secret; one is made once and kept in the data dir (never in a config file)."""
-    if settings.webhook_secret is not None:
+    if settings.secrets.webhook_secret is not None:
         return settings
-    path = settings.data_dir / "webhook.secret"
+    path = settings.files.data_dir / "webhook.secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
@@ -55,7 +55,7 @@ def _demo_secret(settings: Settings) -> Settings:
     log.info("demo: webhook secret kept in %s (watchdog notify reads it from there)", path)
     from pydantic import SecretStr
 
-    settings = settings.model_copy(update={"webhook_secret": SecretStr(raw)})
+    settings = settings.replace(webhook_secret=SecretStr(raw))
     settings.register_secrets()
     return settings
 
@@ -64,10 +64,10 @@ def _demo_config(settings: Settings, *, demo_port: int) -> Settings:
     """The example config names the demo on 8081; on another port the daemon runs a generated copy."""
     from watchdog.demo.config import demo_config_dir
 
-    config_dir = demo_config_dir(settings.config_dir, port=demo_port, data_dir=settings.data_dir)
-    if config_dir != settings.config_dir:
+    config_dir = demo_config_dir(settings.files.config_dir, port=demo_port, data_dir=settings.files.data_dir)
+    if config_dir != settings.files.config_dir:
         log.info("demo: on port %d the daemon runs %s (config with the demo's port)", demo_port, config_dir)
-        settings = settings.model_copy(update={"config_dir": config_dir})
+        settings = settings.replace(config_dir=config_dir)
     return settings
 
 
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from watchdog.errors import ConfigError
     from watchdog.telemetry import setup_logging
 
-    setup_logging(level=settings.log_level, fmt=settings.log_format)
+    setup_logging(level=settings.telemetry.log_level, fmt=settings.telemetry.log_format)
     from watchdog.cli.ports import PortBusy
 
     if args.demo:
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         settings = _demo_config(settings, demo_port=args.demo_port)
     from watchdog.settings import weak_secrets
 
-    weak = weak_secrets(settings)
+    weak = weak_secrets(settings.secrets)
     if weak:
         for words in weak:
             print(words)
@@ -149,14 +149,19 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
     from watchdog.errortracking import setup_sentry
 
     setup_sentry(
-        dsn=settings.sentry_dsn.get_secret_value() if settings.sentry_dsn else None,
-        environment=settings.environment,
+        dsn=settings.telemetry.sentry_dsn.get_secret_value() if settings.telemetry.sentry_dsn else None,
+        environment=settings.telemetry.environment,
         release=f"deploy-watchdog@{__version__}",
     )
     from watchdog.cli.ports import bind, busy
 
     # Both ports are taken before anything starts or says "listening": a busy port is one line and exit 1.
-    sock = bind(settings.host, settings.port, what="the daemon", hint="stop what holds it or pass --port")
+    sock = bind(
+        settings.listener.host,
+        settings.listener.port,
+        what="the daemon",
+        hint="stop what holds it or pass --port",
+    )
     demo_app = None
     if demo:
         from watchdog.demo.app import DemoApp
@@ -169,12 +174,14 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
             hint = "pass --demo-port"
             raise busy(exc, host=DEMO_HOST, port=demo_port, what="the demo", hint=hint) from None
         log.info("demo: service 'demo' runs 1.0.0 on %s (healthz, metrics, POST /deploy)", demo_app.url)
-        DemoState(daemon_url=f"http://{settings.host}:{settings.port}", demo_url=demo_app.url).write(
-            settings.data_dir
-        )
+        DemoState(
+            daemon_url=f"http://{settings.listener.host}:{settings.listener.port}", demo_url=demo_app.url
+        ).write(settings.files.data_dir)
     runtime = build_runtime(settings)
     app = create_app(runtime)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, lifespan="off")
+    config = uvicorn.Config(
+        app, host=settings.listener.host, port=settings.listener.port, log_config=None, lifespan="off"
+    )
     server = _draining_server(config)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -183,20 +190,20 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
     log.info(
         "watchdog %s listening on http://%s:%d (config %s, store %s, instance %s)",
         __version__,
-        settings.host,
-        settings.port,
-        settings.config_dir,
+        settings.listener.host,
+        settings.listener.port,
+        settings.files.config_dir,
         settings.resolved_database_url.split("@")[-1],
-        settings.instance_id,
+        settings.engine.instance_id,
     )
-    health = asyncio.create_task(runtime.store.health.run(interval=settings.tick_seconds))
+    health = asyncio.create_task(runtime.store.health.run(interval=settings.engine.tick_seconds))
     try:
         await server.serve(sockets=[sock])
     finally:
         # Side by side: operator requests and the engine each get their own drain time, not the sum.
         await asyncio.gather(runtime.engine.requests.stop(), runtime.engine.stop())
         health.cancel()
-        _release_leases(runtime.store, owner=settings.instance_id)
+        _release_leases(runtime.store, owner=settings.engine.instance_id)
         runtime.store.close()
         if demo_app is not None:
             demo_app.stop()

@@ -55,7 +55,7 @@ def read_headers() -> dict[str, str]:
     from watchdog.settings import load_settings  # lazy: only the commands that authenticate need it
 
     settings = load_settings()
-    token = settings.read_token or settings.admin_token
+    token = settings.secrets.read_token or settings.secrets.admin_token
     return {"authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
 
 

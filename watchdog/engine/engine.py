@@ -15,19 +15,19 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from watchdog.clock import Clock
 from watchdog.engine import consequences as C
 from watchdog.engine import silences
-from watchdog.engine.connections import close_later, refresh
+from watchdog.engine.announcer import Announcer
 from watchdog.engine.outbox import Worker
-from watchdog.engine.outputs import Outputs
+from watchdog.engine.plugins import close_later, refresh
 from watchdog.engine.requests import Requests
 from watchdog.engine.rollback import HOUR, Rollbacks
 from watchdog.engine.rollback_plan import decide
 from watchdog.engine.verifier import Verifier
-from watchdog.errors import IntakeError
+from watchdog.errors import Refused
 from watchdog.events import SAMPLING, State
 from watchdog.looplag import LoopLag
 from watchdog.policy.reload import PolicyHolder
 from watchdog.redact import redact
-from watchdog.settings import Settings
+from watchdog.settings import EngineSettings
 from watchdog.sources.base import Source
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
@@ -49,8 +49,8 @@ class Engine:
         targets: Mapping[str, Target],
         clock: Clock,
         metrics: Metrics,
-        settings: Settings,
-        outputs: Outputs,
+        settings: EngineSettings,
+        announcer: Announcer,
     ) -> None:
         self.store = store
         self.policies = policies
@@ -60,7 +60,7 @@ class Engine:
         self.clock = clock
         self.metrics = metrics
         self.settings = settings
-        self.outputs = outputs
+        self.announcer = announcer
         self.owner = settings.instance_id
         self.rollbacks = Rollbacks(
             store=store, targets=targets, sources=self.sources, clock=clock, metrics=metrics, owner=self.owner
@@ -76,7 +76,7 @@ class Engine:
         self.worker = Worker(
             store=store,
             rollbacks=self.rollbacks,
-            outputs=outputs,
+            announcer=announcer,
             clock=clock,
             metrics=metrics,
             owner=self.owner,
@@ -159,7 +159,7 @@ class Engine:
             await asyncio.to_thread(self.store.release_actions, owner=self.owner)
         except Exception:  # a store that is gone: the claims lapse after lease_seconds instead
             log.warning("could not release this instance's pending actions", exc_info=True)
-        await self.outputs.drain(timeout=timeout)
+        await self.announcer.drain(timeout=timeout)
         await self.looplag.stop()
 
     def _observe_lag(self, lag: float) -> None:
@@ -267,7 +267,7 @@ class Engine:
             new=after.daemon,
             sources=self.sources,
             targets=self.rollbacks.targets,
-            notifiers=self.outputs.dispatcher.notifiers,
+            notifiers=self.announcer.dispatcher.notifiers,
             metrics=self.metrics,
         )
         log.info("config/watchdog.yaml changed: sources, targets and notifiers follow it")
@@ -282,7 +282,7 @@ class Engine:
         """An operator's rollback: the same guard rails; intent, state and target call in one transaction."""
         v = await asyncio.to_thread(self.store.deploy_verification, deployment_id)
         if v.state in (State.ROLLING_BACK, State.ROLLED_BACK):
-            raise IntakeError(409, "rollback_refused", f"deployment is already {v.state}")
+            raise Refused("rollback", f"deployment is already {v.state}")
         why = f"{by} asked for a rollback: {reason}" if reason else f"{by} asked for a rollback"
         now = self.clock.now()
         facts = await asyncio.to_thread(self.store.rollback_facts, deployment_id, since=now - HOUR, now=now)
@@ -298,7 +298,7 @@ class Engine:
         if decided.refusal is not None:
             # Recorded, with nothing else changed: a deployment no one can roll back is not marked FAILED.
             await asyncio.to_thread(self.store.apply, effects=decided.effects[:1], follow_ups=[], now=now)
-            raise IntakeError(409, "rollback_refused", decided.refusal)
+            raise Refused("rollback", decided.refusal)
         effects: list[Effect] = []
         if v.state in SAMPLING:
             effects.append(SetState(v.id, State.FAILED.value, why, expect=tuple(s.value for s in SAMPLING)))
@@ -311,7 +311,7 @@ class Engine:
                 now=now,
             )
         except Conflict as exc:
-            raise IntakeError(409, "rollback_refused", str(exc)) from None
+            raise Refused("rollback", str(exc)) from None
         self.verifier.forget(v.id)
         self.kick()
         return await asyncio.to_thread(self.store.get_rollback, str(decided.row["id"]))
@@ -336,9 +336,8 @@ class Engine:
                 self.store.apply, effects=[promoted, mark], follow_ups=[], now=self.clock.now()
             )
         except Conflict:
-            raise IntakeError(
-                409,
-                "promote_refused",
+            raise Refused(
+                "promote",
                 f"deployment is {v.state}; only a verification that is "
                 "running or ended without a rollback can be promoted",
             ) from None
@@ -356,8 +355,6 @@ class Engine:
             expect_states=[s.value for s in SAMPLING],
         )
         if not ok:
-            raise IntakeError(
-                409, "cancel_refused", f"deployment is {v.state}; only a running one can be cancelled"
-            )
+            raise Refused("cancel", f"deployment is {v.state}; only a running one can be cancelled")
         self.verifier.forget(v.id)
         return await asyncio.to_thread(self.store.get_verification, v.id)

@@ -18,6 +18,7 @@ from watchdog.telemetry import Metrics
 if TYPE_CHECKING:
     from watchdog.engine.engine import Engine
     from watchdog.sources.base import Source
+    from watchdog.targets.base import Target
 
 
 @dataclass
@@ -30,26 +31,49 @@ class Runtime:
     engine: Engine
 
 
-def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
-    """Opens the store (migrating when allowed), loads policies and builds the engine with its plug-ins."""
-    from watchdog.engine.connections import build_available_notifiers, build_available_sources
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    sources: Mapping[str, Source] | None = None,
+    targets: Mapping[str, Target] | None = None,
+    notify_retry_delay: float | None = None,
+) -> Runtime:
+    """Opens the store (migrating when allowed), loads policies and builds the engine with its plug-ins.
+
+    `watchdog serve` passes settings alone. Tests and benches pass the same settings plus what stands in for
+    the outside world: a fake clock, a shared store, sources or targets that replace the daemon file's entry
+    of the same name, a shorter notification retry delay. Everything else is built here, as in production.
+    """
+    from watchdog.engine.announcer import Announcer
     from watchdog.engine.engine import Engine
-    from watchdog.engine.outputs import Outputs
+    from watchdog.engine.plugins import build_available_sources
     from watchdog.notify.dispatcher import Dispatcher
+    from watchdog.notify.registry import available_notifiers
     from watchdog.targets.registry import build_targets
 
     clock = clock or SystemClock()
     metrics = Metrics()
-    store = Store(settings.resolved_database_url)
+    store = store or Store(settings.resolved_database_url)
     if settings.should_auto_migrate:
         store.upgrade()
-    policies = PolicyHolder(settings.config_dir)
+    policies = PolicyHolder(settings.files.config_dir)
     daemon = policies.current.daemon
-    sources = build_available_sources(daemon, metrics=metrics)
-    _refuse_missing_sources(policies, sources, store)
-    targets = build_targets(daemon)
-    dispatcher = Dispatcher(build_available_notifiers(daemon), metrics=metrics)
-    outputs = Outputs(
+    # A replaced entry is never built (no client of it is opened); the http prober opens its client lazily.
+    replaced = dict(sources or {})
+    kept = {name: config for name, config in daemon.sources.items() if name not in replaced}
+    built = build_available_sources(daemon.model_copy(update={"sources": kept}), metrics=metrics)
+    all_sources = {**built, **replaced}
+    _refuse_missing_sources(policies, all_sources, store)
+    all_targets = {**build_targets(daemon), **(targets or {})}
+    notifiers = available_notifiers(daemon)
+    dispatcher = (
+        Dispatcher(notifiers, metrics=metrics)
+        if notify_retry_delay is None
+        else Dispatcher(notifiers, metrics=metrics, base_delay=notify_retry_delay)
+    )
+    announcer = Announcer(
         store=store,
         policies=policies,
         clock=clock,
@@ -59,12 +83,12 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     engine = Engine(
         store=store,
         policies=policies,
-        sources=sources,
-        targets=targets,
+        sources=all_sources,
+        targets=all_targets,
         clock=clock,
         metrics=metrics,
-        settings=settings,
-        outputs=outputs,
+        settings=settings.engine,
+        announcer=announcer,
     )
     return Runtime(
         settings=settings, store=store, policies=policies, clock=clock, metrics=metrics, engine=engine

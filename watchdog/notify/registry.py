@@ -1,10 +1,11 @@
 """Builds the notifiers named in config/watchdog.yaml: a literal dict of types that fails loudly.
 
-Secrets are resolved here, once at start-up, so a missing variable stops the daemon instead of a 3 a.m. page.
+Secrets are resolved here at start-up and reload; the daemon leaves out one whose variable is missing, warns.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 
 from watchdog.errors import ConfigError
@@ -30,6 +31,8 @@ from watchdog.policy.connections import (
 from watchdog.policy.secrets import expand_env, resolve_secret
 
 Env = Mapping[str, str] | None
+
+log = logging.getLogger(__name__)
 
 
 def _slack(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
@@ -141,14 +144,34 @@ NOTIFIERS: dict[str, Callable[[str, NotifierConfig, Env], Notifier]] = {
 }
 
 
+def build_notifier(name: str, cfg: NotifierConfig, *, environ: Env = None) -> Notifier:
+    """One notifier; ConfigError when its type is unknown or a secret it needs is missing."""
+    factory = NOTIFIERS.get(cfg.type)
+    if factory is None:
+        raise ConfigError(
+            f"notifier {name}: unknown notifier type {cfg.type!r}; known: {', '.join(NOTIFIERS)}"
+        )
+    return factory(name, cfg, environ)
+
+
 def build_notifiers(daemon: DaemonConfig, *, environ: Mapping[str, str] | None = None) -> dict[str, Notifier]:
-    """One notifier per entry of `notifiers:`; `environ` defaults to the process environment."""
-    out: dict[str, Notifier] = {}
-    for name, cfg in daemon.notifiers.items():
-        factory = NOTIFIERS.get(cfg.type)
-        if factory is None:
-            raise ConfigError(
-                f"notifier {name}: unknown notifier type {cfg.type!r}; known: {', '.join(NOTIFIERS)}"
-            )
-        out[name] = factory(name, cfg, environ)
-    return out
+    """One notifier per entry of `notifiers:`, or ConfigError for the first that cannot be built."""
+    return {name: build_notifier(name, cfg, environ=environ) for name, cfg in daemon.notifiers.items()}
+
+
+def notifier_or_none(name: str, cfg: NotifierConfig, *, environ: Env = None) -> Notifier | None:
+    """The daemon's form: a notifier that cannot be built is left out with a warning, the others still send.
+
+    `watchdog check` names each one left out; a missing Slack token must not stop every verification.
+    """
+    try:
+        return build_notifier(name, cfg, environ=environ)
+    except ConfigError as exc:
+        log.warning("notifier %s is unavailable: %s", name, exc)
+        return None
+
+
+def available_notifiers(daemon: DaemonConfig, *, environ: Env = None) -> dict[str, Notifier]:
+    """Every configured notifier that can be built (what the daemon starts with)."""
+    built = {name: notifier_or_none(name, cfg, environ=environ) for name, cfg in daemon.notifiers.items()}
+    return {name: notifier for name, notifier in built.items() if notifier is not None}

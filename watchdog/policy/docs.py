@@ -15,7 +15,7 @@ from pydantic.fields import FieldInfo
 
 from watchdog.policy import checks, connections, gate, service
 from watchdog.policy.docs_types import FALLBACK_MEANINGS, default_text, type_text
-from watchdog.settings import Settings
+from watchdog.settings import GROUPS, Settings
 
 BEGIN = "<!-- BEGIN GENERATED REFERENCE: python -m watchdog.policy.docs --write docs/configuration.md -->"
 END = "<!-- END GENERATED REFERENCE -->"
@@ -65,7 +65,10 @@ def model_table(model: type[BaseModel], *, settings: bool = False) -> str:
         else "| key | type | default | meaning |"
     )
     rows = [head, "| --- | --- | --- | --- |"]
-    for name, field in model.model_fields.items():
+    fields = model.model_fields
+    if model is Settings:  # the groups' fields, each still its own flat WATCHDOG_<FIELD> variable
+        fields = {name: f for group in GROUPS.values() for name, f in group.model_fields.items()}
+    for name, field in fields.items():
         key = f"`WATCHDOG_{name.upper()}`" if settings else f"`{field.alias or name}`"
         default = "required" if field.is_required() else default_text(field, name=name)
         rows.append(
@@ -81,6 +84,15 @@ def _section(title: str, models: Sequence[tuple[type[BaseModel], str]]) -> list[
     return out
 
 
+def _settings_groups() -> list[str]:
+    out: list[str] = []
+    for group, model in GROUPS.items():
+        what = (model.__doc__ or "").strip().rstrip(".")
+        table = model_table(model, settings=True)
+        out += [f"#### {group}", "", f"{what} (`Settings.{group}`).", "", table, ""]
+    return out
+
+
 def render() -> str:
     """The generated reference: Settings, the service policy and the daemon file, one table per model."""
     lines = [
@@ -91,8 +103,7 @@ def render() -> str:
         "Process settings come from `WATCHDOG_*` environment variables, a `.env` file, or files in",
         "`$WATCHDOG_SECRETS_DIR` (one file per setting, such as a Kubernetes Secret mount).",
         "",
-        model_table(Settings, settings=True),
-        "",
+        *_settings_groups(),
         *_section("Service policy: config/services/<service>.yaml", _SERVICE),
         *_section("Daemon file: config/watchdog.yaml", _DAEMON),
         END,
