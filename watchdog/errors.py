@@ -2,7 +2,8 @@
 
 WatchdogError
 ├── ConfigError        a settings, daemon or policy file is invalid (carries file:line problems)
-│   └── SelectorError  a scrape check's series selector cannot be parsed (sources/selector.py)
+│   ├── SelectorError  a scrape check's series selector cannot be parsed (sources/selector.py)
+│   └── TemplateError  a template cannot be filled safely: unknown name, unsafe value (templating.py)
 ├── SourceError        a metric source could not answer (turned into inconclusive samples, never raised
 │                      through the engine)
 ├── TargetError        a deploy target refused or failed a rollback
@@ -12,7 +13,9 @@ WatchdogError
 ├── StoreError         the state store failed or a row is missing
 │   ├── NotFound       no such row
 │   ├── Conflict       another write already made this one (store/outbox_repo.py)
-│   └── StoreUnavailable   a write refused before it started: the store cannot keep it (store/health.py)
+│   ├── StoreUnavailable   a write refused before it started: the store cannot keep it (store/health.py)
+│   ├── AnsweredBefore     a batched event's delivery id was answered before (store/intake_repo.py)
+│   └── NotRolledBack      a review asked of a deployment no rollback acted on (store/stats_repo.py)
 ├── Refused            the engine will not carry out an operator's action (carries the action and the reason;
 │                      no HTTP status: api/errors.py answers it with 409)
 ├── IntakeError        a request to the API is refused (carries an HTTP status and a code); raised by intake/
