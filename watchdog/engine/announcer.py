@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -37,21 +37,13 @@ REPORTED = {
 }
 
 
+@dataclass(kw_only=True, eq=False)
 class Announcer:
-    def __init__(
-        self,
-        *,
-        store: Store,
-        policies: PolicyHolder,
-        clock: Clock,
-        dispatcher: Dispatcher,
-        reports_dir: Path,
-    ) -> None:
-        self.store = store
-        self.policies = policies
-        self.clock = clock
-        self.dispatcher = dispatcher
-        self.reports_dir = reports_dir
+    store: Store
+    policies: PolicyHolder
+    clock: Clock
+    dispatcher: Dispatcher
+    reports_dir: Path
 
     async def deployment_changed(self, deployment_id: str, *, event: NotifyEvent) -> None:
         """Rewrites the report and notifies at once, best effort (the engine itself goes through announce)."""

@@ -16,7 +16,8 @@ from watchdog.clock import Clock
 from watchdog.engine import consequences as C
 from watchdog.engine import silences
 from watchdog.engine.announcer import Announcer
-from watchdog.engine.outbox import Worker
+from watchdog.engine.background import start_soon
+from watchdog.engine.outbox import Worker, mark_artifact
 from watchdog.engine.plugins import close_later, refresh
 from watchdog.engine.requests import Requests
 from watchdog.engine.rollback import HOUR, Rollbacks
@@ -31,7 +32,7 @@ from watchdog.settings import EngineSettings
 from watchdog.sources.base import Source
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
-from watchdog.store.outbox_repo import Conflict, Effect, MarkArtifact, SetState
+from watchdog.store.outbox_repo import Conflict, Effect, SetState
 from watchdog.store.records import RollbackRow, VerificationRow
 from watchdog.targets.base import Target
 from watchdog.telemetry import Metrics
@@ -168,15 +169,8 @@ class Engine:
 
     def wake(self) -> None:
         """Runs a tick soon (after an accepted event) instead of waiting for the next interval."""
-        if self._stopping:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        task = loop.create_task(self.tick())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if not self._stopping:
+            start_soon(self._tasks, self.tick)
 
     async def tick(self) -> int:
         """Claims every due verification (in batches) and steps them concurrently."""
@@ -227,15 +221,8 @@ class Engine:
 
     def kick(self) -> None:
         """Starts on pending actions soon, off the tick (the tick never waits on a target or a notifier)."""
-        if self._stopping:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        task = loop.create_task(self.worker.run_once())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if not self._stopping:
+            start_soon(self._tasks, self.worker.run_once)
 
     async def settle(self, *, timeout: float = 30.0) -> None:
         """Waits until every pending action that is due has been carried out (tests use it)."""
@@ -272,9 +259,7 @@ class Engine:
         )
         log.info("config/watchdog.yaml changed: sources, targets and notifiers follow it")
         if retired:
-            task = asyncio.get_running_loop().create_task(close_later(retired))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            start_soon(self._tasks, lambda: close_later(retired))
 
     # ---- operators (admin API) ----
 
@@ -322,15 +307,7 @@ class Engine:
         allowed = tuple(s.value for s in (*SAMPLING, State.PASSED, State.INCONCLUSIVE, State.FAILED))
         # The state and the stable mark in one transaction: a crash between them cannot split them.
         promoted = SetState(v.id, State.PROMOTED.value, f"{by} promoted it", expect=allowed, required=True)
-        mark = MarkArtifact(
-            service=deployment.service,
-            environment=deployment.environment,
-            version=deployment.version,
-            artifact=deployment.artifact,
-            deployment_id=deployment.id,
-            status="stable",
-            reason=f"promoted by {by}",
-        )
+        mark = mark_artifact(deployment, status="stable", reason=f"promoted by {by}")
         try:
             await asyncio.to_thread(
                 self.store.apply, effects=[promoted, mark], follow_ups=[], now=self.clock.now()

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from watchdog import faults
 from watchdog.clock import Clock
 from watchdog.engine import consequences as C
 from watchdog.engine.announcer import Announcer
+from watchdog.engine.background import start_soon
 from watchdog.engine.rollback import Rollbacks
 from watchdog.notify.base import NotifyError
 from watchdog.notify.message import Notification
@@ -21,6 +22,7 @@ from watchdog.redact import redact
 from watchdog.store import Store
 from watchdog.store.actions import ActionRow, ActionSpec, action_id
 from watchdog.store.outbox_repo import MarkArtifact
+from watchdog.store.records import DeploymentRow
 from watchdog.telemetry import Metrics
 
 log = logging.getLogger(__name__)
@@ -33,33 +35,40 @@ _ACTS = frozenset({C.ROLLBACK, C.TARGET_CALL})
 _AFTER_ACTS = frozenset({C.ANNOUNCE, C.NOTIFY})
 
 
+def mark_artifact(dep: DeploymentRow, *, status: str, reason: str) -> MarkArtifact:
+    """The effect that marks the deployment's exact artifact stable or bad in its environment."""
+    return MarkArtifact(
+        service=dep.service,
+        environment=dep.environment,
+        version=dep.version,
+        artifact=dep.artifact,
+        deployment_id=dep.id,
+        status=status,
+        reason=reason,
+    )
+
+
+@dataclass(kw_only=True, eq=False)
 class Worker:
-    def __init__(
-        self,
-        *,
-        store: Store,
-        rollbacks: Rollbacks,
-        announcer: Announcer,
-        clock: Clock,
-        metrics: Metrics,
-        owner: str,
-        lease_s: float,
-        retry_base_s: float = 1.0,
-    ) -> None:
-        self.store = store
-        self.rollbacks = rollbacks
-        self.announcer = announcer
-        self.clock = clock
-        self.metrics = metrics
-        self.owner = owner
-        self.lease_s = lease_s
-        self.retry_base_s = retry_base_s
-        self._running: dict[str, asyncio.Task[None]] = {}
-        self._acting: dict[str, set[asyncio.Task[None]]] = {}  # deployment id -> its decide / call tasks
-        self._kicks: set[asyncio.Task[int]] = set()
-        self._lock = asyncio.Lock()
-        self._again = False
-        self.stopping = False
+    store: Store
+    rollbacks: Rollbacks
+    announcer: Announcer
+    clock: Clock
+    metrics: Metrics
+    owner: str
+    lease_s: float
+    retry_base_s: float = 1.0
+    _running: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False)
+    _acting: dict[str, set[asyncio.Task[None]]] = field(  # deployment id -> its decide / call tasks
+        default_factory=dict, init=False
+    )
+    _kicks: set[asyncio.Task[int]] = field(default_factory=set, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _again: bool = field(default=False, init=False)
+    stopping: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        rollbacks = self.rollbacks
         self._handlers: dict[str, Callable[[ActionRow], Awaitable[None]]] = {
             C.MARK_STABLE: self._mark,
             C.MARK_BAD: self._mark,
@@ -116,12 +125,7 @@ class Worker:
 
     def kick(self) -> None:
         """Another pass soon: an action just done may have left follow-ups that are due now."""
-        try:
-            task = asyncio.get_running_loop().create_task(self.run_once())
-        except RuntimeError:
-            return
-        self._kicks.add(task)
-        task.add_done_callback(self._kicks.discard)
+        start_soon(self._kicks, self.run_once)
 
     def _done_acting(self, deployment_id: str) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
@@ -203,15 +207,8 @@ class Worker:
 
     async def _mark(self, action: ActionRow) -> None:
         dep = await asyncio.to_thread(self.store.get_deployment, action.deployment_id)
-        mark = MarkArtifact(
-            service=dep.service,
-            environment=dep.environment,
-            version=dep.version,
-            artifact=dep.artifact,
-            deployment_id=dep.id,
-            status="stable" if action.kind == C.MARK_STABLE else "bad",
-            reason=str(action.payload.get("reason", "")),
-        )
+        status = "stable" if action.kind == C.MARK_STABLE else "bad"
+        mark = mark_artifact(dep, status=status, reason=str(action.payload.get("reason", "")))
         await asyncio.to_thread(
             self.store.complete_action, action.id, owner=self.owner, now=self.clock.now(), effects=[mark]
         )

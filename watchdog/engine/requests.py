@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watchdog.clock import Clock
+from watchdog.engine.background import start_soon
 from watchdog.errors import NotFound, Refused, StoreError
 from watchdog.redact import redact
 from watchdog.store import Store
@@ -31,17 +33,17 @@ class Actions(Protocol):
     async def promote(self, deployment_id: str, *, by: str) -> VerificationRow: ...
 
 
+@dataclass(kw_only=True, eq=False)
 class Requests:
-    def __init__(self, *, store: Store, clock: Clock, owner: str, lease_s: float, actions: Actions) -> None:
-        self.store = store
-        self.clock = clock
-        self.owner = owner
-        self.lease_s = lease_s
-        self.actions = actions
-        self._lock = asyncio.Lock()
-        self._again = False
-        self._stopping = False
-        self._tasks: set[asyncio.Task[int]] = set()
+    store: Store
+    clock: Clock
+    owner: str
+    lease_s: float
+    actions: Actions
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _again: bool = field(default=False, init=False)
+    _stopping: bool = field(default=False, init=False)
+    _tasks: set[asyncio.Task[int]] = field(default_factory=set, init=False)
 
     def schedule(self, sched: AsyncIOScheduler, *, seconds: float) -> None:
         """One job beside the tick: cheap (one indexed query) when nothing is open."""
@@ -49,15 +51,8 @@ class Requests:
 
     def wake(self) -> None:
         """Looks at the open requests now (after this replica recorded one), not at the next interval."""
-        if self._stopping:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        task = loop.create_task(self.run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if not self._stopping:
+            start_soon(self._tasks, self.run)
 
     async def stop(self, *, timeout: float = 10.0) -> None:
         """No new work; what is being carried out gets `timeout` seconds to finish.

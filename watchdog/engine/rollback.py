@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -48,24 +49,15 @@ def call_timeout(target: Target, *, margin_s: float = 30.0) -> float:
     return float(getattr(config, "timeout", 300.0)) * 2 + margin_s
 
 
+@dataclass(kw_only=True, eq=False)
 class Rollbacks:
-    def __init__(
-        self,
-        *,
-        store: Store,
-        targets: MutableMapping[str, Target],
-        sources: Mapping[str, Source],
-        clock: Clock,
-        metrics: Metrics,
-        owner: str,
-    ) -> None:
-        self.store = store
-        self.targets = targets
-        self.sources = sources
-        self.clock = clock
-        self.metrics = metrics
-        self.owner = owner
-        self.timeout_margin_s = 30.0
+    store: Store
+    targets: MutableMapping[str, Target]
+    sources: Mapping[str, Source]
+    clock: Clock
+    metrics: Metrics
+    owner: str
+    timeout_margin_s: float = field(default=30.0, init=False)
 
     # ---- decide ----
 

@@ -58,24 +58,15 @@ def _baselines_of(v: VerificationRow) -> dict[str, Baseline | None]:
     return {name: (Baseline.from_json(b) if b else None) for name, b in raw.items()}
 
 
+@dataclass(kw_only=True, eq=False)
 class Verifier:
-    def __init__(
-        self,
-        *,
-        store: Store,
-        sources: Mapping[str, Source],
-        clock: Clock,
-        metrics: Metrics,
-        owner: str,
-        jitter: float = 0.0,
-    ) -> None:
-        self.store = store
-        self.jitter = jitter  # share of an interval each verification's samples are offset by
-        self.sources = sources
-        self.clock = clock
-        self.metrics = metrics
-        self.owner = owner
-        self._cache: dict[str, Prepared] = {}
+    store: Store
+    sources: Mapping[str, Source]
+    clock: Clock
+    metrics: Metrics
+    owner: str
+    jitter: float = 0.0  # share of an interval each verification's samples are offset by
+    _cache: dict[str, Prepared] = dataclasses.field(default_factory=dict, init=False)
 
     def forget(self, verification_id: str) -> None:
         self._cache.pop(verification_id, None)

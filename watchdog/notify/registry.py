@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
+from pydantic import SecretStr
+
 from watchdog.errors import ConfigError
 from watchdog.notify.alertmanager import AlertmanagerNotifier
 from watchdog.notify.base import Notifier
@@ -35,21 +37,24 @@ Env = Mapping[str, str] | None
 log = logging.getLogger(__name__)
 
 
+def _required(cfg: NotifierConfig, *, name: str, key: str, environ: Env) -> SecretStr:
+    """The secret `<key>_env` or `<key>_file` names; ConfigError saying which to set when neither does."""
+    env, file = getattr(cfg, f"{key}_env"), getattr(cfg, f"{key}_file")
+    value = resolve_secret(env=env, file=file, what=f"notifier {name}", environ=environ)
+    if value is None:
+        raise ConfigError(f"notifier {name}: {cfg.type} needs {key}_env or {key}_file")
+    return value
+
+
 def _slack(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
     assert isinstance(cfg, SlackNotifierConfig)
-    url = resolve_secret(
-        env=cfg.webhook_url_env, file=cfg.webhook_url_file, what=f"notifier {name}", environ=environ
-    )
-    if url is None:
-        raise ConfigError(f"notifier {name}: slack needs webhook_url_env or webhook_url_file")
+    url = _required(cfg, name=name, key="webhook_url", environ=environ)
     return SlackNotifier(name=name, url=url, events=cfg.events)
 
 
 def _datadog_event(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
     assert isinstance(cfg, DatadogEventNotifierConfig)
-    key = resolve_secret(env=cfg.api_key_env, file=cfg.api_key_file, what=f"notifier {name}", environ=environ)
-    if key is None:
-        raise ConfigError(f"notifier {name}: datadog_event needs api_key_env or api_key_file")
+    key = _required(cfg, name=name, key="api_key", environ=environ)
     return DatadogEventNotifier(
         name=name, api_key=key, events=cfg.events, site=cfg.site, host=cfg.host, tags=cfg.tags
     )
@@ -68,11 +73,7 @@ def _webhook(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
 
 def _pagerduty(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
     assert isinstance(cfg, PagerDutyNotifierConfig)
-    key = resolve_secret(
-        env=cfg.routing_key_env, file=cfg.routing_key_file, what=f"notifier {name}", environ=environ
-    )
-    if key is None:
-        raise ConfigError(f"notifier {name}: pagerduty needs routing_key_env or routing_key_file")
+    key = _required(cfg, name=name, key="routing_key", environ=environ)
     return PagerDutyNotifier(
         name=name,
         routing_key=key,
@@ -85,9 +86,7 @@ def _pagerduty(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
 
 def _github_issue(name: str, cfg: NotifierConfig, environ: Env) -> Notifier:
     assert isinstance(cfg, GitHubIssueNotifierConfig)
-    token = resolve_secret(env=cfg.token_env, file=cfg.token_file, what=f"notifier {name}", environ=environ)
-    if token is None:
-        raise ConfigError(f"notifier {name}: github_issue needs token_env or token_file")
+    token = _required(cfg, name=name, key="token", environ=environ)
     services = {
         service: Route(
             repository=r.repository or cfg.repository,
