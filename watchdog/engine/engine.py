@@ -21,7 +21,7 @@ from watchdog.engine.outbox import Worker, mark_artifact
 from watchdog.engine.plugins import close_later, refresh
 from watchdog.engine.requests import Requests
 from watchdog.engine.rollback import HOUR, Rollbacks
-from watchdog.engine.rollback_plan import decide
+from watchdog.engine.rollback_decision import decide
 from watchdog.engine.verifier import Verifier
 from watchdog.errors import Refused
 from watchdog.events import SAMPLING, State

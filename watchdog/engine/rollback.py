@@ -17,7 +17,7 @@ from watchdog import faults
 from watchdog.clock import Clock
 from watchdog.engine import consequences as C
 from watchdog.engine.guards import newer_refusal
-from watchdog.engine.rollback_plan import decide, restore_verification
+from watchdog.engine.rollback_decision import decide, restore_verification
 from watchdog.engine.whatruns import what_runs
 from watchdog.events import SAMPLING, State
 from watchdog.policy.service import EnvironmentPolicy
