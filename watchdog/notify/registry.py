@@ -1,6 +1,6 @@
 """Builds the notifiers named in config/watchdog.yaml: a literal dict of types that fails loudly.
 
-Secrets are resolved here at start-up and reload; the daemon leaves out one whose variable is missing, warns.
+A missing secret is a ConfigError here; the daemon (available_notifiers) leaves that notifier out and warns.
 """
 
 from __future__ import annotations
