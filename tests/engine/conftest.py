@@ -24,7 +24,7 @@ from watchdog.notify.dispatcher import Dispatcher
 from watchdog.notify.registry import build_notifiers
 from watchdog.policy.reload import PolicyHolder
 from watchdog.settings import Settings
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
 from watchdog.store.base import new_id
@@ -38,7 +38,7 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 Script = Callable[[str, int], Measurement]  # (version, k) -> measurement
 
 
-class ScriptedSource:
+class ScriptedSource(Source):
     """Answers each check from a function of the version being verified and the sample index."""
 
     def __init__(self, name: str, script: Script, *, baseline: Baseline | None = None) -> None:

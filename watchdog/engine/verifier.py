@@ -26,6 +26,7 @@ from watchdog.engine.sampling import sample_all
 from watchdog.events import SAMPLING, State
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.sources.base import AnyCheck, SampleContext, Source
+from watchdog.sources.registry import source_for
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
 from watchdog.store.records import DeploymentRow, SampleRow, VerificationRow
@@ -312,9 +313,9 @@ class Verifier:
     async def _prime(self, policy: EnvironmentPolicy, ctx: SampleContext) -> None:
         twins = [t for t in (control_twin(c) for c in policy.checks) if t is not None]
         for check in [*policy.checks, *twins]:
-            prime = getattr(self.sources.get(check.source or "http"), "prime", None)
-            if prime is not None:
-                await prime(check, ctx)
+            source = source_for(check, self.sources)
+            if source is not None:
+                await source.prime(check, ctx)
 
     async def _note_gap(self, v: VerificationRow, *, first: int, last: int, interval: float) -> None:
         when = (

@@ -26,7 +26,7 @@ from watchdog.errors import SourceError
 from watchdog.policy.connections import DatadogSourceConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.resilience import ErrorKind
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.cache import QueryCache
 from watchdog.sources.counts import zero_missing_error_grid
 from watchdog.sources.fetch import Fetched, FetchLoop, combine, finite, role_queries
@@ -42,7 +42,7 @@ UPSTREAM = "Datadog"
 RANGE_MAX_POINTS = 300
 
 
-class DatadogSource:
+class DatadogSource(Source):
     """Datadog metric queries with `{{ version }}`-style placeholders, read over the sample interval.
 
     error_rate roles read counts (write them with `.as_count()`): the points in [at - interval, at)

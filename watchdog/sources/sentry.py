@@ -22,7 +22,7 @@ from watchdog.policy.checks import MetricCheck
 from watchdog.policy.connections import SentrySourceConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.resilience import ErrorKind, retry_after, status_kind
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.counts import zero_missing_error_grid
 from watchdog.sources.fetch import Fetched, FetchLoop, combine, role_queries
 from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid
@@ -52,7 +52,7 @@ _LAST_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("sentry_last_he
 _LINK = re.compile(r'<[^>]*>;\s*rel="next";\s*results="true";\s*cursor="([^"]+)"')
 
 
-class SentrySource:
+class SentrySource(Source):
     """Queries are `events`, `transactions` or `crash_free_rate(session)`, each with optional search terms.
 
     Counts cover [at - interval, at) of the new release (`release:"<version>"` unless the check names
