@@ -79,7 +79,15 @@ class Verifier:
         self._cache: dict[str, Prepared] = {}
 
     def forget(self, verification_id: str) -> None:
+        """This replica is done with the verification (a verdict, a cancel, a rollback, a lost lease).
+
+        Its cached evaluator goes, and every source drops what it keeps for it (a scrape's last reading).
+        All sources are told, not only its checks' ones: ids are unique, and a verification this replica
+        started but never cached has primed sources too.
+        """
         self._cache.pop(verification_id, None)
+        for source in list(self.sources.values()):
+            source.forget(verification_id)
 
     async def step(self, v: VerificationRow) -> Decision | None:
         """Starts or samples `v`; returns the verdict when this step wrote one (with its pending actions)."""
@@ -97,7 +105,8 @@ class Verifier:
                 return None
             return await self._sample(v)
         except BaseException:
-            self.forget(v.id)  # the cached evaluator may be ahead of the store now
+            # The cached evaluator may be ahead of the store now; the next step rebuilds (and re-primes) it.
+            self._cache.pop(v.id, None)
             raise
 
     # ---- start: capture the baseline ----
