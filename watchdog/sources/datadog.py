@@ -29,7 +29,7 @@ from watchdog.resilience import ErrorKind
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.cache import QueryCache
 from watchdog.sources.counts import zero_missing_error_grid
-from watchdog.sources.fetch import Fetched, FetchLoop, combine, finite, role_queries
+from watchdog.sources.query_api import Fetched, FetchLoop, combine, finite, role_queries
 from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid
 from watchdog.sources.ratelimit import RateLimiter, header_float
 from watchdog.sources.series import Series, buckets, error_rate_pairs, window_value

@@ -24,7 +24,7 @@ from watchdog.policy.secrets import resolve_secret
 from watchdog.resilience import ErrorKind, retry_after, status_kind
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.counts import zero_missing_error_grid
-from watchdog.sources.fetch import Fetched, FetchLoop, combine, role_queries
+from watchdog.sources.query_api import Fetched, FetchLoop, combine, role_queries
 from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid
 from watchdog.sources.ratelimit import RateLimiter, header_float
 from watchdog.sources.sentry_query import (

@@ -20,8 +20,8 @@ from watchdog.policy.connections import ArgoCDTargetConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.jsonapi import JsonApi
-from watchdog.targets.once import RollbackMemo
 from watchdog.targets.retry import Backoff
+from watchdog.targets.rollback_memo import RollbackMemo
 from watchdog.targets.transcript import Transcript
 
 _SHA = re.compile(r"[0-9a-f]{7,40}")

@@ -15,9 +15,9 @@ from watchdog.policy.connections import CommandTargetConfig
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.current_probe import probe_current
-from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, with_retries
-from watchdog.targets.transcript import Transcript
+from watchdog.targets.rollback_memo import RollbackMemo
+from watchdog.targets.transcript import RetryNotes, Transcript
 from watchdog.templating import TARGET_NAMES, Context, check_templates, env_names, render
 
 EX_TEMPFAIL = 75

@@ -16,9 +16,9 @@ from watchdog.errors import TargetError, TransientTargetError, WatchdogError
 from watchdog.policy.connections import HelmTargetConfig
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
-from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, with_retries
-from watchdog.targets.transcript import Transcript, excerpt
+from watchdog.targets.rollback_memo import RollbackMemo
+from watchdog.targets.transcript import RetryNotes, Transcript, excerpt
 
 GOOD = ("deployed", "superseded")
 # stderr of a helm run that may well work when asked again: the cluster or a lock was briefly unavailable.

@@ -20,8 +20,8 @@ from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.jsonapi import JsonApi
 from watchdog.targets.kubeconfig import SERVICE_ACCOUNT_DIR, resolve_auth
 from watchdog.targets.kubeexec import ExecAuth, ExecCache
-from watchdog.targets.once import RollbackMemo
 from watchdog.targets.retry import Backoff
+from watchdog.targets.rollback_memo import RollbackMemo
 from watchdog.targets.transcript import Transcript
 
 STRATEGIC = "application/strategic-merge-patch+json"

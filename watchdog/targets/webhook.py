@@ -19,9 +19,9 @@ from watchdog.errors import TargetError, WatchdogError
 from watchdog.policy.connections import WebhookTargetConfig
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.current_probe import probe_current
-from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
-from watchdog.targets.transcript import Transcript, excerpt
+from watchdog.targets.rollback_memo import RollbackMemo
+from watchdog.targets.transcript import RetryNotes, Transcript, excerpt
 from watchdog.templating import (
     TARGET_NAMES,
     Context,
