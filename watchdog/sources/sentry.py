@@ -26,7 +26,7 @@ from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.counts import zero_missing_error_grid
 from watchdog.sources.query_api import Fetched, FetchLoop, combine, role_queries
 from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid
-from watchdog.sources.ratelimit import RateLimiter, header_float
+from watchdog.sources.ratelimit import header_float
 from watchdog.sources.sentry_query import (
     RELEASE_TERM,
     TOTAL_FIELD,
@@ -91,17 +91,10 @@ class SentrySource(Source):
             transport=transport,
         )
         self._slots = asyncio.Semaphore(config.concurrency)
-        self.limiter = RateLimiter(upstream=UPSTREAM, now=now)
-        self._loop = FetchLoop(
-            source=name,
-            upstream=UPSTREAM,
-            limiter=self.limiter,
-            retries=config.retries,
-            max_wait=config.timeout,
-            metrics=metrics,
-            sleep=sleep,
-            backoff=backoff,
+        self._loop = FetchLoop.of(
+            config, source=name, upstream=UPSTREAM, metrics=metrics, now=now, sleep=sleep, backoff=backoff
         )
+        self.limiter = self._loop.limiter
 
     async def sample(
         self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext
