@@ -16,7 +16,7 @@ from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.current_probe import probe_current
 from watchdog.targets.retry import Backoff, with_retries
-from watchdog.targets.rollback_memo import RollbackMemo
+from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
 from watchdog.targets.transcript import RetryNotes, Transcript
 from watchdog.templating import TARGET_NAMES, Context, check_templates, env_names, render
 
@@ -30,7 +30,7 @@ def request_env(req: RollbackRequest) -> dict[str, str]:
     return {f"WATCHDOG_{key.upper()}": value for key, value in req.placeholders().items()}
 
 
-class CommandTarget:
+class CommandTarget(RollsBackOnce):
     def __init__(
         self,
         name: str,
@@ -66,9 +66,6 @@ class CommandTarget:
                 template, req.placeholders(), context=Context.ARGV, environ=base, expand_env=True
             )
         return env
-
-    async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        return await self._memo.run(req, lambda: self._perform(req))
 
     async def _perform(self, req: RollbackRequest) -> RollbackResult:
         """Renders argv and env, then runs the command; exit 75 is asked again with backoff."""

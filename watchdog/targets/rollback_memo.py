@@ -37,3 +37,15 @@ class RollbackMemo:
             if result.ok:
                 self._done[key] = result
             return result
+
+
+class RollsBackOnce:
+    """The `rollback` of a target that keeps a RollbackMemo: it runs the target's `_perform` through it."""
+
+    _memo: RollbackMemo
+
+    async def rollback(self, req: RollbackRequest) -> RollbackResult:
+        return await self._memo.run(req, lambda: self._perform(req))
+
+    async def _perform(self, req: RollbackRequest) -> RollbackResult:
+        raise NotImplementedError
