@@ -5,7 +5,7 @@ last readings (its per-key state) on a verdict and on a cancel, instead of holdi
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +50,18 @@ def _policy() -> dict[str, Any]:
     return p
 
 
-async def _scraped(tmp_path: Path, target: RecordingTarget, url: str) -> tuple[Harness, ScrapeSource]:
+@pytest.fixture
+async def scraped(
+    tmp_path: Path, target: RecordingTarget, exposition: Counting
+) -> AsyncIterator[tuple[Harness, ScrapeSource]]:
+    """The engine harness with a real scrape source of the loopback exposition as source `m`."""
     h = build(
         tmp_path, policy=_policy(), script=lambda version, k: Measurement(values={"up": 1.0}), target=target
     )
-    scrape = ScrapeSource("m", ScrapeSourceConfig(type="scrape", url=url + "/metrics"))
+    scrape = ScrapeSource("m", ScrapeSourceConfig(type="scrape", url=exposition.url + "/metrics"))
     h.engine.sources["m"] = scrape  # the verifier reads the same mapping a reload updates
-    return h, scrape
+    yield h, scrape
+    await scrape.aclose()
 
 
 async def _read(h: Harness, scrape: ScrapeSource, verification_id: str) -> Measurement:
@@ -70,38 +75,27 @@ async def _read(h: Harness, scrape: ScrapeSource, verification_id: str) -> Measu
     return m
 
 
-async def test_a_verdict_drops_the_verifications_scrape_state(
-    tmp_path: Path, target: RecordingTarget, exposition: Counting
-) -> None:
-    h, scrape = await _scraped(tmp_path, target, exposition.url)
-    try:
-        dep = h.deploy("1.0.0")
-        await h.run_for(30)
-        v = h.state(dep)
-        assert v.state == "verifying"
-        # Still running: the source holds the previous reading, so a read measures an increase.
-        running = await _read(h, scrape, v.id)
-        assert running.note != FIRST_SCRAPE and running.values["requests"] == 10.0
-        await h.run_for(40)
-        v = h.state(dep)
-        assert v.state == "passed"
-        # Ended: the engine told the source to forget it, so the same key starts from nothing again.
-        ended = await _read(h, scrape, v.id)
-        assert ended.note == FIRST_SCRAPE and ended.values == {"errors": None, "requests": None}
-    finally:
-        await scrape.aclose()
+async def test_a_verdict_drops_the_verifications_scrape_state(scraped: tuple[Harness, ScrapeSource]) -> None:
+    h, scrape = scraped
+    dep = h.deploy("1.0.0")
+    await h.run_for(30)
+    v = h.state(dep)
+    assert v.state == "verifying"
+    # Still running: the source holds the previous reading, so a read measures an increase.
+    running = await _read(h, scrape, v.id)
+    assert running.note != FIRST_SCRAPE and running.values["requests"] == 10.0
+    await h.run_for(40)
+    v = h.state(dep)
+    assert v.state == "passed"
+    # Ended: the engine told the source to forget it, so the same key starts from nothing again.
+    ended = await _read(h, scrape, v.id)
+    assert ended.note == FIRST_SCRAPE and ended.values == {"errors": None, "requests": None}
 
 
-async def test_a_cancel_drops_the_verifications_scrape_state(
-    tmp_path: Path, target: RecordingTarget, exposition: Counting
-) -> None:
-    h, scrape = await _scraped(tmp_path, target, exposition.url)
-    try:
-        dep = h.deploy("1.0.0")
-        await h.run_for(30)
-        v = await h.engine.cancel(dep, by="alice")
-        assert v.state == "cancelled"
-        ended = await _read(h, scrape, v.id)
-        assert ended.note == FIRST_SCRAPE
-    finally:
-        await scrape.aclose()
+async def test_a_cancel_drops_the_verifications_scrape_state(scraped: tuple[Harness, ScrapeSource]) -> None:
+    h, scrape = scraped
+    dep = h.deploy("1.0.0")
+    await h.run_for(30)
+    v = await h.engine.cancel(dep, by="alice")
+    assert v.state == "cancelled"
+    assert (await _read(h, scrape, v.id)).note == FIRST_SCRAPE
