@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import httpx
@@ -30,24 +31,17 @@ def error_message(resp: httpx.Response) -> str:
     return resp.text[:200]
 
 
+@dataclass
 class JsonApi:
     """`retries` counts the requests that were asked again, for RollbackResult.attempts."""
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        log: Transcript,
-        *,
-        backoff: Backoff,
-        deadline: float | None = None,
-        describe: Callable[[httpx.Response], str] = error_message,
-    ) -> None:
-        self.client = client
-        self.log = log
-        self.backoff = backoff
-        self.deadline = deadline
-        self.describe = describe
-        self.retries = 0
+    client: httpx.AsyncClient
+    log: Transcript
+    _: KW_ONLY
+    backoff: Backoff
+    deadline: float | None = None
+    describe: Callable[[httpx.Response], str] = error_message
+    retries: int = field(default=0, init=False)
 
     async def request(
         self,
