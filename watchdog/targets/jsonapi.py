@@ -14,7 +14,7 @@ import httpx
 
 from watchdog.errors import TargetError
 from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
-from watchdog.targets.transcript import Transcript
+from watchdog.targets.transcript import RetryNotes, Transcript
 
 
 def error_message(resp: httpx.Response) -> str:
@@ -75,9 +75,9 @@ class JsonApi:
                 raise TargetError(f"{method} {url}: expected a JSON object")
             return data
 
-        def note(attempt: int, exc: Exception, delay: float) -> None:
-            self.retries += 1
-            self.log.note(f"  transient ({exc}); retry {attempt} in {delay:.1f}s")
-
-        done = await with_retries(once, backoff=self.backoff, deadline=self.deadline, on_retry=note)
+        notes = RetryNotes(self.log, indent="  ")
+        try:
+            done = await with_retries(once, backoff=self.backoff, deadline=self.deadline, on_retry=notes)
+        finally:
+            self.retries += notes.attempts - 1  # counted on failure too: each retry was a request
         return done.value
