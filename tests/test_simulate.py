@@ -6,7 +6,7 @@ The command is driven in-process through `watchdog.cli.main`; the corpus runs as
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,10 +14,8 @@ import pytest
 from watchdog.analysis import Verdict
 from watchdog.cli import main
 from watchdog.errors import ConfigError
-from watchdog.scenario import load_scenario, parse_scenario
+from watchdog.scenario import load_scenario
 from watchdog.simulate import simulate
-from watchdog.sources.base import SampleContext
-from watchdog.sources.replay import ReplaySource
 
 GOOD = """\
 name: demo
@@ -153,20 +151,3 @@ def test_cli_directory_reasons_and_explain(tmp_path: Path, capsys: pytest.Captur
     line = json.loads(captured.out)
     assert line["reasons"] == ["errors: 2 failing samples in a row; last: error rate 6.1% > limit 2.0%"]
     assert "demo t=90s errors: fail: error rate 6.1% > limit 2.0%" in captured.err
-
-
-async def test_replay_source_answers_relative_to_the_deploy(tmp_path: Path) -> None:
-    s = load_scenario(write(tmp_path, GOOD))
-    deployed = datetime(2030, 1, 1, tzinfo=UTC)  # any deploy time: offsets are what is replayed
-    ctx = SampleContext("d", "v", "svc", "prod", "1.0", "1.0", deployed)
-    src = ReplaySource(s)
-    check = s.policy.checks[0]
-    m = await src.sample(check, at=deployed + timedelta(seconds=90), interval=30, ctx=ctx)
-    assert m.values == {"errors": 61.0, "requests": 1000.0}
-    base = await src.history(
-        check, start=deployed - timedelta(minutes=10), end=deployed, interval=30, ctx=ctx
-    )
-    assert base is not None and base.values["errors"] == [3.0, 2.0, 2.0]
-    other = parse_scenario({"name": "x", "policy": {}, "data": {}}, path="x.yaml")
-    assert (await ReplaySource(other).sample(check, at=deployed, interval=30, ctx=ctx)).error
-    await src.aclose()

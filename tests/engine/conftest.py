@@ -22,7 +22,7 @@ from watchdog.engine.runtime import build_runtime
 from watchdog.events import DeployEvent
 from watchdog.policy.reload import PolicyHolder
 from watchdog.settings import Settings
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
 from watchdog.store.base import new_id
@@ -35,7 +35,7 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 Script = Callable[[str, int], Measurement]  # (version, k) -> measurement
 
 
-class ScriptedSource:
+class ScriptedSource(Source):
     """Answers each check from a function of the version being verified and the sample index."""
 
     def __init__(self, name: str, script: Script, *, baseline: Baseline | None = None) -> None:

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sources.helpers import check
+from tests.sources.helpers import NOW, check, ctx
 from watchdog.errors import ConfigError
 from watchdog.policy.connections import DaemonConfig, ScrapeSourceConfig
 from watchdog.sources.base import Source
 from watchdog.sources.http import HttpSource
 from watchdog.sources.prometheus import PrometheusSource
-from watchdog.sources.registry import SOURCE_TYPES, build_sources, source_for
+from watchdog.sources.registry import (
+    SOURCE_TYPES,
+    build_available_sources,
+    build_sources,
+    require_source,
+    source_for,
+)
 from watchdog.sources.scrape import ScrapeSource
+from watchdog.sources.unavailable import UnavailableSource, degraded
 from watchdog.telemetry import Metrics
 
 ENV = {"DD_API_KEY": "dd-api-key-1234", "DD_APP_KEY": "dd-app-key-1234", "SENTRY_TOKEN": "sentry-token-1234"}
@@ -74,11 +81,35 @@ async def test_source_for() -> None:
     )
     try:
         assert source_for(check(type="http", url="http://x"), sources) is sources["http"]
+        # `source` names nothing for an http check: it always probes through the built-in prober.
+        assert source_for(check(type="http", url="http://x", source="prom"), sources) is sources["http"]
         assert source_for(check(type="metric", source="prom", query="up"), sources) is sources["prom"]
+        assert source_for(check(type="metric", source="nope", query="up"), sources) is None
+        assert require_source(check(type="metric", source="prom", query="up"), sources) is sources["prom"]
         with pytest.raises(ConfigError, match="unknown source 'nope'; configured: http, prom"):
-            source_for(check(type="metric", source="nope", query="up"), sources)
+            require_source(check(type="metric", source="nope", query="up"), sources)
         with pytest.raises(ConfigError, match="needs a `source`"):
-            source_for(check(type="metric", query="up"), sources)
+            require_source(check(type="metric", query="up"), sources)
+    finally:
+        for s in sources.values():
+            await s.aclose()
+
+
+async def test_a_source_that_cannot_be_built_stands_in_with_its_reason() -> None:
+    sources = build_available_sources(daemon(), environ={"DD_API_KEY": "dd-api-key-1234"})
+    try:
+        assert sorted(sources) == ["app", "dd", "http", "prom", "sentry"]
+        assert isinstance(sources["http"], HttpSource) and isinstance(sources["app"], ScrapeSource)
+        assert isinstance(sources["dd"], UnavailableSource) and isinstance(
+            sources["sentry"], UnavailableSource
+        )
+        reasons = degraded(sources)
+        assert sorted(reasons) == ["dd", "sentry"]
+        assert "DD_APP_KEY" in reasons["dd"] and "SENTRY_TOKEN" in reasons["sentry"]
+        answer = await sources["dd"].sample(
+            check(type="metric", source="dd", query="q"), at=NOW, interval=30.0, ctx=ctx()
+        )
+        assert answer.error == f"source 'dd' is unavailable: {reasons['dd']}"
     finally:
         for s in sources.values():
             await s.aclose()

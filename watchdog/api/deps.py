@@ -18,7 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from watchdog.api.errors import refuse
 from watchdog.engine.runtime import Runtime
-from watchdog.intake.refusals import check_content_length, payload_too_large
+from watchdog.intake.headers import check_content_length
+from watchdog.intake.refusals import payload_too_large
 
 P = ParamSpec("P")
 R = TypeVar("R")

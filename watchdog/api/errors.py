@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from watchdog.api.views import ErrorBody
 from watchdog.errors import IntakeError, NotFound, Refused, StoreError
-from watchdog.intake.refusals import describe
+from watchdog.intake.body import describe
 from watchdog.store.health import RETRY_AFTER_S, StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from watchdog.engine.runtime import Runtime
 from watchdog.errors import IntakeError
 from watchdog.events import DeployEvent
 from watchdog.intake import PARSERS
-from watchdog.intake.refusals import check_content_length, check_content_type
+from watchdog.intake.headers import check_content_length, check_content_type
 from watchdog.policy.policyset import PolicySet
 from watchdog.store.intake_repo import AnsweredBefore
 

@@ -58,7 +58,7 @@ def _check(args: argparse.Namespace) -> int:
     _name_missing(policy_set)
     if args.online:
         # Imported here: querying sources pulls in HTTP clients that a plain check never needs.
-        from watchdog.sources.online import run_online_checks
+        from watchdog.cli.check_online import run_online_checks
 
         return int(run_online_checks(policy_set))
     return 0

@@ -16,6 +16,7 @@ from watchdog.engine.control import control_twin
 from watchdog.policy.checks import HttpCheck, compare_to
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, Source
+from watchdog.sources.registry import source_for
 from watchdog.store import Store
 from watchdog.store.records import SampleRow
 
@@ -77,7 +78,7 @@ async def capture(
         # With a control, the check's own queries name the new version, which had no traffic before the
         # deploy: the baseline (its noise, and the fallback) is the stable version's history instead.
         asked = control_twin(check) or check
-        source = sources.get(asked.source or "")
+        source = source_for(asked, sources)
         if source is None:
             return None
         found = None

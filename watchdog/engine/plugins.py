@@ -11,7 +11,6 @@ import logging
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from watchdog.errors import ConfigError
 from watchdog.notify.base import Notifier
 from watchdog.policy.connections import DaemonConfig
 from watchdog.sources.base import Source
@@ -29,29 +28,23 @@ def build_available_sources(daemon: DaemonConfig, *, metrics: Metrics) -> dict[s
 
     The daemon starts anyway: checks on other sources still verify; the stand-in's reason says what to set.
     """
-    from watchdog.sources.http import HttpSource
-    from watchdog.sources.registry import HTTP, build_source
-    from watchdog.sources.unavailable import UnavailableSource
+    from watchdog.sources.registry import build_available_sources as build
+    from watchdog.sources.unavailable import degraded
 
-    sources: dict[str, Source] = {HTTP: HttpSource(HTTP, metrics=metrics)}
-    for name, config in daemon.sources.items():
-        try:
-            sources[name] = build_source(name, config, metrics=metrics)
-        except ConfigError as exc:
-            log.warning("source %s is unavailable: %s", name, exc)
-            sources[name] = UnavailableSource(name, str(exc))
+    sources = build(daemon, metrics=metrics)
+    for name, reason in degraded(sources).items():
+        log.warning("source %s is unavailable: %s", name, reason)
     return sources
 
 
 def _source_or_standin(name: str, config: Any, *, metrics: Metrics) -> Source:
-    from watchdog.sources.registry import build_source
+    from watchdog.sources.registry import build_or_standin
     from watchdog.sources.unavailable import UnavailableSource
 
-    try:
-        return build_source(name, config, metrics=metrics)
-    except ConfigError as exc:
-        log.warning("source %s is unavailable: %s", name, exc)
-        return UnavailableSource(name, str(exc))
+    source = build_or_standin(name, config, metrics=metrics)
+    if isinstance(source, UnavailableSource):
+        log.warning("source %s is unavailable: %s", name, source.reason)
+    return source
 
 
 def refresh(

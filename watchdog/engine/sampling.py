@@ -14,9 +14,9 @@ from datetime import datetime
 from watchdog import looplag
 from watchdog.analysis.models import Measurement
 from watchdog.engine.control import control_twin, merge
-from watchdog.policy.checks import HttpCheck
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, Source
+from watchdog.sources.registry import source_for, source_name
 from watchdog.telemetry import Metrics
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,6 @@ def _excuse(waited: looplag.Waited, measurement: Measurement) -> str | None:
     if waited.lag_s > max(0.1, min(LAG_BOUND_S, LAG_SHARE * waited.wire_s)):
         return f"{OVERLOADED}: event loop lagged {waited.lag_s:.1f} s"
     return None
-
-
-def source_name(check: AnyCheck) -> str:
-    return "http" if isinstance(check, HttpCheck) else (check.source or "")
 
 
 async def sample_one(
@@ -141,7 +137,7 @@ async def sample_all(
     results = await asyncio.gather(
         *(
             sample_one(
-                source=sources.get(source_name(c)),
+                source=source_for(c, sources),
                 check=c,
                 at=at,
                 interval=interval,

@@ -26,6 +26,7 @@ from watchdog.engine.sampling import sample_all
 from watchdog.events import SAMPLING, State
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.sources.base import AnyCheck, SampleContext, Source
+from watchdog.sources.registry import source_for
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
 from watchdog.store.records import DeploymentRow, SampleRow, VerificationRow
@@ -69,7 +70,15 @@ class Verifier:
     _cache: dict[str, Prepared] = dataclasses.field(default_factory=dict, init=False)
 
     def forget(self, verification_id: str) -> None:
+        """This replica is done with the verification (a verdict, a cancel, a rollback, a lost lease).
+
+        Its cached evaluator goes, and every source drops what it keeps for it (a scrape's last reading).
+        All sources are told, not only its checks' ones: ids are unique, and a verification this replica
+        started but never cached has primed sources too.
+        """
         self._cache.pop(verification_id, None)
+        for source in list(self.sources.values()):
+            source.forget(verification_id)
 
     async def step(self, v: VerificationRow) -> Decision | None:
         """Starts or samples `v`; returns the verdict when this step wrote one (with its pending actions)."""
@@ -87,7 +96,8 @@ class Verifier:
                 return None
             return await self._sample(v)
         except BaseException:
-            self.forget(v.id)  # the cached evaluator may be ahead of the store now
+            # The cached evaluator may be ahead of the store now; the next step rebuilds (and re-primes) it.
+            self._cache.pop(v.id, None)
             raise
 
     # ---- start: capture the baseline ----
@@ -303,9 +313,9 @@ class Verifier:
     async def _prime(self, policy: EnvironmentPolicy, ctx: SampleContext) -> None:
         twins = [t for t in (control_twin(c) for c in policy.checks) if t is not None]
         for check in [*policy.checks, *twins]:
-            prime = getattr(self.sources.get(check.source or "http"), "prime", None)
-            if prime is not None:
-                await prime(check, ctx)
+            source = source_for(check, self.sources)
+            if source is not None:
+                await source.prime(check, ctx)
 
     async def _note_gap(self, v: VerificationRow, *, first: int, last: int, interval: float) -> None:
         when = (

@@ -16,6 +16,7 @@ from watchdog.policy.checks import HttpCheck
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.redact import redact
 from watchdog.sources.base import SampleContext, Source
+from watchdog.sources.registry import source_for
 from watchdog.targets.base import RollbackRequest, Target
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,8 @@ async def what_runs(
             ):
                 return WhatRuns("restored", f"target {target.name} runs {req.artifact}")
             return WhatRuns("bad", f"target {target.name} runs {current.artifact or current.version}")
-    http = sources.get("http")
     checks = [c for c in policy.checks if isinstance(c, HttpCheck) and reports_version(c)]
+    http = source_for(checks[0], sources) if checks else None
     if http is None or not checks:
         return WhatRuns("unknown", f"neither {target.name} nor an http check can say what runs")
     for version, artifact, verdict in (

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from watchdog.intake.base import Intake, str_labels, text
-from watchdog.intake.refusals import build_event, invalid, lower_headers, not_configured, parse_object
+from watchdog.intake.base import Delivery, Intake, parser, str_labels, text
+from watchdog.intake.body import build_event, parse_object
+from watchdog.intake.refusals import invalid
 from watchdog.intake.signatures import verify_token
 
 SOURCE = "argocd"
@@ -43,18 +43,10 @@ def _pick_image(images: list[str], service: str) -> str | None:
     return images[0] if images else None
 
 
-def parse(
-    *,
-    headers: Mapping[str, str],
-    body: bytes,
-    secret: str | None,
-    now: datetime,
-    query: Mapping[str, str] | None = None,
-) -> Intake:
-    if not secret:
-        raise not_configured("POST /v1/webhooks/argocd", "WATCHDOG_ARGOCD_WEBHOOK_TOKEN")
-    verify_token(given=lower_headers(headers).get(HEADER.lower()), expected=secret, header=HEADER)
-    data = parse_object(body)
+@parser(route="POST /v1/webhooks/argocd", setting="WATCHDOG_ARGOCD_WEBHOOK_TOKEN", paths=PATHS)
+def parse(d: Delivery) -> Intake:
+    verify_token(given=d.headers.get(HEADER.lower()), expected=d.secret, header=HEADER)
+    data = parse_object(d.body)
     app, revision = text(data, "app"), text(data, "revision")
     if not app or not revision:
         raise invalid(
@@ -71,7 +63,7 @@ def parse(
     return Intake(
         source=SOURCE,
         delivery_id=delivery,
-        event=build_event(_fields(data, app, revision, query or {}), paths=PATHS),
+        event=build_event(_fields(data, app, revision, d.query), paths=PATHS),
     )
 
 

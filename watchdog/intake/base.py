@@ -5,13 +5,17 @@ An `Intake` is an event to verify, or a delivery acknowledged and ignored with i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from watchdog.events import DeployEvent
 from watchdog.intake.ci_facts import CiRun
+from watchdog.intake.fields import check_event, printable
+from watchdog.intake.headers import lower_headers
+from watchdog.intake.refusals import not_configured
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,50 @@ class Parser(Protocol):
         now: datetime,
         query: Mapping[str, str] | None = None,
     ) -> Intake: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One inbound request as every kind's parse function reads it; the endpoint's secret is set."""
+
+    headers: Mapping[str, str]  # names lower-cased
+    body: bytes
+    secret: str
+    now: datetime
+    query: Mapping[str, str]
+
+
+def parser(
+    *, route: str, setting: str, paths: Mapping[str, str] | None = None
+) -> Callable[[Callable[[Delivery], Intake]], Parser]:
+    """Makes a kind's parse function a Parser: refused while `setting` is unset, headers lower-cased, and
+    then the field rules every kind shares, naming the sender's own paths (`paths`)."""
+
+    def wrap(parse: Callable[[Delivery], Intake]) -> Parser:
+        def checked(
+            *,
+            headers: Mapping[str, str],
+            body: bytes,
+            secret: str | None,
+            now: datetime,
+            query: Mapping[str, str] | None = None,
+        ) -> Intake:
+            if not secret:
+                raise not_configured(route, setting)
+            delivery = Delivery(
+                headers=lower_headers(headers), body=body, secret=secret, now=now, query=query or {}
+            )
+            intake = parse(delivery)
+            if intake.event is not None:
+                check_event(intake.event, now=now, paths=paths)
+            elif intake.ignored_reason is not None:
+                # The reason may quote the payload (a state, an event kind): it is stored, so keep it plain.
+                intake = dataclasses.replace(intake, ignored_reason=printable(intake.ignored_reason)[:500])
+            return intake
+
+        return checked
+
+    return wrap
 
 
 def text(data: Mapping[str, Any], key: str) -> str | None:

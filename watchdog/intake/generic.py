@@ -5,42 +5,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-
-from watchdog.intake.base import Intake
-from watchdog.intake.refusals import (
-    build_event,
-    lower_headers,
-    not_configured,
-    parse_object,
-    require_header,
-)
+from watchdog.intake.base import Delivery, Intake, parser
+from watchdog.intake.body import build_event, parse_object
+from watchdog.intake.headers import require_header
+from watchdog.intake.refusals import not_configured
 from watchdog.intake.signatures import standard_secrets, verify_standard
 
 SOURCE = "generic"
+ROUTE, SETTING = "POST /v1/events", "WATCHDOG_WEBHOOK_SECRET"
 
 
-def parse(
-    *,
-    headers: Mapping[str, str],
-    body: bytes,
-    secret: str | None,
-    now: datetime,
-    query: Mapping[str, str] | None = None,
-) -> Intake:
-    secrets = standard_secrets(secret or "")
-    if not secrets:
-        raise not_configured("POST /v1/events", "WATCHDOG_WEBHOOK_SECRET")
-    h = lower_headers(headers)
-    msg_id = require_header(h, "webhook-id", auth=True)
+@parser(route=ROUTE, setting=SETTING)
+def parse(d: Delivery) -> Intake:
+    secrets = standard_secrets(d.secret)
+    if not secrets:  # only spaces: no secret at all
+        raise not_configured(ROUTE, SETTING)
+    msg_id = require_header(d.headers, "webhook-id", auth=True)
     verify_standard(
         msg_id=msg_id,
-        timestamp=require_header(h, "webhook-timestamp", auth=True),
-        signature=require_header(h, "webhook-signature", max_len=10_000, auth=True),
-        body=body,
+        timestamp=require_header(d.headers, "webhook-timestamp", auth=True),
+        signature=require_header(d.headers, "webhook-signature", max_len=10_000, auth=True),
+        body=d.body,
         secrets=secrets,
-        now=now,
+        now=d.now,
     )
-    event = build_event(parse_object(body))
+    event = build_event(parse_object(d.body))
     return Intake(source=SOURCE, delivery_id=msg_id, event=event)

@@ -6,21 +6,15 @@ Authenticated by X-Hub-Signature-256 over the raw body; X-GitHub-Delivery is the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from watchdog.errors import IntakeError
-from watchdog.intake.base import Intake, obj, str_labels, text
+from watchdog.intake.base import Delivery, Intake, obj, parser, str_labels, text
+from watchdog.intake.body import build_event, parse_object
 from watchdog.intake.ci_facts import github_facts
 from watchdog.intake.fields import load_json
-from watchdog.intake.refusals import (
-    build_event,
-    invalid,
-    lower_headers,
-    not_configured,
-    parse_object,
-    require_header,
-)
+from watchdog.intake.headers import require_header
+from watchdog.intake.refusals import invalid
 from watchdog.intake.signatures import verify_github
 
 SOURCE = "github"
@@ -58,21 +52,12 @@ def _payload(deployment: Mapping[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def parse(
-    *,
-    headers: Mapping[str, str],
-    body: bytes,
-    secret: str | None,
-    now: datetime,
-    query: Mapping[str, str] | None = None,
-) -> Intake:
-    if not secret:
-        raise not_configured("POST /v1/webhooks/github", "WATCHDOG_GITHUB_WEBHOOK_SECRET")
-    h = lower_headers(headers)
-    verify_github(header=h.get("x-hub-signature-256"), body=body, secret=secret)
-    delivery = require_header(h, "X-GitHub-Delivery")
-    kind = require_header(h, "X-GitHub-Event")
-    data = parse_object(body)
+@parser(route="POST /v1/webhooks/github", setting="WATCHDOG_GITHUB_WEBHOOK_SECRET", paths=PATHS)
+def parse(d: Delivery) -> Intake:
+    verify_github(header=d.headers.get("x-hub-signature-256"), body=d.body, secret=d.secret)
+    delivery = require_header(d.headers, "X-GitHub-Delivery")
+    kind = require_header(d.headers, "X-GitHub-Event")
+    data = parse_object(d.body)
 
     def ignored(reason: str) -> Intake:
         return Intake(source=SOURCE, delivery_id=delivery, event=None, ignored_reason=reason)
@@ -87,7 +72,7 @@ def parse(
     state = text(status, "state")
     if state != "success":
         return ignored(f"deployment_status.state is {state}: only success starts a verification")
-    return _event(data, status=status, delivery=delivery, query=query or {})
+    return _event(data, status=status, delivery=delivery, query=d.query)
 
 
 def _event(

@@ -6,12 +6,12 @@ Authenticated by the X-Gitlab-Token shared secret; X-Gitlab-Event-UUID is the id
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from watchdog.intake.base import Intake, obj, str_labels, text
+from watchdog.intake.base import Delivery, Intake, obj, parser, str_labels, text
+from watchdog.intake.body import build_event, parse_object
 from watchdog.intake.ci_facts import CiRun, gitlab_status
-from watchdog.intake.refusals import build_event, lower_headers, not_configured, parse_object, require_header
+from watchdog.intake.headers import require_header
 from watchdog.intake.signatures import verify_token
 
 SOURCE = "gitlab"
@@ -27,24 +27,15 @@ PATHS = {
 }
 
 
-def parse(
-    *,
-    headers: Mapping[str, str],
-    body: bytes,
-    secret: str | None,
-    now: datetime,
-    query: Mapping[str, str] | None = None,
-) -> Intake:
-    if not secret:
-        raise not_configured("POST /v1/webhooks/gitlab", "WATCHDOG_GITLAB_WEBHOOK_TOKEN")
-    h = lower_headers(headers)
-    verify_token(given=h.get("x-gitlab-token"), expected=secret, header="X-Gitlab-Token")
+@parser(route="POST /v1/webhooks/gitlab", setting="WATCHDOG_GITLAB_WEBHOOK_TOKEN", paths=PATHS)
+def parse(d: Delivery) -> Intake:
+    verify_token(given=d.headers.get("x-gitlab-token"), expected=d.secret, header="X-Gitlab-Token")
     # GitLab >= 17.4 also sends Idempotency-Key; the event UUID is there on every version we know.
-    delivery = h.get("x-gitlab-event-uuid") or require_header(h, "X-Gitlab-Event-UUID")
-    data = parse_object(body)
+    delivery = d.headers.get("x-gitlab-event-uuid") or require_header(d.headers, "X-Gitlab-Event-UUID")
+    data = parse_object(d.body)
     kind = text(data, "object_kind")
     if kind == "pipeline":
-        return _pipeline(data, delivery=delivery, query=query or {})
+        return _pipeline(data, delivery=delivery, query=d.query)
     if kind != "deployment":
         reason = f"object_kind {kind} is not used: only deployment success starts a verification"
         return Intake(source=SOURCE, delivery_id=delivery, event=None, ignored_reason=reason)
@@ -52,9 +43,7 @@ def parse(
     if status != "success":
         reason = f"status is {status}: only success starts a verification"
         return Intake(source=SOURCE, delivery_id=delivery, event=None, ignored_reason=reason)
-    return Intake(
-        source=SOURCE, delivery_id=delivery, event=build_event(_fields(data, query or {}), paths=PATHS)
-    )
+    return Intake(source=SOURCE, delivery_id=delivery, event=build_event(_fields(data, d.query), paths=PATHS))
 
 
 def _fields(data: Mapping[str, Any], query: Mapping[str, str]) -> dict[str, Any]:

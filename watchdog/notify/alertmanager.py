@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from watchdog.clock import utc
-from watchdog.notify.base import NotifyError
+from watchdog.notify.base import answered
 from watchdog.notify.message import Notification
 
 CREATED_BY = "deploy-watchdog"
@@ -67,14 +67,9 @@ class AlertmanagerNotifier:
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         async with httpx.AsyncClient(timeout=self._timeout, headers=self._headers) as client:
-            try:
-                resp = await client.request(method, f"{self._url}/api/v2{path}", json=body)
-            except httpx.HTTPError as exc:
-                raise NotifyError(f"alertmanager {self.name}: {type(exc).__name__}") from None
-        if resp.status_code >= 300:
-            raise NotifyError(
-                f"alertmanager {self.name}: {method} {path}: HTTP {resp.status_code} {resp.text[:200]}",
-                retryable=resp.status_code >= 500,
+            call = client.request(method, f"{self._url}/api/v2{path}", json=body)
+            resp = await answered(
+                f"alertmanager {self.name}", call, request=f"{method} {path}", retryable=lambda s: s >= 500
             )
         return resp.json() if resp.content else None
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from watchdog.notify.base import NotifyError, retryable_status
+from watchdog.notify.base import answered
 from watchdog.notify.message import Notification
 
 MAX_BODY = 65_000  # GitHub refuses bodies over 65,536 characters
@@ -124,16 +124,8 @@ class GitHubIssueNotifier:
     async def _call(
         self, c: httpx.AsyncClient, method: str, path: str, body: Any, *, params: dict[str, str] | None = None
     ) -> httpx.Response:
-        try:
-            resp = await c.request(method, path, json=body, params=params)
-        except httpx.HTTPError as exc:
-            raise NotifyError(f"github_issue {self.name}: {type(exc).__name__}") from None
-        if resp.status_code >= 300:
-            raise NotifyError(
-                f"github_issue {self.name}: {method} {path}: HTTP {resp.status_code} {resp.text[:200]}",
-                retryable=retryable_status(resp.status_code),
-            )
-        return resp
+        call = c.request(method, path, json=body, params=params)
+        return await answered(f"github_issue {self.name}", call, request=f"{method} {path}")
 
 
 def _sidecar(n: Notification) -> Path | None:

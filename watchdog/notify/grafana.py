@@ -12,7 +12,7 @@ import httpx
 from pydantic import SecretStr
 
 from watchdog.clock import Clock, SystemClock
-from watchdog.notify.base import NotifyError, retryable_status
+from watchdog.notify.base import answered
 from watchdog.notify.message import Notification
 
 KIND = {
@@ -74,12 +74,5 @@ class GrafanaAnnotationNotifier:
         body = annotation_body(n, time_ms=time_ms, dashboard_uid=self._uid, tags=self._tags)
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"} if self._token else {}
         async with httpx.AsyncClient(timeout=self._timeout) as client:
-            try:
-                resp = await client.post(f"{self._url}/api/annotations", json=body, headers=headers)
-            except httpx.HTTPError as exc:
-                raise NotifyError(f"grafana {self.name}: {type(exc).__name__}") from None
-        if resp.status_code >= 300:
-            raise NotifyError(
-                f"grafana {self.name}: HTTP {resp.status_code} {resp.text[:200]}",
-                retryable=retryable_status(resp.status_code),
-            )
+            post = client.post(f"{self._url}/api/annotations", json=body, headers=headers)
+            await answered(f"grafana {self.name}", post)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr
 
-from watchdog.notify.base import NotifyError, retryable_status
+from watchdog.notify.base import answered
 from watchdog.notify.message import Notification
 
 Action = Literal["trigger", "resolve"]
@@ -109,12 +109,6 @@ class PagerDutyNotifier:
 
     async def _post(self, body: dict[str, Any]) -> None:
         async with httpx.AsyncClient(timeout=self._timeout) as client:
-            try:
-                resp = await client.post(self._url, json=body)
-            except httpx.HTTPError as exc:
-                raise NotifyError(f"pagerduty {self.name}: {type(exc).__name__}") from None
-        if resp.status_code != 202:
-            raise NotifyError(
-                f"pagerduty {self.name}: HTTP {resp.status_code} {resp.text[:200]}",
-                retryable=retryable_status(resp.status_code),
-            )
+            # Events API v2 answers 202 Accepted; anything else did not enqueue the event.
+            post = client.post(self._url, json=body)
+            await answered(f"pagerduty {self.name}", post, accept=lambda status: status == 202)

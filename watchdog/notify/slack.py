@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from watchdog.notify.base import NotifyError, retryable_status
+from watchdog.notify.base import answered
 from watchdog.notify.message import Notification
 
 _ICON = {
@@ -71,13 +71,7 @@ class SlackNotifier:
 
     async def send(self, n: Notification) -> None:
         async with httpx.AsyncClient(timeout=self._timeout) as client:
-            try:
-                resp = await client.post(self._url.get_secret_value(), json=slack_body(n))
-            except httpx.HTTPError as exc:
-                # The exception text can hold the URL, which is the secret: name only its kind.
-                raise NotifyError(f"slack {self.name}: {type(exc).__name__}") from None
-        if resp.status_code >= 300:
-            raise NotifyError(
-                f"slack {self.name}: HTTP {resp.status_code} {resp.text[:200]}",
-                retryable=retryable_status(resp.status_code),
+            # The URL is the secret: a transport failure names only its kind.
+            await answered(
+                f"slack {self.name}", client.post(self._url.get_secret_value(), json=slack_body(n))
             )

@@ -16,7 +16,7 @@ import httpx
 from pydantic import SecretStr
 
 from watchdog.errors import ConfigError
-from watchdog.notify.base import NotifyError, retryable_status
+from watchdog.notify.base import answered
 from watchdog.notify.message import Notification
 
 
@@ -81,12 +81,5 @@ class WebhookNotifier:
                 "webhook-signature": sign(key=self._key, msg_id=msg_id, timestamp=timestamp, body=body),
             }
         async with httpx.AsyncClient(timeout=self._timeout) as client:
-            try:
-                resp = await client.post(self._url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                raise NotifyError(f"webhook {self.name}: {type(exc).__name__}: {exc}") from None
-        if resp.status_code >= 300:
-            raise NotifyError(
-                f"webhook {self.name}: HTTP {resp.status_code} {resp.text[:200]}",
-                retryable=retryable_status(resp.status_code),
-            )
+            post = client.post(self._url, content=body, headers=headers)
+            await answered(f"webhook {self.name}", post, quote_error=True)

@@ -1,4 +1,4 @@
-"""Metric sources behind one protocol (base.Source): http, scrape, prometheus, datadog, sentry, replay.
+"""Metric sources behind one protocol (base.Source): http, scrape, prometheus, datadog, sentry.
 
 Each upstream problem becomes an inconclusive measurement with its reason.
 """

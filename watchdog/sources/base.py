@@ -51,6 +51,12 @@ class SampleContext:
 
 @runtime_checkable
 class Source(Protocol):
+    """Everything the engine calls on a source; subclass it to inherit the no-op defaults.
+
+    The engine calls `prime` when a verification starts (and again when a replica takes it over),
+    `sample` once per interval, `history` for the baseline, `forget` when the verification ends.
+    """
+
     name: str
 
     async def sample(
@@ -63,6 +69,16 @@ class Source(Protocol):
         self, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
     ) -> Baseline | None:
         """Per-interval values over [start, end) for the baseline; None when the source keeps no history."""
-        ...
+        return None
 
-    async def aclose(self) -> None: ...
+    async def prime(self, check: AnyCheck, ctx: SampleContext) -> Measurement | None:
+        """Takes a first reading for `ctx.verification_id`, for sources that measure from a previous read."""
+        return None
+
+    def forget(self, verification_id: str) -> None:
+        """Drops whatever the source keeps for a verification that has ended."""
+        return None
+
+    async def aclose(self) -> None:
+        """Releases the source's connections; the daemon calls it once, on shutdown or replacement."""
+        return None

@@ -26,12 +26,12 @@ from watchdog.errors import SourceError
 from watchdog.policy.connections import DatadogSourceConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.resilience import ErrorKind
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.cache import QueryCache
 from watchdog.sources.counts import zero_missing_error_grid
-from watchdog.sources.fetch import Fetched, FetchLoop, combine, finite, role_queries
+from watchdog.sources.query_api import Fetched, FetchLoop, combine, finite, role_queries
 from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid
-from watchdog.sources.ratelimit import RateLimiter, header_float
+from watchdog.sources.ratelimit import header_float
 from watchdog.sources.series import Series, buckets, error_rate_pairs, window_value
 from watchdog.telemetry import Metrics
 from watchdog.templating import Context
@@ -42,7 +42,7 @@ UPSTREAM = "Datadog"
 RANGE_MAX_POINTS = 300
 
 
-class DatadogSource:
+class DatadogSource(Source):
     """Datadog metric queries with `{{ version }}`-style placeholders, read over the sample interval.
 
     error_rate roles read counts (write them with `.as_count()`): the points in [at - interval, at)
@@ -91,17 +91,10 @@ class DatadogSource:
         # Any: with return_http_data_only=False the call returns a tuple, not what the stub says.
         self._api: Any = MetricsApi(self._client)  # type: ignore[no-untyped-call]
         self._executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix=f"dd-{name}")
-        self.limiter = RateLimiter(upstream=UPSTREAM, now=now)
-        self._loop = FetchLoop(
-            source=name,
-            upstream=UPSTREAM,
-            limiter=self.limiter,
-            retries=config.retries,
-            max_wait=config.timeout,
-            metrics=metrics,
-            sleep=sleep,
-            backoff=backoff,
+        self._loop = FetchLoop.of(
+            config, source=name, upstream=UPSTREAM, metrics=metrics, now=now, sleep=sleep, backoff=backoff
         )
+        self.limiter = self._loop.limiter
         self._metrics = metrics
         self.cache: QueryCache[tuple[object, ...], Fetched] = QueryCache(
             ttl=max(120.0, 4 * config.cache_bucket), keep=lambda f: f.error is None

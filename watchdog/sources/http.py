@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 
-from watchdog.analysis.models import Baseline, Measurement
+from watchdog.analysis.models import Measurement
 from watchdog.errors import ConfigError, SourceError
 from watchdog.policy.checks import HttpCheck
 from watchdog.redact import redact
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.telemetry import Metrics
 from watchdog.templating import Context, render
@@ -26,7 +26,7 @@ from watchdog.templating import Context, render
 _MISSING = object()
 
 
-class HttpSource:
+class HttpSource(Source):
     """Probes `check.url`; values are {"up": 1.0 | 0.0, "latency": seconds}."""
 
     def __init__(
@@ -76,11 +76,6 @@ class HttpSource:
         if problem is not None:
             return _down(redact(problem), latency=latency)
         return Measurement(values={"up": 1.0, "latency": latency})
-
-    async def history(
-        self, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
-    ) -> Baseline | None:
-        return None
 
     async def aclose(self) -> None:
         await self._http.aclose()

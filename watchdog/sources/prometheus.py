@@ -18,7 +18,7 @@ from watchdog.policy.checks import queries
 from watchdog.policy.connections import PrometheusSourceConfig
 from watchdog.policy.secrets import expand_env, resolve_secret
 from watchdog.redact import redact
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.counts import zero_missing_error_grid, zero_missing_error_points, zero_missing_errors
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.sources.ranges import Grid, RangeValues
@@ -30,7 +30,7 @@ NO_DATA = "no data"
 RANGE_MAX_POINTS = 11000
 
 
-class PrometheusSource:
+class PrometheusSource(Source):
     """Each query role of a check is one PromQL expression that must return a single series (or a scalar).
 
     Queries may use `{{ version }}`, `{{ service }}`, `{{ environment }}`, `{{ artifact }}`,

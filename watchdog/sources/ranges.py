@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from watchdog.sources.base import AnyCheck, SampleContext
-from watchdog.sources.fetch import Fetched
+from watchdog.sources.query_api import Fetched
 from watchdog.sources.ratelimit import RateLimiter
 from watchdog.sources.series import Reduce, Series, window_value
 

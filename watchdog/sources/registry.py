@@ -1,6 +1,5 @@
-"""Builds the named sources of `config/watchdog.yaml` from a literal table of source types.
-
-An unknown type fails loudly with the known ones listed; the built-in `http` source is always present.
+"""Builds the named sources of `config/watchdog.yaml` from a literal table of source types, and says
+which source a check uses. An unknown type fails loudly; the built-in `http` source is always present.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from watchdog.errors import ConfigError
 from watchdog.policy.checks import HttpCheck
 from watchdog.policy.connections import DaemonConfig
 from watchdog.sources.base import AnyCheck, Source
+from watchdog.sources.unavailable import UnavailableSource
 from watchdog.telemetry import Metrics
 
 # (name, config, metrics, environ) -> Source
@@ -61,13 +61,25 @@ def known_types() -> list[str]:
 def build_sources(
     daemon: DaemonConfig, *, metrics: Metrics | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Source]:
-    """One source per entry of `daemon.sources`, plus the built-in `http` prober."""
-    from watchdog.sources.http import HttpSource
+    """One source per entry of `daemon.sources`, plus the built-in `http` prober; ConfigError on the first
+    that cannot be built."""
+    sources = {
+        name: build_source(name, c, metrics=metrics, environ=environ) for name, c in daemon.sources.items()
+    }
+    sources[HTTP] = _http(metrics=metrics, environ=environ)
+    return sources
 
-    sources: dict[str, Source] = {}
+
+def build_available_sources(
+    daemon: DaemonConfig, *, metrics: Metrics | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Source]:
+    """As `build_sources`, but a source that cannot be built (a missing secret) is an inconclusive stand-in.
+
+    So the daemon starts anyway: checks on other sources still verify; `degraded()` lists the stand-ins.
+    """
+    sources: dict[str, Source] = {HTTP: _http(metrics=metrics, environ=environ)}
     for name, config in daemon.sources.items():
-        sources[name] = build_source(name, config, metrics=metrics, environ=environ)
-    sources[HTTP] = HttpSource(HTTP, metrics=metrics, environ=environ)
+        sources[name] = build_or_standin(name, config, metrics=metrics, environ=environ)
     return sources
 
 
@@ -83,17 +95,38 @@ def build_source(
     return factory(name, config, metrics, environ)
 
 
-def source_for(check: AnyCheck, sources: Mapping[str, Source]) -> Source:
-    """The source a check samples from: http checks use the built-in prober, others name theirs."""
-    if isinstance(check, HttpCheck):
-        # `source` is unused for http except `replay` in scenarios, which replays recorded probe results.
-        name = "replay" if check.source == "replay" and "replay" in sources else HTTP
-    else:
-        if not check.source:
-            raise ConfigError(f"check {check.name}: a {check.type} check needs a `source`")
-        name = check.source
+def build_or_standin(
+    name: str, config: Any, *, metrics: Metrics | None = None, environ: Mapping[str, str] | None = None
+) -> Source:
+    """One configured source, or the stand-in whose every sample says why it could not be built."""
     try:
-        return sources[name]
-    except KeyError:
-        known = ", ".join(sorted(sources)) or "none"
-        raise ConfigError(f"check {check.name}: unknown source '{name}'; configured: {known}") from None
+        return build_source(name, config, metrics=metrics, environ=environ)
+    except ConfigError as exc:
+        return UnavailableSource(name, str(exc))
+
+
+def _http(*, metrics: Metrics | None, environ: Mapping[str, str] | None) -> Source:
+    from watchdog.sources.http import HttpSource
+
+    return HttpSource(HTTP, metrics=metrics, environ=environ)
+
+
+def source_name(check: AnyCheck) -> str:
+    """The one rule for which source a check uses: http checks the built-in prober, others the one named."""
+    return HTTP if isinstance(check, HttpCheck) else (check.source or "")
+
+
+def source_for(check: AnyCheck, sources: Mapping[str, Source]) -> Source | None:
+    """The source a check samples from, primes and forgets on; None when that name is not configured."""
+    return sources.get(source_name(check))
+
+
+def require_source(check: AnyCheck, sources: Mapping[str, Source]) -> Source:
+    """As `source_for`, for a caller that reports the problem instead: ConfigError naming what is missing."""
+    source = source_for(check, sources)
+    if source is not None:
+        return source
+    if not isinstance(check, HttpCheck) and not check.source:
+        raise ConfigError(f"check {check.name}: a {check.type} check needs a `source`")
+    known = ", ".join(sorted(sources)) or "none"
+    raise ConfigError(f"check {check.name}: unknown source '{source_name(check)}'; configured: {known}")

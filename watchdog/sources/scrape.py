@@ -12,13 +12,13 @@ from datetime import datetime
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog.analysis.models import Baseline, Measurement
+from watchdog.analysis.models import Measurement
 from watchdog.errors import ConfigError, SourceError
 from watchdog.policy.checks import queries
 from watchdog.policy.connections import ScrapeSourceConfig
 from watchdog.policy.secrets import expand_env
 from watchdog.redact import redact
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.counts import zero_missing_errors
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.sources.selector import Selector, parse_selector
@@ -26,7 +26,7 @@ from watchdog.telemetry import Metrics
 from watchdog.templating import Context, render
 
 FIRST_SCRAPE = "first scrape: no previous value"
-# Bounds memory when an engine never calls forget(); the oldest keys go first.
+# Bounds memory between forget() calls (many verifications at once); the oldest keys go first.
 MAX_KEYS = 20_000
 _COUNTER_PARTS = ("_bucket", "_count", "_sum")
 _ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
@@ -43,13 +43,14 @@ class Series:
     counter: bool  # monotonic: judged by its increase, not its level
 
 
-class ScrapeSource:
+class ScrapeSource(Source):
     """Selector queries over a scraped exposition.
 
-    The engine should call `prime(check, ctx)` when a verification starts, so that the first sample
+    The engine calls `prime(check, ctx)` when a verification starts, so that the first sample
     already has a previous scrape to measure counter increases against; without it the first sample of
     each (verification, check) is inconclusive ("first scrape: no previous value").
-    `forget(verification_id)` drops a finished verification's state.
+    `forget(verification_id)` drops a finished verification's state. A bare exposition has no past, so
+    `history` is the default None: the engine falls back to the previous stable version's samples.
     """
 
     def __init__(
@@ -82,12 +83,6 @@ class ScrapeSource:
         self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext
     ) -> Measurement:
         return await self._measure(check, ctx=ctx, remember_only=False)
-
-    async def history(
-        self, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
-    ) -> Baseline | None:
-        # A bare exposition has no past: the engine falls back to the previous stable version's samples.
-        return None
 
     def forget(self, verification_id: str) -> None:
         for key in [k for k in self._previous if k[0] == verification_id]:

@@ -22,11 +22,11 @@ from watchdog.policy.checks import MetricCheck
 from watchdog.policy.connections import SentrySourceConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.resilience import ErrorKind, retry_after, status_kind
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.counts import zero_missing_error_grid
-from watchdog.sources.fetch import Fetched, FetchLoop, combine, role_queries
+from watchdog.sources.query_api import Fetched, FetchLoop, combine, role_queries
 from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid
-from watchdog.sources.ratelimit import RateLimiter, header_float
+from watchdog.sources.ratelimit import header_float
 from watchdog.sources.sentry_query import (
     RELEASE_TERM,
     TOTAL_FIELD,
@@ -52,7 +52,7 @@ _LAST_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("sentry_last_he
 _LINK = re.compile(r'<[^>]*>;\s*rel="next";\s*results="true";\s*cursor="([^"]+)"')
 
 
-class SentrySource:
+class SentrySource(Source):
     """Queries are `events`, `transactions` or `crash_free_rate(session)`, each with optional search terms.
 
     Counts cover [at - interval, at) of the new release (`release:"<version>"` unless the check names
@@ -91,17 +91,10 @@ class SentrySource:
             transport=transport,
         )
         self._slots = asyncio.Semaphore(config.concurrency)
-        self.limiter = RateLimiter(upstream=UPSTREAM, now=now)
-        self._loop = FetchLoop(
-            source=name,
-            upstream=UPSTREAM,
-            limiter=self.limiter,
-            retries=config.retries,
-            max_wait=config.timeout,
-            metrics=metrics,
-            sleep=sleep,
-            backoff=backoff,
+        self._loop = FetchLoop.of(
+            config, source=name, upstream=UPSTREAM, metrics=metrics, now=now, sleep=sleep, backoff=backoff
         )
+        self.limiter = self._loop.limiter
 
     async def sample(
         self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from watchdog.errors import SourceError
-from watchdog.sources.fetch import finite
+from watchdog.sources.query_api import finite
 from watchdog.sources.series import Series
 
 RELEASE_TERM = re.compile(r'(?<!\S)!?release:(?:"[^"]*"|\S+)')

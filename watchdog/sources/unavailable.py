@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from watchdog.analysis.models import Baseline, Measurement
+from watchdog.analysis.models import Measurement
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 
 
-class UnavailableSource:
+class UnavailableSource(Source):
     def __init__(self, name: str, reason: str) -> None:
         self.name = name
         self.reason = reason
@@ -21,14 +21,6 @@ class UnavailableSource:
         self, check: AnyCheck, *, at: datetime, interval: float, ctx: SampleContext
     ) -> Measurement:
         return Measurement(error=f"source '{self.name}' is unavailable: {self.reason}")
-
-    async def history(
-        self, check: AnyCheck, *, start: datetime, end: datetime, interval: float, ctx: SampleContext
-    ) -> Baseline | None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 def degraded(sources: Mapping[str, Source]) -> dict[str, str]:

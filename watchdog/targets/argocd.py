@@ -20,8 +20,8 @@ from watchdog.policy.connections import ArgoCDTargetConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.jsonapi import JsonApi
-from watchdog.targets.once import RollbackMemo
 from watchdog.targets.retry import Backoff
+from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
 from watchdog.targets.transcript import Transcript
 
 _SHA = re.compile(r"[0-9a-f]{7,40}")
@@ -82,7 +82,7 @@ def runs(app: dict[str, Any], req: RollbackRequest) -> bool:
     return bool(revision) and any(revision_matches(revision, w) for w in (req.artifact, req.version))
 
 
-class ArgoCDTarget:
+class ArgoCDTarget(RollsBackOnce):
     def __init__(
         self,
         name: str,
@@ -135,9 +135,6 @@ class ArgoCDTarget:
         artifact = req.artifact if runs(app, req) else (images[0] if len(images) == 1 else revision)
         health = status.get("health", {}).get("status")
         return Current(artifact=artifact, detail=f"revision {revision}, health {health}, images {images}")
-
-    async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        return await self._memo.run(req, lambda: self._perform(req))
 
     async def _perform(self, req: RollbackRequest) -> RollbackResult:
         """One rollback through the Argo CD API; every request is retried, all within config.timeout."""

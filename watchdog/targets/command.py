@@ -15,9 +15,9 @@ from watchdog.policy.connections import CommandTargetConfig
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.current_probe import probe_current
-from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, with_retries
-from watchdog.targets.transcript import Transcript
+from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
+from watchdog.targets.transcript import RetryNotes, Transcript
 from watchdog.templating import TARGET_NAMES, Context, check_templates, env_names, render
 
 EX_TEMPFAIL = 75
@@ -30,7 +30,7 @@ def request_env(req: RollbackRequest) -> dict[str, str]:
     return {f"WATCHDOG_{key.upper()}": value for key, value in req.placeholders().items()}
 
 
-class CommandTarget:
+class CommandTarget(RollsBackOnce):
     def __init__(
         self,
         name: str,
@@ -66,9 +66,6 @@ class CommandTarget:
                 template, req.placeholders(), context=Context.ARGV, environ=base, expand_env=True
             )
         return env
-
-    async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        return await self._memo.run(req, lambda: self._perform(req))
 
     async def _perform(self, req: RollbackRequest) -> RollbackResult:
         """Renders argv and env, then runs the command; exit 75 is asked again with backoff."""

@@ -16,9 +16,9 @@ from watchdog.errors import TargetError, TransientTargetError, WatchdogError
 from watchdog.policy.connections import HelmTargetConfig
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
-from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, with_retries
-from watchdog.targets.transcript import Transcript, excerpt
+from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
+from watchdog.targets.transcript import RetryNotes, Transcript, excerpt
 
 GOOD = ("deployed", "superseded")
 # stderr of a helm run that may well work when asked again: the cluster or a lock was briefly unavailable.
@@ -71,7 +71,7 @@ def pick_revision(history: list[dict[str, Any]], req: RollbackRequest) -> dict[s
     return max(good, key=lambda r: int(r.get("revision", 0)), default=None)
 
 
-class HelmTarget:
+class HelmTarget(RollsBackOnce):
     def __init__(
         self,
         name: str,
@@ -146,9 +146,6 @@ class HelmTarget:
             f"revision {deployed.get('revision')} ({deployed.get('chart')}, {deployed.get('description')})"
         )
         return Current(artifact=artifact, version=app or None, detail=detail)
-
-    async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        return await self._memo.run(req, lambda: self._perform(req))
 
     async def _perform(self, req: RollbackRequest) -> RollbackResult:
         """Retries whole attempts (each starts from `helm history`) while helm fails transiently."""

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import httpx
 
 from watchdog.errors import TargetError
 from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
-from watchdog.targets.transcript import Transcript
+from watchdog.targets.transcript import RetryNotes, Transcript
 
 
 def error_message(resp: httpx.Response) -> str:
@@ -30,24 +31,17 @@ def error_message(resp: httpx.Response) -> str:
     return resp.text[:200]
 
 
+@dataclass
 class JsonApi:
     """`retries` counts the requests that were asked again, for RollbackResult.attempts."""
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        log: Transcript,
-        *,
-        backoff: Backoff,
-        deadline: float | None = None,
-        describe: Callable[[httpx.Response], str] = error_message,
-    ) -> None:
-        self.client = client
-        self.log = log
-        self.backoff = backoff
-        self.deadline = deadline
-        self.describe = describe
-        self.retries = 0
+    client: httpx.AsyncClient
+    log: Transcript
+    _: KW_ONLY
+    backoff: Backoff
+    deadline: float | None = None
+    describe: Callable[[httpx.Response], str] = error_message
+    retries: int = field(default=0, init=False)
 
     async def request(
         self,
@@ -81,9 +75,9 @@ class JsonApi:
                 raise TargetError(f"{method} {url}: expected a JSON object")
             return data
 
-        def note(attempt: int, exc: Exception, delay: float) -> None:
-            self.retries += 1
-            self.log.note(f"  transient ({exc}); retry {attempt} in {delay:.1f}s")
-
-        done = await with_retries(once, backoff=self.backoff, deadline=self.deadline, on_retry=note)
+        notes = RetryNotes(self.log, indent="  ")
+        try:
+            done = await with_retries(once, backoff=self.backoff, deadline=self.deadline, on_retry=notes)
+        finally:
+            self.retries += notes.attempts - 1  # counted on failure too: each retry was a request
         return done.value

@@ -20,15 +20,15 @@ from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.jsonapi import JsonApi
 from watchdog.targets.kubeconfig import SERVICE_ACCOUNT_DIR, resolve_auth
 from watchdog.targets.kubeexec import ExecAuth, ExecCache
-from watchdog.targets.once import RollbackMemo
 from watchdog.targets.retry import Backoff
+from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
 from watchdog.targets.transcript import Transcript
 
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 
-class KubernetesTarget:
+class KubernetesTarget(RollsBackOnce):
     def __init__(
         self,
         name: str,
@@ -81,9 +81,6 @@ class KubernetesTarget:
             return Current(artifact=req.artifact, detail=detail)
         chosen = {images[n] for n in names}
         return Current(artifact=chosen.pop() if len(chosen) == 1 else None, detail=detail)
-
-    async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        return await self._memo.run(req, lambda: self._perform(req))
 
     async def _perform(self, req: RollbackRequest) -> RollbackResult:
         """One rollback through the API server, within config.timeout; the detail ends with its duration."""

@@ -1,4 +1,4 @@
-"""The log an adapter keeps of one rollback (HTTP exchanges, command output), redacted and bounded.
+"""The log an adapter keeps of one rollback (HTTP exchanges, command output, retries), redacted and bounded.
 
 It becomes RollbackResult.output, which is stored and shown in reports, so nothing secret may stay in it.
 """
@@ -52,3 +52,16 @@ class Transcript:
     def clean(self, text: str) -> str:
         """`text` with the same redaction as the transcript, for one-line details."""
         return redact(self._redactor(text))
+
+
+class RetryNotes:
+    """The on_retry hook of with_retries: notes "transient (...); retry N in X s" and counts the attempts."""
+
+    def __init__(self, log: Transcript, *, indent: str = "") -> None:
+        self.log = log
+        self.indent = indent
+        self.attempts = 1
+
+    def __call__(self, attempt: int, exc: Exception, delay: float) -> None:
+        self.attempts += 1
+        self.log.note(f"{self.indent}transient ({exc}); retry {attempt} in {delay:.1f}s")

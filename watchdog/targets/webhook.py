@@ -19,9 +19,9 @@ from watchdog.errors import TargetError, WatchdogError
 from watchdog.policy.connections import WebhookTargetConfig
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.current_probe import probe_current
-from watchdog.targets.once import RetryNotes, RollbackMemo
 from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
-from watchdog.targets.transcript import Transcript, excerpt
+from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
+from watchdog.targets.transcript import RetryNotes, Transcript, excerpt
 from watchdog.templating import (
     TARGET_NAMES,
     Context,
@@ -39,7 +39,7 @@ def idempotency_key(req: RollbackRequest) -> str:
     return f"watchdog-rollback-{digest[:32]}"
 
 
-class WebhookTarget:
+class WebhookTarget(RollsBackOnce):
     def __init__(
         self,
         name: str,
@@ -93,9 +93,6 @@ class WebhookTarget:
         environ = self._environ if self._environ is not None else os.environ
         log.add_secret(*(environ.get(name) for name in env_names(template)))
         return render(template, req.placeholders(), context=context, environ=environ, expand_env=True)
-
-    async def rollback(self, req: RollbackRequest) -> RollbackResult:
-        return await self._memo.run(req, lambda: self._perform(req))
 
     async def _perform(self, req: RollbackRequest) -> RollbackResult:
         """Sends the templated request; a transient answer is asked again, a read timeout never."""

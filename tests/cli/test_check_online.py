@@ -13,11 +13,11 @@ import pytest
 
 from tests.conftest import free_port
 from tests.fakes.prometheus_server import FakePrometheus, vector
+from watchdog.cli.check_online import run_online_checks
 from watchdog.demo import DemoApp
 from watchdog.policy.connections import DaemonConfig
 from watchdog.policy.loader import PolicySet
 from watchdog.policy.service import ServiceFile
-from watchdog.sources.online import run_online_checks
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from watchdog.analysis.models import Measurement
 from watchdog.errors import SourceError
@@ -27,6 +28,15 @@ from watchdog.templating import Context, TemplateError, render
 log = logging.getLogger(__name__)
 
 RETRYABLE = RETRYABLE_KINDS
+
+
+class QueryApiConfig(Protocol):
+    """What the loop reads of a source's config (Datadog's and Sentry's both have it)."""
+
+    @property
+    def retries(self) -> int: ...
+    @property
+    def timeout(self) -> float: ...
 
 
 class _Stop(Exception):
@@ -61,6 +71,23 @@ class FetchLoop:
     metrics: Metrics | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     backoff: float = 0.5
+
+    @classmethod
+    def of(
+        cls,
+        config: QueryApiConfig,
+        *,
+        source: str,
+        upstream: str,
+        metrics: Metrics | None,
+        now: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        backoff: float,
+    ) -> FetchLoop:
+        """The loop of one configured source, with its own rate limiter; it waits one timeout at most."""
+        limiter = RateLimiter(upstream=upstream, now=now)
+        retries, wait = config.retries, config.timeout
+        return cls(source, upstream, limiter, retries, wait, metrics=metrics, sleep=sleep, backoff=backoff)
 
     async def run(self, call: Callable[[], Awaitable[Fetched]]) -> Fetched:
         tries = 0

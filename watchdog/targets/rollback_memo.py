@@ -1,6 +1,6 @@
 """What makes an adapter's rollback happen once per deploy: a memo of successful results behind a lock.
 
-Also the on_retry hook that notes each transient error in the rollback's transcript and counts the attempts.
+A failed result is not remembered, so the same rollback may be asked again.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from watchdog.targets.base import RollbackRequest, RollbackResult
-from watchdog.targets.transcript import Transcript
 
 
 class RollbackMemo:
@@ -40,14 +39,13 @@ class RollbackMemo:
             return result
 
 
-class RetryNotes:
-    """The on_retry hook of with_retries: notes "transient (...); retry N in X s" and counts the attempts."""
+class RollsBackOnce:
+    """The `rollback` of a target that keeps a RollbackMemo: it runs the target's `_perform` through it."""
 
-    def __init__(self, log: Transcript, *, indent: str = "") -> None:
-        self.log = log
-        self.indent = indent
-        self.attempts = 1
+    _memo: RollbackMemo
 
-    def __call__(self, attempt: int, exc: Exception, delay: float) -> None:
-        self.attempts += 1
-        self.log.note(f"{self.indent}transient ({exc}); retry {attempt} in {delay:.1f}s")
+    async def rollback(self, req: RollbackRequest) -> RollbackResult:
+        return await self._memo.run(req, lambda: self._perform(req))
+
+    async def _perform(self, req: RollbackRequest) -> RollbackResult:
+        raise NotImplementedError

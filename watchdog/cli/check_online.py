@@ -17,10 +17,9 @@ from watchdog.policy.checks import HttpCheck
 from watchdog.policy.loader import PolicySet
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, Source
-from watchdog.sources.http import HttpSource
 from watchdog.sources.prometheus import PrometheusSource
-from watchdog.sources.registry import HTTP, build_source, source_for
-from watchdog.sources.unavailable import UnavailableSource
+from watchdog.sources.registry import build_available_sources, require_source
+from watchdog.sources.unavailable import degraded
 
 ONLINE_VERSION = "online-check"
 
@@ -36,16 +35,12 @@ def _build_each(
     policy_set: PolicySet, *, out: TextIO, environ: Mapping[str, str] | None
 ) -> tuple[dict[str, Source], int]:
     """Every source that can be built; one that cannot is reported and stands in, so every check runs."""
-    sources: dict[str, Source] = {HTTP: HttpSource(HTTP, environ=environ)}
-    failed = 0
-    for name, config in policy_set.daemon.sources.items():
-        try:
-            sources[name] = build_source(name, config, environ=environ)
-        except ConfigError as exc:
-            print(f"source {name}: ERROR {exc}", file=out)
-            sources[name] = UnavailableSource(name, str(exc))
-            failed += 1
-    return sources, failed
+    sources = build_available_sources(policy_set.daemon, environ=environ)
+    standins = degraded(sources)
+    for name in policy_set.daemon.sources:
+        if name in standins:
+            print(f"source {name}: ERROR {standins[name]}", file=out)
+    return sources, len(standins)
 
 
 async def _run(policy_set: PolicySet, *, out: TextIO, environ: Mapping[str, str] | None) -> int:
@@ -89,15 +84,13 @@ def _context(*, service: str, environment: str) -> SampleContext:
 async def _one(check: AnyCheck, *, sources: Mapping[str, Source], ctx: SampleContext, interval: float) -> str:
     """`ok, ...` or `ERROR ...` for one check."""
     try:
-        source = source_for(check, sources)
+        source = require_source(check, sources)
     except ConfigError as exc:
         return f"ERROR {exc}"
-    prime = getattr(source, "prime", None)
-    if prime is not None:
-        # A scrape source measures counters by their increase: it needs a starting point first.
-        primed: Measurement = await prime(check, ctx)
-        if primed.error:
-            return f"ERROR {primed.error}"
+    # A scrape source measures counters by their increase: it needs a starting point first.
+    primed = await source.prime(check, ctx)
+    if primed is not None and primed.error:
+        return f"ERROR {primed.error}"
     m = await source.sample(check, at=datetime.now(UTC), interval=interval, ctx=ctx)
     return describe(m, check=check, one_series=isinstance(source, PrometheusSource))
 
