@@ -103,6 +103,7 @@ class RecordingTarget:
     """Deploy target "t": records rollback calls and says they worked."""
 
     name: str = "t"
+    timeout: float = 300.0
     calls: list[Any] = field(default_factory=list)
 
     async def current(self, req: Any) -> Any:

@@ -65,6 +65,7 @@ class RecordingTarget:
     """Runs `running` and records every rollback call; `fail` makes the call fail."""
 
     name: str = "t"
+    timeout: float = 300.0
     running: str = "reg/app@sha256:v1"
     fail: str | None = None
     calls: list[RollbackRequest] = field(default_factory=list)

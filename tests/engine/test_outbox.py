@@ -129,16 +129,11 @@ async def test_an_intent_left_by_an_older_daemon_is_finished_after_the_upgrade(
 
 
 @dataclass
-class _Config:
-    timeout: float = 0.025
-
-
-@dataclass
 class HangingTarget(RecordingTarget):
     """Never answers; `deploys` says whether the rollout happened anyway (the answer was lost)."""
 
     deploys: bool = False
-    config: _Config = field(default_factory=_Config)
+    timeout: float = 0.025
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:
         self.calls.append(req)

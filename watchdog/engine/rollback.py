@@ -45,8 +45,7 @@ _SAMPLING = tuple(s.value for s in SAMPLING)
 
 def call_timeout(target: Target, *, margin_s: float = 30.0) -> float:
     """The target's own timeout with room for its retries; a call past it is treated as lost."""
-    config = getattr(target, "config", None)
-    return float(getattr(config, "timeout", 300.0)) * 2 + margin_s
+    return target.timeout * 2 + margin_s
 
 
 @dataclass(kw_only=True, eq=False)

@@ -82,7 +82,7 @@ def runs(app: dict[str, Any], req: RollbackRequest) -> bool:
     return bool(revision) and any(revision_matches(revision, w) for w in (req.artifact, req.version))
 
 
-class ArgoCDTarget(RollsBackOnce):
+class ArgoCDTarget(RollsBackOnce[ArgoCDTargetConfig]):
     def __init__(
         self,
         name: str,

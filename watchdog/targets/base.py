@@ -52,6 +52,11 @@ class RollbackResult:
 class Target(Protocol):
     name: str
 
+    @property
+    def timeout(self) -> float:
+        """The adapter's own limit for one rollback call, in seconds (its config's `timeout`)."""
+        ...
+
     async def current(self, req: RollbackRequest) -> Current: ...
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:

@@ -30,7 +30,7 @@ def request_env(req: RollbackRequest) -> dict[str, str]:
     return {f"WATCHDOG_{key.upper()}": value for key, value in req.placeholders().items()}
 
 
-class CommandTarget(RollsBackOnce):
+class CommandTarget(RollsBackOnce[CommandTargetConfig]):
     def __init__(
         self,
         name: str,

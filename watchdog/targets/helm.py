@@ -71,7 +71,7 @@ def pick_revision(history: list[dict[str, Any]], req: RollbackRequest) -> dict[s
     return max(good, key=lambda r: int(r.get("revision", 0)), default=None)
 
 
-class HelmTarget(RollsBackOnce):
+class HelmTarget(RollsBackOnce[HelmTargetConfig]):
     def __init__(
         self,
         name: str,

@@ -28,7 +28,7 @@ STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 
-class KubernetesTarget(RollsBackOnce):
+class KubernetesTarget(RollsBackOnce[KubernetesTargetConfig]):
     def __init__(
         self,
         name: str,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Generic, Protocol, TypeVar
 
 from watchdog.targets.base import RollbackRequest, RollbackResult
 
@@ -39,10 +40,23 @@ class RollbackMemo:
             return result
 
 
-class RollsBackOnce:
+class _Limited(Protocol):
+    @property
+    def timeout(self) -> float: ...
+
+
+_C = TypeVar("_C", bound=_Limited)
+
+
+class RollsBackOnce(Generic[_C]):
     """The `rollback` of a target that keeps a RollbackMemo: it runs the target's `_perform` through it."""
 
     _memo: RollbackMemo
+    config: _C
+
+    @property
+    def timeout(self) -> float:
+        return float(self.config.timeout)
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:
         return await self._memo.run(req, lambda: self._perform(req))

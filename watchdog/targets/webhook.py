@@ -39,7 +39,7 @@ def idempotency_key(req: RollbackRequest) -> str:
     return f"watchdog-rollback-{digest[:32]}"
 
 
-class WebhookTarget(RollsBackOnce):
+class WebhookTarget(RollsBackOnce[WebhookTargetConfig]):
     def __init__(
         self,
         name: str,
