@@ -14,12 +14,12 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from watchdog.errors import NotFound
 from watchdog.events import FINAL, SAMPLING, State
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.actions import ActionSpec, insert_actions
 from watchdog.store.base import new_id
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import SampleRow, VerificationRow
-from watchdog.store.tables import deployments, samples, transitions, verifications
+from watchdog.store.schema import deployments, samples, transitions, verifications
 
 _SAMPLING = [s.value for s in SAMPLING]
 _FINAL = [s.value for s in FINAL]
@@ -60,7 +60,7 @@ class EngineRepo(ReadRepo):
         starts_at: datetime | None = None,
     ) -> bool:
         """One step in one transaction: its samples, its progress, its transition and what it obliges."""
-        now = rows.ts(now)
+        now = mapping.ts(now)
         with self._write() as conn:
             current = self._locked_state(conn, verification_id)
             if current.lease_owner != owner or current.lease_epoch != epoch or current.state in _FINAL:
@@ -68,13 +68,13 @@ class EngineRepo(ReadRepo):
             self._insert_samples(conn, verification_id, samples)
             values: dict[str, Any] = {
                 "next_k": next_k,
-                "next_sample_at": rows.ts_opt(next_sample_at),
+                "next_sample_at": mapping.ts_opt(next_sample_at),
                 "updated_at": now,
             }
             if baseline is not None:
                 values["baseline"] = baseline
             if starts_at is not None:
-                values["starts_at"] = rows.ts(starts_at)
+                values["starts_at"] = mapping.ts(starts_at)
             optional = {"verdict": verdict, "action": action, "decided_after_s": decided_after_s}
             values.update({key: value for key, value in optional.items() if value is not None})
             if failed_checks is not None:
@@ -108,14 +108,14 @@ class EngineRepo(ReadRepo):
         unknown = set(fields) - _STATE_FIELDS
         if unknown:
             raise TypeError(f"set_state() got unexpected fields {sorted(unknown)}")
-        now, to_state = rows.ts(now), state_name(to_state)
+        now, to_state = mapping.ts(now), state_name(to_state)
         with self._write() as conn:
             current = self._locked_state(conn, verification_id)
             if expect_states is not None and current.state not in {state_name(s) for s in expect_states}:
                 return False
             values: dict[str, Any] = {"state": to_state, "reason": reason, "updated_at": now, **fields}
             if "next_sample_at" in values:
-                values["next_sample_at"] = rows.ts_opt(values["next_sample_at"])
+                values["next_sample_at"] = mapping.ts_opt(values["next_sample_at"])
             if values.get("failed_checks") is not None:
                 values["failed_checks"] = list(values["failed_checks"])
             values.update(leaving_sampling(to_state, now))
@@ -176,7 +176,7 @@ class EngineRepo(ReadRepo):
         reason: str,
         verification_id: str | None = None,
     ) -> VerificationRow:
-        now, starts_at = rows.ts(now), rows.ts(starts_at)
+        now, starts_at = mapping.ts(now), mapping.ts(starts_at)
         verification_id = verification_id or new_id()
         if conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first() is None:
             raise NotFound(f"no deployment {deployment_id!r}")
@@ -217,7 +217,7 @@ class EngineRepo(ReadRepo):
         states = [*_SAMPLING, State.ROLLING_BACK.value]
         stmt = select(verifications).where(v.state.in_(states)).order_by(v.created_at, v.id)
         with self._read() as conn:
-            return self._all(conn, stmt, rows.verification)
+            return self._all(conn, stmt, mapping.verification)
 
     def add_transition(
         self,
@@ -237,7 +237,7 @@ class EngineRepo(ReadRepo):
                 from_state=None if from_state is None else state_name(from_state),
                 to_state=state_name(to_state),
                 reason=reason,
-                now=rows.ts(now),
+                now=mapping.ts(now),
             )
 
     def _locked_state(self, conn: Connection, verification_id: str) -> Any:
@@ -285,6 +285,6 @@ class EngineRepo(ReadRepo):
         fresh: dict[tuple[str, int], dict[str, Any]] = {}
         for x in new:
             if (x.check_name, x.k) not in existing:
-                fresh.setdefault((x.check_name, x.k), rows.sample_values(verification_id, x))
+                fresh.setdefault((x.check_name, x.k), mapping.sample_values(verification_id, x))
         if fresh:
             conn.execute(insert(samples), list(fresh.values()))

@@ -17,11 +17,11 @@ from watchdog.analysis.timing import samples_total
 from watchdog.errors import StoreError
 from watchdog.events import SAMPLING, DeployEvent, State
 from watchdog.policy.service import Verification
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.base import new_id
 from watchdog.store.delivery_repo import DeliveryRepo
 from watchdog.store.records import DeliveryRow, DeploymentRow, VerificationRow
-from watchdog.store.tables import (
+from watchdog.store.schema import (
     deliveries,
     deployments,
     rollbacks,
@@ -141,7 +141,7 @@ class IntakeRepo(DeliveryRepo):
                     source=source,
                     delivery_id=delivery_id,
                     policy=policy,
-                    now=rows.ts(now),
+                    now=mapping.ts(now),
                     rollback_of=rollback_of,
                 )
         except IntegrityError:
@@ -165,7 +165,7 @@ class IntakeRepo(DeliveryRepo):
                 for item in batch:
                     try:
                         with conn.begin_nested():
-                            results.append(self._accept(conn, **{**item, "now": rows.ts(item["now"])}))
+                            results.append(self._accept(conn, **{**item, "now": mapping.ts(item["now"])}))
                     except IntegrityError as exc:
                         results.append(None if item.get("delivery_id") is not None else exc)
                     except StoreError as exc:
@@ -228,7 +228,7 @@ class IntakeRepo(DeliveryRepo):
                     "deployment_id": deployment_id,
                 },
             )
-        deployed_at = rows.ts(event.deployed_at) if event.deployed_at else now
+        deployed_at = mapping.ts(event.deployed_at) if event.deployed_at else now
         echo = self._echoed_rollback(conn, event=event, now=now)
         accepted_reason = f"event accepted from {source}"
         if echo is not None:
@@ -298,8 +298,8 @@ class IntakeRepo(DeliveryRepo):
         if event.previous_artifact:
             self._assume_stable(conn, event=event, deployment_id=deployment_id, now=now)
         return Accepted(
-            deployment=rows.deployment(cast(Any, _DEPLOYMENT_NULLS | deployment)),
-            verification=rows.verification(cast(Any, _VERIFICATION_NULLS | verification)),
+            deployment=mapping.deployment(cast(Any, _DEPLOYMENT_NULLS | deployment)),
+            verification=mapping.verification(cast(Any, _VERIFICATION_NULLS | verification)),
             superseded=superseded,
             duplicate=False,
             response=response,

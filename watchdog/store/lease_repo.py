@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, or_, select, update
 
 from watchdog.events import FINAL, SAMPLING, State
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.base import StoreBase
 from watchdog.store.records import VerificationRow
-from watchdog.store.tables import verifications
+from watchdog.store.schema import verifications
 
 _SAMPLING = [s.value for s in SAMPLING]
 _FINAL = [s.value for s in FINAL]
@@ -23,7 +23,7 @@ v = verifications.c  # the columns every query here names
 
 class LeaseRepo(StoreBase):
     def claim_due(self, *, owner: str, now: datetime, lease_s: float, limit: int) -> list[VerificationRow]:
-        now = rows.ts(now)
+        now = mapping.ts(now)
         due = (
             select(v.id)
             .where(
@@ -52,14 +52,14 @@ class LeaseRepo(StoreBase):
                 )
             )
             stmt = select(verifications).where(v.id.in_(ids)).order_by(v.next_sample_at, v.id)
-            return self._all(conn, stmt, rows.verification)
+            return self._all(conn, stmt, mapping.verification)
 
     def take_lease(self, *, verification_id: str, owner: str, now: datetime, lease_s: float) -> bool:
         """Takes one verification's lease when it is free, lapsed or already ours (one atomic UPDATE).
 
         For work that is not a due sample, such as finishing a rollback another replica began and then died.
         """
-        now = rows.ts(now)
+        now = mapping.ts(now)
         with self._write() as conn:
             result = conn.execute(
                 update(verifications)
@@ -76,7 +76,7 @@ class LeaseRepo(StoreBase):
             return int(result.rowcount) == 1
 
     def renew_leases(self, *, owner: str, now: datetime, lease_s: float) -> int:
-        until = rows.ts(now) + timedelta(seconds=lease_s)
+        until = mapping.ts(now) + timedelta(seconds=lease_s)
         with self._write() as conn:
             result = conn.execute(
                 update(verifications)

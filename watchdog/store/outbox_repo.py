@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, or_, select, update
 
 from watchdog.errors import StoreError
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.actions import ActionRow, ActionSpec, action_row, insert_actions
 from watchdog.store.engine_repo import EngineRepo, leaving_sampling, state_name
-from watchdog.store.tables import pending_actions, rollbacks, stable_artifacts, verifications
+from watchdog.store.schema import pending_actions, rollbacks, stable_artifacts, verifications
 
 pa = pending_actions.c  # the columns every query here names
 
@@ -76,12 +76,12 @@ class OutboxRepo(EngineRepo):
         """Effects and new actions in one transaction, outside any action (an operator's request)."""
         with self._write() as conn:
             for effect in effects:
-                self._apply(conn, effect, now=rows.ts(now))
+                self._apply(conn, effect, now=mapping.ts(now))
             insert_actions(conn, follow_ups, now=now)
 
     def claim_actions(self, *, owner: str, now: datetime, lease_s: float, limit: int) -> list[ActionRow]:
         """Pending actions that are due and not held by a live instance, claimed for `owner`."""
-        now = rows.ts(now)
+        now = mapping.ts(now)
         due = (
             select(pa.id)
             .where(
@@ -107,7 +107,7 @@ class OutboxRepo(EngineRepo):
             return self._all(conn, stmt, action_row)
 
     def renew_actions(self, *, owner: str, now: datetime, lease_s: float) -> int:
-        until = rows.ts(now) + timedelta(seconds=lease_s)
+        until = mapping.ts(now) + timedelta(seconds=lease_s)
         with self._write() as conn:
             result = conn.execute(
                 update(pending_actions)
@@ -144,7 +144,7 @@ class OutboxRepo(EngineRepo):
                 .where(pa.id == action_id, pa.claimed_by == owner, pa.state == "pending")
                 .values(
                     last_error=error[:2000],
-                    not_before=rows.ts(now) + timedelta(seconds=delay_s),
+                    not_before=mapping.ts(now) + timedelta(seconds=delay_s),
                     claimed_by=None,
                     claimed_until=None,
                 )
@@ -162,7 +162,7 @@ class OutboxRepo(EngineRepo):
         error: str | None = None,
     ) -> bool:
         """Marks the action done with its effects and follow-ups, atomically; False if it was not ours."""
-        now = rows.ts(now)
+        now = mapping.ts(now)
         with self._write() as conn:
             current = self._locked_action(conn, action_id)
             if current is None or current.state != "pending" or current.claimed_by != owner:
@@ -192,7 +192,7 @@ class OutboxRepo(EngineRepo):
 
     def _apply(self, conn: Connection, effect: Effect, *, now: datetime) -> None:
         if isinstance(effect, InsertRollback):
-            values = {**effect.values, "requested_at": rows.ts(effect.values["requested_at"])}
+            values = {**effect.values, "requested_at": mapping.ts(effect.values["requested_at"])}
             if values["state"] == "intent":
                 # Two concurrent requests make one rollback: the second finds the first one's row.
                 rb = rollbacks.c
@@ -202,7 +202,7 @@ class OutboxRepo(EngineRepo):
                 if conn.execute(self._lock(taken)).first() is not None:
                     raise Conflict("this deploy was already rolled back once; never twice")
             if values.get("finished_at") is not None:
-                values["finished_at"] = rows.ts(values["finished_at"])
+                values["finished_at"] = mapping.ts(values["finished_at"])
             conn.execute(insert(rollbacks).values(**values))
         elif isinstance(effect, UpdateRollback):
             values = dict(effect.values)

@@ -1,4 +1,4 @@
-"""Mapping between SQLAlchemy result rows and the frozen records of records.py.
+"""Row -> record conversion: SQLAlchemy result rows become the frozen records of store/records.py.
 
 The one place that turns naive SQLite datetimes into aware UTC and normalises datetimes before they are bound.
 """
@@ -15,6 +15,7 @@ from watchdog.store.records import (
     DeploymentRow,
     FreezeRow,
     IncidentRow,
+    OperatorRequestRow,
     RollbackRow,
     SampleRow,
     StableRow,
@@ -87,6 +88,10 @@ def incident(row: Row) -> IncidentRow:
 
 def freeze(row: Row) -> FreezeRow:
     return _build(FreezeRow, row)
+
+
+def operator_request(row: Row) -> OperatorRequestRow:
+    return _build(OperatorRequestRow, row)
 
 
 def delivery(row: Row) -> DeliveryRow:
