@@ -19,7 +19,8 @@ from watchdog.store.actions import ActionSpec, insert_actions
 from watchdog.store.base import new_id
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import SampleRow, VerificationRow
-from watchdog.store.schema import deployments, samples, transitions, verifications
+from watchdog.store.schema import deployments, samples, verifications
+from watchdog.store.verification_inserts import insert_transition, insert_verification
 
 _SAMPLING = [s.value for s in SAMPLING]
 _FINAL = [s.value for s in FINAL]
@@ -82,7 +83,7 @@ class EngineRepo(ReadRepo):
             if transition is not None:
                 to_state, reason = state_name(transition[0]), transition[1]
                 values.update(state=to_state, reason=reason, **leaving_sampling(to_state, now))
-                self._insert_transition(
+                insert_transition(
                     conn,
                     verification_id=verification_id,
                     deployment_id=current.deployment_id,
@@ -120,7 +121,7 @@ class EngineRepo(ReadRepo):
                 values["failed_checks"] = list(values["failed_checks"])
             values.update(leaving_sampling(to_state, now))
             conn.execute(update(verifications).where(v.id == verification_id).values(**values))
-            self._insert_transition(
+            insert_transition(
                 conn,
                 verification_id=verification_id,
                 deployment_id=current.deployment_id,
@@ -180,38 +181,21 @@ class EngineRepo(ReadRepo):
         verification_id = verification_id or new_id()
         if conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first() is None:
             raise NotFound(f"no deployment {deployment_id!r}")
-        conn.execute(
-            insert(verifications).values(
-                id=verification_id,
-                deployment_id=deployment_id,
-                kind=kind,
-                state=State.PENDING.value,
-                reason=reason,
-                failed_checks=[],
-                version=version,
-                artifact=artifact,
-                starts_at=starts_at,
-                interval_s=interval_s,
-                samples_total=samples_total,
-                next_k=1,
-                next_sample_at=starts_at + timedelta(seconds=interval_s),
-                policy=policy,
-                baseline=None,
-                lease_epoch=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        self._insert_transition(
+        return insert_verification(
             conn,
             verification_id=verification_id,
             deployment_id=deployment_id,
-            from_state=None,
-            to_state=State.PENDING.value,
-            reason=reason,
+            kind=kind,
+            version=version,
+            artifact=artifact,
+            starts_at=starts_at,
+            interval_s=interval_s,
+            samples_total=samples_total,
+            policy=policy,
+            first_sample_at=starts_at + timedelta(seconds=interval_s),
             now=now,
+            reason=reason,
         )
-        return self._get_verification(conn, verification_id)
 
     def unfinished_verifications(self) -> list[VerificationRow]:
         states = [*_SAMPLING, State.ROLLING_BACK.value]
@@ -230,7 +214,7 @@ class EngineRepo(ReadRepo):
         now: datetime,
     ) -> None:
         with self._write() as conn:
-            self._insert_transition(
+            insert_transition(
                 conn,
                 verification_id=verification_id,
                 deployment_id=deployment_id,
@@ -246,28 +230,6 @@ class EngineRepo(ReadRepo):
         if row is None:
             raise NotFound(f"no verification {verification_id!r}")
         return row
-
-    @staticmethod
-    def _insert_transition(
-        conn: Connection,
-        *,
-        verification_id: str,
-        deployment_id: str,
-        from_state: str | None,
-        to_state: str,
-        reason: str,
-        now: datetime,
-    ) -> None:
-        conn.execute(
-            insert(transitions).values(
-                verification_id=verification_id,
-                deployment_id=deployment_id,
-                from_state=from_state,
-                to_state=to_state,
-                reason=reason,
-                at=now,
-            )
-        )
 
     @staticmethod
     def _insert_samples(conn: Connection, verification_id: str, new: list[SampleRow]) -> None:

@@ -26,9 +26,9 @@ from watchdog.store.schema import (
     deployments,
     rollbacks,
     stable_artifacts,
-    transitions,
     verifications,
 )
+from watchdog.store.verification_inserts import insert_transition, insert_verification
 
 ACCEPTED_STATUS = 202
 # A deploy system echoes our rollback within minutes (Argo CD's next sync, a GitLab pipeline); an hour is
@@ -41,8 +41,6 @@ _SAMPLING_STATES = sorted(s.value for s in SAMPLING)
 # while a constant one hits the compiled cache at once (its parameters are passed at execute time).
 _INSERT_DELIVERY = insert(deliveries)
 _INSERT_DEPLOYMENT = insert(deployments)
-_INSERT_VERIFICATION = insert(verifications)
-_INSERT_TRANSITION = insert(transitions)
 _SUPERSEDE = (
     update(verifications)
     .where(verifications.c.id == bindparam("old_id"))
@@ -57,7 +55,6 @@ _SUPERSEDE = (
 # Every column a fresh row has unset is NULL (each one with a default is set explicitly below), so the
 # answer is built from the values written instead of being read back.
 _DEPLOYMENT_NULLS = dict.fromkeys(deployments.c.keys())
-_VERIFICATION_NULLS = dict.fromkeys(verifications.c.keys())
 _ECHO = (
     select(rollbacks.c.id, rollbacks.c.deployment_id)
     .where(
@@ -263,43 +260,27 @@ class IntakeRepo(DeliveryRepo):
         conn.execute(_INSERT_DEPLOYMENT, deployment)
         superseded = self._supersede(conn, event=event, deployment_id=deployment_id, now=now)
         interval_s, samples_total = sampling_plan(policy)
-        verification = {
-            "id": verification_id,
-            "deployment_id": deployment_id,
-            "kind": "deploy",
-            "state": State.PENDING.value,
-            "reason": "",
-            "failed_checks": [],
-            "version": event.version,
-            "artifact": event.artifact,
-            "starts_at": deployed_at,
-            "interval_s": interval_s,
-            "samples_total": samples_total,
-            "next_k": 1,
-            "next_sample_at": now,
-            "policy": policy,
-            "baseline": None,
-            "lease_epoch": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        conn.execute(_INSERT_VERIFICATION, verification)
-        conn.execute(
-            _INSERT_TRANSITION,
-            {
-                "verification_id": verification_id,
-                "deployment_id": deployment_id,
-                "from_state": None,
-                "to_state": State.PENDING.value,
-                "reason": accepted_reason,
-                "at": now,
-            },
+        verification = insert_verification(
+            conn,
+            verification_id=verification_id,
+            deployment_id=deployment_id,
+            kind="deploy",
+            version=event.version,
+            artifact=event.artifact,
+            starts_at=deployed_at,
+            interval_s=interval_s,
+            samples_total=samples_total,
+            policy=policy,
+            first_sample_at=now,  # due at the next tick
+            now=now,
+            reason="",
+            transition_reason=accepted_reason,
         )
         if event.previous_artifact:
             self._assume_stable(conn, event=event, deployment_id=deployment_id, now=now)
         return Accepted(
             deployment=mapping.deployment(cast(Any, _DEPLOYMENT_NULLS | deployment)),
-            verification=mapping.verification(cast(Any, _VERIFICATION_NULLS | verification)),
+            verification=verification,
             superseded=superseded,
             duplicate=False,
             response=response,
@@ -328,16 +309,14 @@ class IntakeRepo(DeliveryRepo):
         done: list[str] = []
         for old_id, old_deployment, old_state in conn.execute(stmt, params).all():
             conn.execute(_SUPERSEDE, {"old_id": old_id, "new_reason": reason, "now": now})
-            conn.execute(
-                _INSERT_TRANSITION,
-                {
-                    "verification_id": old_id,
-                    "deployment_id": old_deployment,
-                    "from_state": old_state,
-                    "to_state": State.SUPERSEDED.value,
-                    "reason": reason,
-                    "at": now,
-                },
+            insert_transition(
+                conn,
+                verification_id=old_id,
+                deployment_id=old_deployment,
+                from_state=old_state,
+                to_state=State.SUPERSEDED.value,
+                reason=reason,
+                now=now,
             )
             done.append(str(old_deployment))
         return done

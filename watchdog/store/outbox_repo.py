@@ -17,6 +17,7 @@ from watchdog.store import mapping
 from watchdog.store.actions import ActionRow, ActionSpec, action_row, insert_actions
 from watchdog.store.engine_repo import EngineRepo, leaving_sampling, state_name
 from watchdog.store.schema import pending_actions, rollbacks, stable_artifacts, verifications
+from watchdog.store.verification_inserts import insert_transition
 
 pa = pending_actions.c  # the columns every query here names
 
@@ -243,7 +244,7 @@ class OutboxRepo(EngineRepo):
         conn.execute(
             update(verifications).where(verifications.c.id == effect.verification_id).values(**values)
         )
-        self._insert_transition(
+        insert_transition(
             conn,
             verification_id=effect.verification_id,
             deployment_id=current.deployment_id,
