@@ -6,11 +6,23 @@ Mixins build on it: read, delivery, intake, lease, engine, history, rollback and
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, RowMapping, Select, Table, and_, insert, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    RowMapping,
+    Select,
+    Table,
+    and_,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from watchdog.errors import NotFound
@@ -82,6 +94,28 @@ class StoreBase:
     def _lock(self, stmt: Select[Any]) -> Select[Any]:
         """`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the only write lock."""
         return stmt.with_for_update() if self._postgres else stmt
+
+    def _claim(
+        self,
+        table: Table,
+        *,
+        where: Sequence[ColumnElement[bool]],
+        order: Sequence[ColumnElement[Any]],
+        limit: int,
+        values: dict[str, Any],
+        build: Callable[[RowMapping], R],
+    ) -> list[R]:
+        """Claims up to `limit` rows (oldest by `order` first): one UPDATE of `values`, the rows read back."""
+        due = select(table.c.id).where(*where).order_by(*order).limit(limit)
+        if self._postgres:
+            # Rows another replica is claiming right now are skipped, not waited for (reliability.md B3).
+            due = due.with_for_update(skip_locked=True)
+        with self._write() as conn:
+            ids = list(conn.scalars(due))
+            if not ids:
+                return []
+            conn.execute(update(table).where(table.c.id.in_(ids)).values(**values))
+            return self._all(conn, select(table).where(table.c.id.in_(ids)).order_by(*order), build)
 
     @staticmethod
     def _one(conn: Connection, stmt: Select[Any], build: Callable[[RowMapping], R], what: str) -> R:

@@ -6,9 +6,9 @@ A step names the lease epoch it holds (lease_repo.py), so a replica that lost it
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -16,11 +16,10 @@ from watchdog.errors import NotFound
 from watchdog.events import FINAL, SAMPLING, State
 from watchdog.store import mapping
 from watchdog.store.actions import ActionSpec, insert_actions
-from watchdog.store.base import new_id
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import SampleRow, VerificationRow
 from watchdog.store.schema import deployments, samples, verifications
-from watchdog.store.verification_inserts import insert_transition, insert_verification
+from watchdog.store.verification_inserts import VerificationFields, insert_transition, insert_verification
 
 _SAMPLING = [s.value for s in SAMPLING]
 _FINAL = [s.value for s in FINAL]
@@ -132,70 +131,15 @@ class EngineRepo(ReadRepo):
             )
         return True
 
-    def create_verification(
-        self,
-        *,
-        deployment_id: str,
-        kind: str,
-        version: str,
-        artifact: str,
-        starts_at: datetime,
-        interval_s: float,
-        samples_total: int,
-        policy: dict[str, Any],
-        now: datetime,
-        reason: str,
-    ) -> VerificationRow:
+    def create_verification(self, **fields: Unpack[VerificationFields]) -> VerificationRow:
         with self._write() as conn:
-            return self._insert_verification(
-                conn,
-                deployment_id=deployment_id,
-                kind=kind,
-                version=version,
-                artifact=artifact,
-                starts_at=starts_at,
-                interval_s=interval_s,
-                samples_total=samples_total,
-                policy=policy,
-                now=now,
-                reason=reason,
-            )
+            return self._insert_verification(conn, **fields)
 
-    def _insert_verification(
-        self,
-        conn: Connection,
-        *,
-        deployment_id: str,
-        kind: str,
-        version: str,
-        artifact: str,
-        starts_at: datetime,
-        interval_s: float,
-        samples_total: int,
-        policy: dict[str, Any],
-        now: datetime,
-        reason: str,
-        verification_id: str | None = None,
-    ) -> VerificationRow:
-        now, starts_at = mapping.ts(now), mapping.ts(starts_at)
-        verification_id = verification_id or new_id()
+    def _insert_verification(self, conn: Connection, **fields: Unpack[VerificationFields]) -> VerificationRow:
+        deployment_id = fields["deployment_id"]
         if conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first() is None:
             raise NotFound(f"no deployment {deployment_id!r}")
-        return insert_verification(
-            conn,
-            verification_id=verification_id,
-            deployment_id=deployment_id,
-            kind=kind,
-            version=version,
-            artifact=artifact,
-            starts_at=starts_at,
-            interval_s=interval_s,
-            samples_total=samples_total,
-            policy=policy,
-            first_sample_at=starts_at + timedelta(seconds=interval_s),
-            now=now,
-            reason=reason,
-        )
+        return insert_verification(conn, **fields)
 
     def unfinished_verifications(self) -> list[VerificationRow]:
         states = [*_SAMPLING, State.ROLLING_BACK.value]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, or_, update
 
 from watchdog.events import FINAL, SAMPLING, State
 from watchdog.store import mapping
@@ -24,35 +24,23 @@ v = verifications.c  # the columns every query here names
 class LeaseRepo(StoreBase):
     def claim_due(self, *, owner: str, now: datetime, lease_s: float, limit: int) -> list[VerificationRow]:
         now = mapping.ts(now)
-        due = (
-            select(v.id)
-            .where(
+        return self._claim(
+            verifications,
+            where=[
                 v.state.in_(_SAMPLING),
                 v.next_sample_at <= now,
                 or_(v.lease_owner.is_(None), v.lease_until < now, v.lease_owner == owner),
-            )
-            .order_by(v.next_sample_at, v.id)
-            .limit(limit)
+            ],
+            order=[v.next_sample_at, v.id],
+            limit=limit,
+            # SET sees the old row: the epoch moves only when the lease changes hands.
+            values={
+                "lease_epoch": case((v.lease_owner == owner, v.lease_epoch), else_=v.lease_epoch + 1),
+                "lease_owner": owner,
+                "lease_until": now + timedelta(seconds=lease_s),
+            },
+            build=mapping.verification,
         )
-        if self._postgres:
-            # Rows another replica is claiming right now are skipped, not waited for (reliability.md B3).
-            due = due.with_for_update(skip_locked=True)
-        with self._write() as conn:
-            ids = list(conn.scalars(due))
-            if not ids:
-                return []
-            conn.execute(
-                update(verifications)
-                .where(v.id.in_(ids))
-                .values(
-                    # SET sees the old row: the epoch moves only when the lease changes hands.
-                    lease_epoch=case((v.lease_owner == owner, v.lease_epoch), else_=v.lease_epoch + 1),
-                    lease_owner=owner,
-                    lease_until=now + timedelta(seconds=lease_s),
-                )
-            )
-            stmt = select(verifications).where(v.id.in_(ids)).order_by(v.next_sample_at, v.id)
-            return self._all(conn, stmt, mapping.verification)
 
     def take_lease(self, *, verification_id: str, owner: str, now: datetime, lease_s: float) -> bool:
         """Takes one verification's lease when it is free, lapsed or already ours (one atomic UPDATE).

@@ -83,29 +83,18 @@ class OutboxRepo(EngineRepo):
     def claim_actions(self, *, owner: str, now: datetime, lease_s: float, limit: int) -> list[ActionRow]:
         """Pending actions that are due and not held by a live instance, claimed for `owner`."""
         now = mapping.ts(now)
-        due = (
-            select(pa.id)
-            .where(
+        return self._claim(
+            pending_actions,
+            where=[
                 pa.state == "pending",
                 or_(pa.not_before.is_(None), pa.not_before <= now),
                 or_(pa.claimed_by.is_(None), pa.claimed_until < now, pa.claimed_by == owner),
-            )
-            .order_by(pa.created_at, pa.id)
-            .limit(limit)
+            ],
+            order=[pa.created_at, pa.id],
+            limit=limit,
+            values={"claimed_by": owner, "claimed_until": now + timedelta(seconds=lease_s)},
+            build=action_row,
         )
-        if self._postgres:
-            due = due.with_for_update(skip_locked=True)
-        with self._write() as conn:
-            ids = list(conn.scalars(due))
-            if not ids:
-                return []
-            conn.execute(
-                update(pending_actions)
-                .where(pa.id.in_(ids))
-                .values(claimed_by=owner, claimed_until=now + timedelta(seconds=lease_s))
-            )
-            stmt = select(pending_actions).where(pa.id.in_(ids)).order_by(pa.created_at, pa.id)
-            return self._all(conn, stmt, action_row)
 
     def renew_actions(self, *, owner: str, now: datetime, lease_s: float) -> int:
         until = mapping.ts(now) + timedelta(seconds=lease_s)

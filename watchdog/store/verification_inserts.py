@@ -5,13 +5,14 @@ One place writes a fresh verification row (pending, nothing sampled, no lease) w
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, cast
+from datetime import datetime, timedelta
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 from sqlalchemy import Connection, insert
 
 from watchdog.events import State
 from watchdog.store import mapping
+from watchdog.store.base import new_id
 from watchdog.store.records import VerificationRow
 from watchdog.store.schema import transitions, verifications
 
@@ -45,43 +46,46 @@ def insert_transition(
     conn.execute(_INSERT_TRANSITION, params)
 
 
-def insert_verification(
-    conn: Connection,
-    *,
-    verification_id: str,
-    deployment_id: str,
-    kind: str,
-    version: str,
-    artifact: str,
-    starts_at: datetime,
-    interval_s: float,
-    samples_total: int,
-    policy: dict[str, Any],
-    first_sample_at: datetime,
-    now: datetime,
-    reason: str,
-    transition_reason: str | None = None,
-) -> VerificationRow:
-    """A pending verification and its `None -> pending` transition (`transition_reason`, else `reason`).
+class VerificationFields(TypedDict):
+    """What a new verification is made of: the keywords of `insert_verification` (and create_verification)."""
 
-    `now`, `starts_at` and `first_sample_at` must already be aware UTC (`mapping.ts`).
-    """
+    deployment_id: str
+    kind: str  # deploy | rollback
+    version: str
+    artifact: str
+    starts_at: datetime
+    interval_s: float
+    samples_total: int
+    policy: dict[str, Any]
+    now: datetime
+    reason: str
+    verification_id: NotRequired[str]
+    first_sample_at: NotRequired[datetime]  # when sample 1 is due; one interval after starts_at by default
+    transition_reason: NotRequired[str]  # the first transition's reason, when it is not `reason`
+
+
+def insert_verification(conn: Connection, **fields: Unpack[VerificationFields]) -> VerificationRow:
+    """A pending verification and its `None -> pending` transition, as one record (nothing is read back)."""
+    now, starts_at = mapping.ts(fields["now"]), mapping.ts(fields["starts_at"])
+    # As the Float/Integer columns read back: an int interval would otherwise serialise as `30`.
+    interval_s, reason = float(fields["interval_s"]), fields["reason"]
+    first = fields.get("first_sample_at")
+    verification_id = fields.get("verification_id") or new_id()
     values = {
         "id": verification_id,
-        "deployment_id": deployment_id,
-        "kind": kind,
+        "deployment_id": fields["deployment_id"],
+        "kind": fields["kind"],
         "state": State.PENDING.value,
         "reason": reason,
         "failed_checks": [],
-        "version": version,
-        "artifact": artifact,
+        "version": fields["version"],
+        "artifact": fields["artifact"],
         "starts_at": starts_at,
-        # As the Float/Integer columns read back: an int interval would otherwise serialise as `30`.
-        "interval_s": float(interval_s),
-        "samples_total": int(samples_total),
+        "interval_s": interval_s,
+        "samples_total": int(fields["samples_total"]),
         "next_k": 1,
-        "next_sample_at": first_sample_at,
-        "policy": policy,
+        "next_sample_at": starts_at + timedelta(seconds=interval_s) if first is None else mapping.ts(first),
+        "policy": fields["policy"],
         "baseline": None,
         "lease_epoch": 0,
         "created_at": now,
@@ -91,10 +95,10 @@ def insert_verification(
     insert_transition(
         conn,
         verification_id=verification_id,
-        deployment_id=deployment_id,
+        deployment_id=fields["deployment_id"],
         from_state=None,
         to_state=State.PENDING.value,
-        reason=reason if transition_reason is None else transition_reason,
+        reason=fields.get("transition_reason", reason),
         now=now,
     )
     return mapping.verification(cast(Any, _VERIFICATION_NULLS | values))
