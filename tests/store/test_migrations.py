@@ -1,4 +1,4 @@
-"""Migrations: `upgrade head` yields exactly tables.metadata on SQLite and PostgreSQL; `downgrade` empties.
+"""Migrations: `upgrade head` yields exactly schema.metadata on SQLite and PostgreSQL; `downgrade` empties.
 
 PostgreSQL runs in a fresh database of its own, dropped afterwards.
 """
