@@ -79,19 +79,12 @@ class EngineRepo(ReadRepo):
             values.update({key: value for key, value in optional.items() if value is not None})
             if failed_checks is not None:
                 values["failed_checks"] = list(failed_checks)
-            if transition is not None:
-                to_state, reason = state_name(transition[0]), transition[1]
-                values.update(state=to_state, reason=reason, **leaving_sampling(to_state, now))
-                insert_transition(
-                    conn,
-                    verification_id=verification_id,
-                    deployment_id=current.deployment_id,
-                    from_state=current.state,
-                    to_state=to_state,
-                    reason=reason,
-                    now=now,
+            if transition is None:
+                conn.execute(update(verifications).where(v.id == verification_id).values(**values))
+            else:
+                self._move(
+                    conn, current, to_state=transition[0], reason=transition[1], now=now, values=values
                 )
-            conn.execute(update(verifications).where(v.id == verification_id).values(**values))
             insert_actions(conn, actions, now=now)
         return True
 
@@ -108,27 +101,17 @@ class EngineRepo(ReadRepo):
         unknown = set(fields) - _STATE_FIELDS
         if unknown:
             raise TypeError(f"set_state() got unexpected fields {sorted(unknown)}")
-        now, to_state = mapping.ts(now), state_name(to_state)
+        now = mapping.ts(now)
         with self._write() as conn:
             current = self._locked_state(conn, verification_id)
             if expect_states is not None and current.state not in {state_name(s) for s in expect_states}:
                 return False
-            values: dict[str, Any] = {"state": to_state, "reason": reason, "updated_at": now, **fields}
+            values: dict[str, Any] = dict(fields)
             if "next_sample_at" in values:
                 values["next_sample_at"] = mapping.ts_opt(values["next_sample_at"])
             if values.get("failed_checks") is not None:
                 values["failed_checks"] = list(values["failed_checks"])
-            values.update(leaving_sampling(to_state, now))
-            conn.execute(update(verifications).where(v.id == verification_id).values(**values))
-            insert_transition(
-                conn,
-                verification_id=verification_id,
-                deployment_id=current.deployment_id,
-                from_state=current.state,
-                to_state=to_state,
-                reason=reason,
-                now=now,
-            )
+            self._move(conn, current, to_state=to_state, reason=reason, now=now, values=values)
         return True
 
     def create_verification(self, **fields: Unpack[VerificationFields]) -> VerificationRow:
@@ -168,8 +151,32 @@ class EngineRepo(ReadRepo):
                 now=mapping.ts(now),
             )
 
+    @staticmethod
+    def _move(
+        conn: Connection, current: Any, *, to_state: str, reason: str, now: datetime, values: dict[str, Any]
+    ) -> None:
+        """A state change of the locked row `current`: `values` with the new state, and its transition.
+
+        Leaving the sampling states also clears what is due and stamps `finished_at` (once).
+        """
+        to_state = state_name(to_state)
+        changed = {**values, "state": to_state, "reason": reason, "updated_at": now}
+        changed.update(leaving_sampling(to_state, now))
+        conn.execute(update(verifications).where(v.id == current.id).values(**changed))
+        insert_transition(
+            conn,
+            verification_id=current.id,
+            deployment_id=current.deployment_id,
+            from_state=current.state,
+            to_state=to_state,
+            reason=reason,
+            now=now,
+        )
+
     def _locked_state(self, conn: Connection, verification_id: str) -> Any:
-        stmt = select(v.state, v.deployment_id, v.lease_owner, v.lease_epoch).where(v.id == verification_id)
+        stmt = select(v.id, v.state, v.deployment_id, v.lease_owner, v.lease_epoch).where(
+            v.id == verification_id
+        )
         row = conn.execute(self._lock(stmt)).first()
         if row is None:
             raise NotFound(f"no verification {verification_id!r}")

@@ -15,9 +15,8 @@ from sqlalchemy import Connection, func, insert, or_, select, update
 from watchdog.errors import StoreError
 from watchdog.store import mapping
 from watchdog.store.actions import ActionRow, ActionSpec, action_row, insert_actions
-from watchdog.store.engine_repo import EngineRepo, leaving_sampling, state_name
-from watchdog.store.schema import pending_actions, rollbacks, stable_artifacts, verifications
-from watchdog.store.verification_inserts import insert_transition
+from watchdog.store.engine_repo import EngineRepo
+from watchdog.store.schema import pending_actions, rollbacks, stable_artifacts
 
 pa = pending_actions.c  # the columns every query here names
 
@@ -227,18 +226,4 @@ class OutboxRepo(EngineRepo):
             if effect.required:
                 raise Conflict(f"the verification is {current.state}, not {' or '.join(effect.expect)}")
             return
-        to_state = state_name(effect.to_state)
-        values: dict[str, Any] = {"state": to_state, "reason": effect.reason, "updated_at": now}
-        values.update(leaving_sampling(to_state, now))
-        conn.execute(
-            update(verifications).where(verifications.c.id == effect.verification_id).values(**values)
-        )
-        insert_transition(
-            conn,
-            verification_id=effect.verification_id,
-            deployment_id=current.deployment_id,
-            from_state=current.state,
-            to_state=to_state,
-            reason=effect.reason,
-            now=now,
-        )
+        self._move(conn, current, to_state=effect.to_state, reason=effect.reason, now=now, values={})
