@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 from sqlalchemy import Connection, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -87,6 +87,17 @@ _LIVE_SAME_SERVICE = (
 _LIVE_SAME_SERVICE_LOCKED = _LIVE_SAME_SERVICE.with_for_update(of=verifications)
 
 
+class EventIntake(TypedDict):
+    """The keywords of `accept_event`, and one item of an `accept_events` batch."""
+
+    event: DeployEvent
+    source: str  # generic | github | gitlab | argocd | rollback | cli
+    delivery_id: str | None  # the sender's idempotency key, unique per source
+    policy: dict[str, Any]  # the resolved environment policy, stored with the deployment
+    now: datetime
+    rollback_of: NotRequired[str | None]  # the failed deployment this deploy restores from
+
+
 class AnsweredBefore(StoreError):
     """A batched event's delivery id was answered before, without a deployment: that answer stands."""
 
@@ -116,31 +127,15 @@ def sampling_plan(policy: dict[str, Any]) -> tuple[float, int]:
 
 
 class IntakeRepo(DeliveryRepo):
-    def accept_event(
-        self,
-        *,
-        event: DeployEvent,
-        source: str,
-        delivery_id: str | None,
-        policy: dict[str, Any],
-        now: datetime,
-        rollback_of: str | None = None,
-    ) -> Accepted:
+    def accept_event(self, **intake: Unpack[EventIntake]) -> Accepted:
+        source, delivery_id = intake["source"], intake["delivery_id"]
         if delivery_id is not None:
             first = self.find_delivery(source=source, delivery_id=delivery_id)
             if first is not None:
                 return self._duplicate(first)
         try:
             with self._write() as conn:
-                return self._accept(
-                    conn,
-                    event=event,
-                    source=source,
-                    delivery_id=delivery_id,
-                    policy=policy,
-                    now=mapping.ts(now),
-                    rollback_of=rollback_of,
-                )
+                return self._accept(conn, **intake)
         except IntegrityError:
             # The unique (source, delivery_id) decided a race between two deliveries of one event.
             if delivery_id is None:
@@ -150,7 +145,7 @@ class IntakeRepo(DeliveryRepo):
                 raise
             return self._duplicate(first)
 
-    def accept_events(self, batch: list[dict[str, Any]]) -> list[Accepted | Exception]:
+    def accept_events(self, batch: list[EventIntake]) -> list[Accepted | Exception]:
         """Each item's accept_event keywords, written in one transaction: one fsync for the whole batch.
 
         An item that fails (a duplicate delivery, a bad policy) rolls back its own savepoint only; the
@@ -162,7 +157,7 @@ class IntakeRepo(DeliveryRepo):
                 for item in batch:
                     try:
                         with conn.begin_nested():
-                            results.append(self._accept(conn, **{**item, "now": mapping.ts(item["now"])}))
+                            results.append(self._accept(conn, **item))
                     except IntegrityError as exc:
                         results.append(None if item.get("delivery_id") is not None else exc)
                     except StoreError as exc:
@@ -172,16 +167,22 @@ class IntakeRepo(DeliveryRepo):
         # A duplicate delivery (perhaps of an event earlier in this very batch) answers the first answer.
         done: list[Accepted | Exception] = []
         for item, result in zip(batch, results, strict=True):
-            if result is None:
-                first = self.find_delivery(source=item["source"], delivery_id=item["delivery_id"])
-                if first is None:
-                    done.append(StoreError("a duplicate delivery's first answer is gone"))
-                elif first.deployment_id is None:
-                    done.append(AnsweredBefore(first))
-                else:
-                    done.append(self._duplicate(first))
-            else:
+            if result is not None:
                 done.append(result)
+                continue
+            # Only an item with a delivery id gets None: that id was answered before (perhaps in this batch).
+            delivery_id = item["delivery_id"]
+            first = (
+                None
+                if delivery_id is None
+                else self.find_delivery(source=item["source"], delivery_id=delivery_id)
+            )
+            if first is None:
+                done.append(StoreError("a duplicate delivery's first answer is gone"))
+            elif first.deployment_id is None:
+                done.append(AnsweredBefore(first))
+            else:
+                done.append(self._duplicate(first))
         return done
 
     def _duplicate(self, first: DeliveryRow) -> Accepted:
@@ -199,17 +200,9 @@ class IntakeRepo(DeliveryRepo):
             status_code=first.status_code,
         )
 
-    def _accept(
-        self,
-        conn: Connection,
-        *,
-        event: DeployEvent,
-        source: str,
-        delivery_id: str | None,
-        policy: dict[str, Any],
-        now: datetime,
-        rollback_of: str | None = None,
-    ) -> Accepted:
+    def _accept(self, conn: Connection, **intake: Unpack[EventIntake]) -> Accepted:
+        event, source, delivery_id = intake["event"], intake["source"], intake["delivery_id"]
+        policy, now, rollback_of = intake["policy"], mapping.ts(intake["now"]), intake.get("rollback_of")
         deployment_id, verification_id = new_id(), new_id()
         response = {"deployment_id": deployment_id, "state": State.PENDING.value}
         if delivery_id is not None:
