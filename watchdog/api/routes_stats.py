@@ -65,7 +65,7 @@ class ReviewRequest(BaseModel):
     reason: str = Field("", max_length=2000)
 
 
-class ReviewView(BaseModel):
+class ReviewView(RecordView):
     deployment_id: str
     unneeded: bool
     reason: str
@@ -129,13 +129,7 @@ async def review_rollback(
         raise refuse(
             409, "not_rolled_back", "no rollback acted on this deployment; nothing to review"
         ) from None
-    return ReviewView(
-        deployment_id=row.deployment_id,
-        unneeded=row.unneeded,
-        reason=row.reason,
-        reviewed_by=row.reviewed_by,
-        reviewed_at=row.reviewed_at,
-    )
+    return ReviewView.of(row)
 
 
 class _LedgerGauges:
