@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from enum import Enum
 from typing import Any, Unpack
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -19,17 +18,18 @@ from watchdog.store.actions import ActionSpec, insert_actions
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import SampleRow, VerificationRow
 from watchdog.store.schema import deployments, samples, verifications
-from watchdog.store.verification_inserts import VerificationFields, insert_transition, insert_verification
+from watchdog.store.verification_inserts import (
+    TransitionFields,
+    VerificationFields,
+    insert_transition,
+    insert_verification,
+    state_name,
+)
 
 _SAMPLING = [s.value for s in SAMPLING]
 _FINAL = [s.value for s in FINAL]
 _STATE_FIELDS = frozenset({"verdict", "action", "decided_after_s", "failed_checks", "next_sample_at"})
 v = verifications.c  # the columns every query here names
-
-
-def state_name(state: str) -> str:
-    """Plain text for a state given as `State` or str; drivers may dump an Enum by its name, not its value."""
-    return str(state.value) if isinstance(state, Enum) else str(state)
 
 
 def leaving_sampling(to_state: str, now: datetime) -> dict[str, Any]:
@@ -130,26 +130,9 @@ class EngineRepo(ReadRepo):
         with self._read() as conn:
             return self._all(conn, stmt, mapping.verification)
 
-    def add_transition(
-        self,
-        *,
-        verification_id: str,
-        deployment_id: str,
-        from_state: str | None,
-        to_state: str,
-        reason: str,
-        now: datetime,
-    ) -> None:
+    def add_transition(self, **fields: Unpack[TransitionFields]) -> None:
         with self._write() as conn:
-            insert_transition(
-                conn,
-                verification_id=verification_id,
-                deployment_id=deployment_id,
-                from_state=None if from_state is None else state_name(from_state),
-                to_state=state_name(to_state),
-                reason=reason,
-                now=mapping.ts(now),
-            )
+            insert_transition(conn, **fields)
 
     @staticmethod
     def _move(

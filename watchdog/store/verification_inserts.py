@@ -6,6 +6,7 @@ One place writes a fresh verification row (pending, nothing sampled, no lease) w
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 from sqlalchemy import Connection, insert
@@ -25,23 +26,31 @@ _INSERT_TRANSITION = insert(transitions)
 _VERIFICATION_NULLS = dict.fromkeys(verifications.c.keys())
 
 
-def insert_transition(
-    conn: Connection,
-    *,
-    verification_id: str,
-    deployment_id: str,
-    from_state: str | None,
-    to_state: str,
-    reason: str,
-    now: datetime,
-) -> None:
+def state_name(state: str) -> str:
+    """Plain text for a state given as `State` or str; drivers may dump an Enum by its name, not its value."""
+    return str(state.value) if isinstance(state, Enum) else str(state)
+
+
+class TransitionFields(TypedDict):
+    """One row of a verification's history: the keywords of `insert_transition` (and add_transition)."""
+
+    verification_id: str
+    deployment_id: str
+    from_state: str | None  # None for the first transition, into pending
+    to_state: str
+    reason: str
+    now: datetime
+
+
+def insert_transition(conn: Connection, **fields: Unpack[TransitionFields]) -> None:
+    from_state = fields["from_state"]
     params = {
-        "verification_id": verification_id,
-        "deployment_id": deployment_id,
-        "from_state": from_state,
-        "to_state": to_state,
-        "reason": reason,
-        "at": now,
+        "verification_id": fields["verification_id"],
+        "deployment_id": fields["deployment_id"],
+        "from_state": None if from_state is None else state_name(from_state),
+        "to_state": state_name(fields["to_state"]),
+        "reason": fields["reason"],
+        "at": mapping.ts(fields["now"]),
     }
     conn.execute(_INSERT_TRANSITION, params)
 
