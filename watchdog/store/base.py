@@ -29,6 +29,7 @@ from watchdog.errors import NotFound
 from watchdog.redact import redact
 from watchdog.store import db
 from watchdog.store.health import StoreHealth, StoreUnavailable
+from watchdog.store.schema import deployments
 
 R = TypeVar("R")
 
@@ -116,6 +117,12 @@ class StoreBase:
                 return []
             conn.execute(update(table).where(table.c.id.in_(ids)).values(**values))
             return self._all(conn, select(table).where(table.c.id.in_(ids)).order_by(*order), build)
+
+    def _require_deployment(self, conn: Connection, deployment_id: str, *, lock: bool = False) -> None:
+        """NotFound unless the deployment exists; `lock` holds its row till COMMIT (FOR UPDATE on PG)."""
+        stmt = select(deployments.c.id).where(deployments.c.id == deployment_id)
+        if conn.execute(self._lock(stmt) if lock else stmt).first() is None:
+            raise NotFound(f"no deployment {deployment_id!r}")
 
     @staticmethod
     def _one(conn: Connection, stmt: Select[Any], build: Callable[[RowMapping], R], what: str) -> R:

@@ -17,7 +17,7 @@ from watchdog.store import mapping
 from watchdog.store.actions import ActionSpec, insert_actions
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import SampleRow, VerificationRow
-from watchdog.store.schema import deployments, samples, verifications
+from watchdog.store.schema import samples, verifications
 from watchdog.store.verification_inserts import (
     TransitionFields,
     VerificationFields,
@@ -119,9 +119,7 @@ class EngineRepo(ReadRepo):
             return self._insert_verification(conn, **fields)
 
     def _insert_verification(self, conn: Connection, **fields: Unpack[VerificationFields]) -> VerificationRow:
-        deployment_id = fields["deployment_id"]
-        if conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first() is None:
-            raise NotFound(f"no deployment {deployment_id!r}")
+        self._require_deployment(conn, fields["deployment_id"])
         return insert_verification(conn, **fields)
 
     def unfinished_verifications(self) -> list[VerificationRow]:

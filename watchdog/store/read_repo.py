@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from watchdog.errors import NotFound, StoreError
+from watchdog.errors import StoreError
 from watchdog.store import mapping
 from watchdog.store.base import StoreBase
 from watchdog.store.records import (
@@ -186,8 +186,3 @@ class ReadRepo(StoreBase):
         )
         with self._read() as conn:
             return {str(state): int(n) for state, n in conn.execute(stmt)}
-
-    def _require_deployment(self, conn: Connection, deployment_id: str) -> None:
-        found = conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first()
-        if found is None:
-            raise NotFound(f"no deployment {deployment_id!r}")

@@ -10,11 +10,10 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from watchdog.errors import NotFound
 from watchdog.store import mapping
 from watchdog.store.base import StoreBase, new_id
 from watchdog.store.records import OperatorRequestRow
-from watchdog.store.schema import deployments, operator_requests
+from watchdog.store.schema import operator_requests
 
 OPEN = ("pending", "running")
 FINISHED = ("done", "refused", "failed")
@@ -40,11 +39,7 @@ class RequestRepo(StoreBase):
         now = mapping.ts(now)
         with self._write() as conn:
             # Locks the deployment row on PostgreSQL, so two replicas asking at once make one request.
-            found = conn.execute(
-                self._lock(select(deployments.c.id).where(deployments.c.id == deployment_id))
-            ).first()
-            if found is None:
-                raise NotFound(f"no deployment {deployment_id!r}")
+            self._require_deployment(conn, deployment_id, lock=True)
             open_one = self._first(
                 conn,
                 select(operator_requests).where(

@@ -103,11 +103,7 @@ class RollbackRepo(ReadRepo):
     ) -> RollbackRow:
         rollback_id = new_id()
         with self._write() as conn:
-            if (
-                conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first()
-                is None
-            ):
-                raise NotFound(f"no deployment {deployment_id!r}")
+            self._require_deployment(conn, deployment_id)
             conn.execute(
                 insert(rollbacks).values(
                     id=rollback_id,
