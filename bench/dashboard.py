@@ -23,7 +23,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from watchdog.store.tables import deployments, verifications  # noqa: E402
+from watchdog.store.schema import deployments, verifications  # noqa: E402
 
 N, RUNS, TARGET_MS = 10_000, 30, 200.0
 STATES = ["passed"] * 6 + ["rolled_back", "rollback_failed", "inconclusive", "superseded"]

@@ -209,7 +209,7 @@ def _samples(store: object) -> list[tuple[datetime, datetime, int, float, str, s
     from sqlalchemy import select
 
     from watchdog.clock import utc
-    from watchdog.store.tables import samples, verifications
+    from watchdog.store.schema import samples, verifications
 
     engine = store.engine  # type: ignore[attr-defined]
     q = select(

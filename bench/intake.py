@@ -50,7 +50,7 @@ def _seed_history(store: Any, count: int) -> None:
     """`count` finished past deploys of the benched service, written in bulk (not measured)."""
     from datetime import UTC, datetime, timedelta
 
-    from watchdog.store.tables import deployments, verifications
+    from watchdog.store.schema import deployments, verifications
 
     base = datetime.now(UTC) - timedelta(days=30)
     deps: list[dict[str, Any]] = []

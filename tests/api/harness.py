@@ -25,7 +25,7 @@ from watchdog.policy.reload import PolicyHolder
 from watchdog.settings import Settings
 from watchdog.store import Store
 from watchdog.store.records import RollbackRow, VerificationRow
-from watchdog.store.tables import metadata
+from watchdog.store.schema import metadata
 from watchdog.telemetry import Metrics
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

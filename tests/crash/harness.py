@@ -209,7 +209,7 @@ def _all_actions(store: Store) -> list[Any]:
     from sqlalchemy import select
 
     from watchdog.store.actions import action_row
-    from watchdog.store.tables import pending_actions
+    from watchdog.store.schema import pending_actions
 
     with store.engine.connect() as conn:
         return [action_row(r) for r in conn.execute(select(pending_actions)).mappings()]

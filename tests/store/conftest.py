@@ -20,7 +20,7 @@ from tests.conftest import PG_URL
 from watchdog.events import DeployEvent
 from watchdog.store import Accepted, Store
 from watchdog.store.db import normalize_url
-from watchdog.store.tables import metadata
+from watchdog.store.schema import metadata
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 POLICY: dict[str, Any] = {"verification": {"duration": 600.0, "interval": 30.0}, "on_failure": "rollback"}

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from tests.store.conftest import fresh_pg_database
 from watchdog.store import migrate
-from watchdog.store.tables import metadata
+from watchdog.store.schema import metadata
 
 TABLES = {t.name for t in metadata.sorted_tables}
 

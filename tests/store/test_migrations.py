@@ -1,4 +1,4 @@
-"""Migrations: `upgrade head` yields exactly tables.metadata on SQLite and PostgreSQL; `downgrade` empties.
+"""Migrations: `upgrade head` yields exactly schema.metadata on SQLite and PostgreSQL; `downgrade` empties.
 
 PostgreSQL runs in a fresh database of its own, dropped afterwards.
 """
@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 
 from tests.store.conftest import fresh_pg_database
 from watchdog.store import Store, migrate
-from watchdog.store.tables import metadata
+from watchdog.store.schema import metadata
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -17,13 +17,12 @@ from fastapi.responses import HTMLResponse, Response
 from watchdog.api.deps import RuntimeDep, in_thread
 from watchdog.api.errors import refuse
 from watchdog.api.pages import STATES, chart, deployment_context, list_row, utc
+from watchdog.api.routes_deployments import page_of_deployments
 from watchdog.api.routes_stats import ledger, parse_since
 from watchdog.engine.runtime import Runtime
-from watchdog.errors import StoreError
 from watchdog.events import State
 from watchdog.looplag import LAG_BOUND_S
 from watchdog.redact import redact
-from watchdog.store.read_repo import decode_cursor
 
 router = APIRouter(include_in_schema=False)
 _ENV = jinja2.Environment(
@@ -67,18 +66,14 @@ async def deployments_page(
     service, environment, state = service or None, environment or None, state or None
     if state is not None and state not in {s.value for s in State}:
         raise refuse(422, "invalid_request", f"state: not a lifecycle state: {state}")
-    if cursor:
-        try:
-            decode_cursor(cursor)
-        except StoreError:
-            raise refuse(400, "bad_cursor", "cursor: not one this dashboard gave out") from None
-    page, next_cursor = await in_thread(
-        runtime.store.list_deployments,
+    page, next_cursor = await page_of_deployments(
+        runtime,
         service=service,
         environment=environment,
         state=state,
         limit=limit,
         cursor=cursor or None,
+        bad_cursor="cursor: not one this dashboard gave out",
     )
     rows = [list_row(d, v) for d, v in page]
     if partial == "rows":

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Unpack
 
 from watchdog.store import Store
-from watchdog.store.intake_repo import Accepted
+from watchdog.store.intake_repo import Accepted, EventIntake
 
 # Enough that a burst from many clients shares an fsync, small enough that one batch commits in
 # milliseconds (a batch's latency is every caller's latency).
@@ -28,10 +28,10 @@ class IntakeBatcher:
         self._store = store
         self._lock = lock
         self._max = max_batch
-        self._queue: list[tuple[dict[str, Any], asyncio.Future[Accepted]]] = []
+        self._queue: list[tuple[EventIntake, asyncio.Future[Accepted]]] = []
         self._drain: asyncio.Task[None] | None = None
 
-    async def accept(self, **item: Any) -> Accepted:
+    async def accept(self, **item: Unpack[EventIntake]) -> Accepted:
         """accept_event's keywords in, its answer out, once the batch holding the event has committed."""
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))

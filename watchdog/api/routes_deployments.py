@@ -13,11 +13,38 @@ from watchdog.api.deps import RuntimeDep, in_thread
 from watchdog.api.errors import ERROR_RESPONSES, refuse
 from watchdog.api.views import DeploymentPage, DeploymentSummary, ErrorBody
 from watchdog.api.views_deployment import DeploymentView, deployment_view
+from watchdog.engine.runtime import Runtime
 from watchdog.errors import StoreError
 from watchdog.events import State
-from watchdog.store.read_repo import decode_cursor
+from watchdog.store.read_repo import Page, decode_cursor
 
 router = APIRouter(tags=["deployments"], responses=ERROR_RESPONSES)
+
+
+async def page_of_deployments(
+    runtime: Runtime,
+    *,
+    service: str | None,
+    environment: str | None,
+    state: str | None,
+    limit: int,
+    cursor: str | None,
+    bad_cursor: str,
+) -> Page:
+    """One page of deployments, newest first; a cursor we never gave out is a 400 saying `bad_cursor`."""
+    if cursor is not None:
+        try:
+            decode_cursor(cursor)
+        except StoreError:
+            raise refuse(400, "bad_cursor", bad_cursor) from None
+    return await in_thread(
+        runtime.store.list_deployments,
+        service=service,
+        environment=environment,
+        state=state,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 @router.get(
@@ -35,18 +62,14 @@ async def list_deployments(
         str | None, Query(max_length=500, description="next_cursor of the previous page")
     ] = None,
 ) -> DeploymentPage:
-    if cursor is not None:
-        try:
-            decode_cursor(cursor)
-        except StoreError:
-            raise refuse(400, "bad_cursor", "cursor: not a next_cursor this API gave out") from None
-    page, next_cursor = await in_thread(
-        runtime.store.list_deployments,
+    page, next_cursor = await page_of_deployments(
+        runtime,
         service=service,
         environment=environment,
         state=state.value if state else None,
         limit=limit,
         cursor=cursor,
+        bad_cursor="cursor: not a next_cursor this API gave out",
     )
     return DeploymentPage(items=[DeploymentSummary.of(d, v) for d, v in page], next_cursor=next_cursor)
 

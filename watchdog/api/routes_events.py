@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -192,50 +193,51 @@ _GENERIC_DOC = """A deploy event, signed the Standard Webhooks way with WATCHDOG
 `webhook-signature` (`v1,<base64 HMAC-SHA256>` of `id.timestamp.body`)."""
 
 
-@router.post(
-    "/v1/events",
-    status_code=202,
-    response_model=None,
-    responses=_EVENT_RESPONSES,
-    openapi_extra=_body(DeployEvent.model_json_schema()),
-    description=_GENERIC_DOC,
-)
-async def post_event(request: Request) -> JSONResponse:
-    return await receive("generic", request, _runtime(request))
+# (source, path, endpoint name, request body schema, description): one receiving route per intake format.
+_ROUTES: list[tuple[str, str, str, dict[str, Any], str]] = [
+    ("generic", "/v1/events", "post_event", DeployEvent.model_json_schema(), _GENERIC_DOC),
+    (
+        "github",
+        "/v1/webhooks/github",
+        "post_github",
+        {"type": "object"},
+        "GitHub `deployment_status` webhooks, signed with X-Hub-Signature-256.",
+    ),
+    (
+        "gitlab",
+        "/v1/webhooks/gitlab",
+        "post_gitlab",
+        {"type": "object"},
+        "GitLab Deployment Hooks (verified) and Pipeline Hooks (kept for the gate), authenticated "
+        "by X-Gitlab-Token; `?service=` overrides the name.",
+    ),
+    (
+        "argocd",
+        "/v1/webhooks/argocd",
+        "post_argocd",
+        {"type": "object"},
+        "Our argocd-notifications template (docs/integrations.md); header X-Watchdog-Token.",
+    ),
+]
 
 
-@router.post(
-    "/v1/webhooks/github",
-    status_code=202,
-    response_model=None,
-    responses=_EVENT_RESPONSES,
-    openapi_extra=_body({"type": "object"}),
-    description="GitHub `deployment_status` webhooks, signed with X-Hub-Signature-256.",
-)
-async def post_github(request: Request) -> JSONResponse:
-    return await receive("github", request, _runtime(request))
+def _receiver(source: str) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def post(request: Request) -> JSONResponse:
+        return await receive(source, request, _runtime(request))
+
+    return post
 
 
-@router.post(
-    "/v1/webhooks/gitlab",
-    status_code=202,
-    response_model=None,
-    responses=_EVENT_RESPONSES,
-    openapi_extra=_body({"type": "object"}),
-    description="GitLab Deployment Hooks (verified) and Pipeline Hooks (kept for the gate), authenticated "
-    "by X-Gitlab-Token; `?service=` overrides the name.",
-)
-async def post_gitlab(request: Request) -> JSONResponse:
-    return await receive("gitlab", request, _runtime(request))
-
-
-@router.post(
-    "/v1/webhooks/argocd",
-    status_code=202,
-    response_model=None,
-    responses=_EVENT_RESPONSES,
-    openapi_extra=_body({"type": "object"}),
-    description="Our argocd-notifications template (docs/integrations.md); header X-Watchdog-Token.",
-)
-async def post_argocd(request: Request) -> JSONResponse:
-    return await receive("argocd", request, _runtime(request))
+for _source, _path, _name, _schema, _doc in _ROUTES:
+    # The endpoint's name keeps each operation's id in the OpenAPI document (post_github_v1_webhooks_...).
+    router.add_api_route(
+        _path,
+        _receiver(_source),
+        methods=["POST"],
+        name=_name,
+        status_code=202,
+        response_model=None,
+        responses=_EVENT_RESPONSES,
+        openapi_extra=_body(_schema),
+        description=_doc,
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import weakref
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from prometheus_client import CollectorRegistry, Gauge
@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from watchdog.api.deps import AdminDep, RuntimeDep, in_thread
 from watchdog.api.errors import ERROR_RESPONSES, refuse
-from watchdog.api.views import ErrorBody
+from watchdog.api.views import ErrorBody, RecordView
 from watchdog.engine.runtime import Runtime
 from watchdog.policy.durations import parse_duration
 from watchdog.store.stats_repo import LedgerRow, NotRolledBack, percentile
@@ -25,7 +25,7 @@ METRICS_WINDOW = "30d"
 _MAX_SINCE_S = 400 * 86400.0
 
 
-class LedgerView(BaseModel):
+class LedgerView(RecordView):
     service: str
     environment: str
     deploys: int = Field(description="deploys that landed in the period (redeploys of rollbacks excluded)")
@@ -44,25 +44,14 @@ class LedgerView(BaseModel):
     recoveries: int
 
     @classmethod
-    def of(cls, r: LedgerRow) -> LedgerView:
-        return cls(
-            service=r.service,
-            environment=r.environment,
-            deploys=r.deploys,
-            decided=r.decided,
-            failed=r.failed,
-            inconclusive=r.inconclusive,
-            change_failure_rate=r.change_failure_rate,
-            automatic_rollbacks=r.automatic_rollbacks,
-            manual_rollbacks=r.manual_rollbacks,
-            refused_rollbacks=r.refused_rollbacks,
-            rollbacks_failed=r.rollbacks_failed,
-            rollbacks_unneeded=r.unneeded,
-            false_rollback_rate=r.false_rollback_rate,
-            recovery_p50_s=percentile(r.recovery_s, 0.5),
-            recovery_p90_s=percentile(r.recovery_s, 0.9),
-            recoveries=len(r.recovery_s),
-        )
+    def derived(cls, record: Any) -> dict[str, Any]:
+        r: LedgerRow = record
+        return {
+            "rollbacks_unneeded": r.unneeded,
+            "recovery_p50_s": percentile(r.recovery_s, 0.5),
+            "recovery_p90_s": percentile(r.recovery_s, 0.9),
+            "recoveries": len(r.recovery_s),
+        }
 
 
 class StatsBody(BaseModel):
@@ -76,7 +65,7 @@ class ReviewRequest(BaseModel):
     reason: str = Field("", max_length=2000)
 
 
-class ReviewView(BaseModel):
+class ReviewView(RecordView):
     deployment_id: str
     unneeded: bool
     reason: str
@@ -140,13 +129,7 @@ async def review_rollback(
         raise refuse(
             409, "not_rolled_back", "no rollback acted on this deployment; nothing to review"
         ) from None
-    return ReviewView(
-        deployment_id=row.deployment_id,
-        unneeded=row.unneeded,
-        reason=row.reason,
-        reviewed_by=row.reviewed_by,
-        reviewed_at=row.reviewed_at,
-    )
+    return ReviewView.of(row)
 
 
 class _LedgerGauges:

@@ -1,26 +1,38 @@
 """The JSON shapes the API answers with (response models, so the OpenAPI schema describes them).
 
-Built from the store's frozen rows; free text that a target or a source wrote passes the redactor.
+Filled from the store's frozen rows by field name; free text a target or a source wrote is redacted.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from watchdog.redact import redact
-from watchdog.store.records import (
-    DeploymentRow,
-    FreezeRow,
-    IncidentRow,
-    RollbackRow,
-    SampleRow,
-    StableRow,
-    TransitionRow,
-    VerificationRow,
-)
+from watchdog.store.records import DeploymentRow, VerificationRow
+
+# Free text a target, a source or an operator wrote: redacted whichever way the view is built.
+Redacted = Annotated[str, AfterValidator(redact)]
+
+
+def same_fields(view: type[BaseModel], record: object) -> dict[str, Any]:
+    """The view's fields the record holds under the same name (dataclass fields and properties alike)."""
+    return {name: getattr(record, name) for name in view.model_fields if hasattr(record, name)}
+
+
+class RecordView(BaseModel):
+    """A response model filled from one store record: every field it shares with the record, by name."""
+
+    @classmethod
+    def of(cls, record: Any) -> Self:
+        return cls.model_validate(same_fields(cls, record) | cls.derived(record))
+
+    @classmethod
+    def derived(cls, record: Any) -> dict[str, Any]:
+        """The fields the record does not hold under the view's name (renamed or computed); none here."""
+        return {}
 
 
 class ErrorBody(BaseModel):
@@ -59,20 +71,7 @@ class DeploymentSummary(BaseModel):
 
     @classmethod
     def of(cls, d: DeploymentRow, v: VerificationRow) -> DeploymentSummary:
-        return cls(
-            id=d.id,
-            service=d.service,
-            environment=d.environment,
-            version=d.version,
-            artifact=d.artifact,
-            state=v.state,
-            verdict=v.verdict,
-            deployed_at=d.deployed_at,
-            received_at=d.received_at,
-            deployer=d.deployer,
-            source=d.source,
-            is_rollback=d.is_rollback,
-        )
+        return cls.model_validate(same_fields(cls, d) | {"state": v.state, "verdict": v.verdict})
 
 
 class DeploymentPage(BaseModel):
@@ -80,96 +79,56 @@ class DeploymentPage(BaseModel):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next (older) page; null at the end")
 
 
-class SampleView(BaseModel):
+class SampleView(RecordView):
     check: str
     k: int
     t: float
     taken_at: datetime
     outcome: str
-    reason: str
+    reason: Redacted
     observed: float | None
     warmup: bool
-    note: str | None = Field(
+    note: Redacted | None = Field(
         None, description="what the source said of its reading, e.g. that no error series meant 0 errors"
     )
 
     @classmethod
-    def of(cls, s: SampleRow) -> SampleView:
-        note = (s.measurement or {}).get("note")
-        return cls(
-            check=s.check_name,
-            k=s.k,
-            t=s.t,
-            taken_at=s.taken_at,
-            outcome=s.outcome,
-            reason=redact(s.reason),
-            observed=s.observed,
-            warmup=s.warmup,
-            note=redact(str(note)) if note else None,
-        )
+    def derived(cls, record: Any) -> dict[str, Any]:
+        note = (record.measurement or {}).get("note")
+        return {"check": record.check_name, "note": str(note) if note else None}
 
 
-class TransitionView(BaseModel):
+class TransitionView(RecordView):
     verification_id: str
     from_state: str | None
     to_state: str
-    reason: str
+    reason: Redacted
     at: datetime
 
-    @classmethod
-    def of(cls, t: TransitionRow) -> TransitionView:
-        return cls(
-            verification_id=t.verification_id,
-            from_state=t.from_state,
-            to_state=t.to_state,
-            reason=redact(t.reason),
-            at=t.at,
-        )
 
-
-class RollbackView(BaseModel):
+class RollbackView(RecordView):
     id: str
     deployment_id: str
     trigger: str
     state: str = Field(description="refused attempts (guard rails) appear with their reason")
-    reason: str
+    reason: Redacted
     target: str | None
     from_version: str
     from_artifact: str
     to_version: str | None
     to_artifact: str | None
-    output: str
+    output: Redacted
     attempts: int
     verification_id: str | None
     requested_at: datetime
     finished_at: datetime | None
 
-    @classmethod
-    def of(cls, r: RollbackRow) -> RollbackView:
-        return cls(
-            id=r.id,
-            deployment_id=r.deployment_id,
-            trigger=r.trigger,
-            state=r.state,
-            reason=redact(r.reason),
-            target=r.target,
-            from_version=r.from_version,
-            from_artifact=r.from_artifact,
-            to_version=r.to_version,
-            to_artifact=r.to_artifact,
-            output=redact(r.output),
-            attempts=r.attempts,
-            verification_id=r.verification_id,
-            requested_at=r.requested_at,
-            finished_at=r.finished_at,
-        )
 
-
-class VerificationView(BaseModel):
+class VerificationView(RecordView):
     id: str
     kind: str
     state: str
-    reason: str
+    reason: Redacted
     verdict: str | None
     action: str | None
     version: str
@@ -180,26 +139,8 @@ class VerificationView(BaseModel):
     next_sample_at: datetime | None
     finished_at: datetime | None
 
-    @classmethod
-    def of(cls, v: VerificationRow) -> VerificationView:
-        return cls(
-            id=v.id,
-            kind=v.kind,
-            state=v.state,
-            reason=redact(v.reason),
-            verdict=v.verdict,
-            action=v.action,
-            version=v.version,
-            artifact=v.artifact,
-            starts_at=v.starts_at,
-            interval_s=v.interval_s,
-            samples_total=v.samples_total,
-            next_sample_at=v.next_sample_at,
-            finished_at=v.finished_at,
-        )
 
-
-class IncidentView(BaseModel):
+class IncidentView(RecordView):
     id: str
     deployment_id: str
     service: str
@@ -213,27 +154,18 @@ class IncidentView(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, i: IncidentRow) -> IncidentView:
-        return cls(
-            id=i.id,
-            deployment_id=i.deployment_id,
-            service=i.service,
-            environment=i.environment,
-            version=i.version,
-            status=i.status,
-            title=i.title,
-            file=i.path.replace("\\", "/").rsplit("/", 1)[-1],
-            url=f"/v1/incidents/{i.id}",
-            created_at=i.created_at,
-            updated_at=i.updated_at,
-        )
+    def derived(cls, record: Any) -> dict[str, Any]:
+        return {
+            "file": record.path.replace("\\", "/").rsplit("/", 1)[-1],
+            "url": f"/v1/incidents/{record.id}",
+        }
 
 
 class IncidentPage(BaseModel):
     items: list[IncidentView]
 
 
-class StableView(BaseModel):
+class StableView(RecordView):
     version: str
     artifact: str
     status: str
@@ -241,36 +173,14 @@ class StableView(BaseModel):
     since: datetime
     assumed: bool = False  # only a deploy event named it; it never passed a verification here
 
-    @classmethod
-    def of(cls, s: StableRow) -> StableView:
-        return cls(
-            version=s.version,
-            artifact=s.artifact,
-            status=s.status,
-            deployment_id=s.deployment_id,
-            since=s.since,
-            assumed=s.assumed,
-        )
 
-
-class FreezeView(BaseModel):
+class FreezeView(RecordView):
     service: str
     environment: str
     reason: str
     created_by: str | None
     created_at: datetime
     expires_at: datetime | None
-
-    @classmethod
-    def of(cls, f: FreezeRow) -> FreezeView:
-        return cls(
-            service=f.service,
-            environment=f.environment,
-            reason=f.reason,
-            created_by=f.created_by,
-            created_at=f.created_at,
-            expires_at=f.expires_at,
-        )
 
 
 class FreezePage(BaseModel):

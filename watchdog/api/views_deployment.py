@@ -16,6 +16,7 @@ from watchdog.api.views import (
     StableView,
     TransitionView,
     VerificationView,
+    same_fields,
 )
 from watchdog.redact import redact
 from watchdog.store.records import DeploymentDetail, StableRow
@@ -73,37 +74,23 @@ def _reasons(detail: DeploymentDetail) -> list[str]:
 def deployment_view(detail: DeploymentDetail, *, previous_stable: StableRow | None) -> DeploymentView:
     d, v = detail.deployment, detail.verification
     rollbacks = [RollbackView.of(r) for r in detail.rollbacks]
-    return DeploymentView(
-        id=d.id,
-        service=d.service,
-        environment=d.environment,
-        version=d.version,
-        artifact=d.artifact,
-        previous_version=d.previous_version,
-        previous_artifact=d.previous_artifact,
-        deployed_at=d.deployed_at,
-        received_at=d.received_at,
-        deployer=d.deployer,
-        commit=d.commit,
-        changelog_url=d.changelog_url,
-        rollback_safe=d.rollback_safe,
-        is_rollback=d.is_rollback,
-        labels=d.labels,
-        source=d.source,
-        rollback_of=d.rollback_of,
-        echo_of=d.echo_of,
-        state=v.state,
-        verdict=v.verdict,
-        action=v.action,
-        decided_after_s=v.decided_after_s,
-        failed_checks=list(v.failed_checks),
-        reasons=_reasons(detail),
-        verification=VerificationView.of(v),
-        samples=[SampleView.of(s) for s in detail.samples],
-        transitions=[TransitionView.of(t) for t in detail.transitions],
-        rollback=rollbacks[-1] if rollbacks else None,
-        rollbacks=rollbacks,
-        rollback_verifications=[VerificationView.of(x) for x in detail.rollback_verifications],
-        incident=IncidentView.of(detail.incident) if detail.incident else None,
-        previous_stable=StableView.of(previous_stable) if previous_stable else None,
+    # The deployment's own fields by name; the verification's outcome and the nested views on top.
+    return DeploymentView.model_validate(
+        same_fields(DeploymentView, d)
+        | {
+            "state": v.state,
+            "verdict": v.verdict,
+            "action": v.action,
+            "decided_after_s": v.decided_after_s,
+            "failed_checks": list(v.failed_checks),
+            "reasons": _reasons(detail),
+            "verification": VerificationView.of(v),
+            "samples": [SampleView.of(s) for s in detail.samples],
+            "transitions": [TransitionView.of(t) for t in detail.transitions],
+            "rollback": rollbacks[-1] if rollbacks else None,
+            "rollbacks": rollbacks,
+            "rollback_verifications": [VerificationView.of(x) for x in detail.rollback_verifications],
+            "incident": IncidentView.of(detail.incident) if detail.incident else None,
+            "previous_stable": StableView.of(previous_stable) if previous_stable else None,
+        }
     )

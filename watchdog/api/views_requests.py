@@ -9,8 +9,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from watchdog.api.views import RollbackView
-from watchdog.redact import redact
+from watchdog.api.views import Redacted, RollbackView, same_fields
 from watchdog.store.records import OperatorRequestRow, RollbackRow
 
 
@@ -20,12 +19,12 @@ class RequestView(BaseModel):
     kind: str = Field(description="rollback | promote")
     deployment_id: str
     state: str = Field(description="pending | running | done | refused | failed")
-    reason: str
+    reason: Redacted
     requested_by: str | None
     received_by: str | None = Field(description="the instance that recorded the request")
     handled_by: str | None = Field(description="the instance (lease holder) that carried it out")
     error: str | None = Field(description="the refusal's code when refused or failed")
-    detail: str = Field(description="what was done, or why not")
+    detail: Redacted = Field(description="what was done, or why not")
     created_at: datetime
     finished_at: datetime | None
     url: str = Field(description="GET this to follow the request")
@@ -38,23 +37,12 @@ class RequestView(BaseModel):
     def of(
         cls, r: OperatorRequestRow, *, rollback: RollbackRow | None, deployment_state: str | None
     ) -> RequestView:
-        return cls(
-            id=r.id,
-            request_id=r.id,
-            kind=r.kind,
-            deployment_id=r.deployment_id,
-            state=r.state,
-            reason=redact(r.reason),
-            requested_by=r.requested_by,
-            received_by=r.received_by,
-            handled_by=r.handled_by,
-            error=r.error,
-            detail=redact(r.detail),
-            created_at=r.created_at,
-            finished_at=r.finished_at,
-            url=f"/v1/requests/{r.id}",
-            deployment_url=f"/v1/deployments/{r.deployment_id}",
-            deployment_state=deployment_state,
-            rollback=RollbackView.of(rollback) if rollback else None,
-            to_version=rollback.to_version if rollback else None,
-        )
+        derived = {
+            "request_id": r.id,
+            "url": f"/v1/requests/{r.id}",
+            "deployment_url": f"/v1/deployments/{r.deployment_id}",
+            "deployment_state": deployment_state,
+            "rollback": RollbackView.of(rollback) if rollback else None,
+            "to_version": rollback.to_version if rollback else None,
+        }
+        return cls.model_validate(same_fields(cls, r) | derived)

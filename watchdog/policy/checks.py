@@ -43,6 +43,17 @@ class ValueControl(Strict):
     query: str = Field(description="the stable version's value; may use {{ stable_version }}")
 
 
+# Fields several check types share, described once.
+Confidence = Annotated[
+    float | None,
+    Field(description="judge baseline limits by sequential evidence at this level (0.5 < c < 1)"),
+]
+MinEffect = Annotated[float | None, Field(description="relative shift a breach needs, on top of max_ratio")]
+ValueControlField = Annotated[
+    ValueControl | None, Field(description="the stable version's query, for compare_to: control")
+]
+
+
 class Expect(Strict):
     status: int = Field(200, description="the HTTP status the probe expects")
     json_: dict[str, Any] = Field(
@@ -73,9 +84,7 @@ class ErrorRateCheck(Strict):
     max: float | None = Field(None, description="absolute limit on errors/requests, 0..1")
     baseline: BaselineLimits | None = None
     min_requests: float = Field(0, ge=0, description="fewer requests in a sample: inconclusive")
-    confidence: float | None = Field(
-        None, description="judge baseline limits by sequential evidence at this level (0.5 < c < 1)"
-    )
+    confidence: Confidence = None
     control: ErrorControl | None = Field(
         None, description="the stable version's queries, for compare_to: control"
     )
@@ -88,13 +97,9 @@ class LatencyCheck(Strict):
     query: str = ""
     max: float | None = Field(None, description="absolute limit, in the query's unit (seconds by convention)")
     baseline: BaselineLimits | None = None
-    min_effect: float | None = Field(None, description="relative shift a breach needs, on top of max_ratio")
-    confidence: float | None = Field(
-        None, description="judge baseline limits by sequential evidence at this level (0.5 < c < 1)"
-    )
-    control: ValueControl | None = Field(
-        None, description="the stable version's query, for compare_to: control"
-    )
+    min_effect: MinEffect = None
+    confidence: Confidence = None
+    control: ValueControlField = None
 
 
 class MetricCheck(Strict):
@@ -108,13 +113,9 @@ class MetricCheck(Strict):
     min_sessions: int | None = Field(
         None, ge=0, description="sentry crash-free rate: fewer sessions in the release is inconclusive"
     )
-    min_effect: float | None = Field(None, description="relative shift a breach needs, on top of max_ratio")
-    confidence: float | None = Field(
-        None, description="judge baseline limits by sequential evidence at this level (0.5 < c < 1)"
-    )
-    control: ValueControl | None = Field(
-        None, description="the stable version's query, for compare_to: control"
-    )
+    min_effect: MinEffect = None
+    confidence: Confidence = None
+    control: ValueControlField = None
 
 
 Check = Annotated[HttpCheck | ErrorRateCheck | LatencyCheck | MetricCheck, Field(discriminator="type")]

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from watchdog.clock import utc
-from watchdog.store import rows
-from watchdog.store.tables import pending_actions
+from watchdog.store import mapping
+from watchdog.store.schema import pending_actions
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def insert_actions(conn: Connection, specs: Sequence[ActionSpec], *, now: dateti
                     "payload": dict(spec.payload),
                     "state": "pending",
                     "attempts": 0,
-                    "created_at": rows.ts(now),
+                    "created_at": mapping.ts(now),
                 }
                 for action_id, spec in zip(ids, specs, strict=True)
             ],

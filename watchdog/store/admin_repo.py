@@ -9,10 +9,10 @@ from datetime import datetime
 
 from sqlalchemy import delete, or_, select
 
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.base import StoreBase, new_id
 from watchdog.store.records import FreezeRow, IncidentRow
-from watchdog.store.tables import freezes, incidents
+from watchdog.store.schema import freezes, incidents
 
 fz, inc = freezes.c, incidents.c  # the columns every query here names
 
@@ -32,13 +32,13 @@ class AdminRepo(StoreBase):
         values = {
             "reason": reason,
             "created_by": created_by,
-            "created_at": rows.ts(now),
-            "expires_at": rows.ts_opt(expires_at),
+            "created_at": mapping.ts(now),
+            "expires_at": mapping.ts_opt(expires_at),
         }
         with self._write() as conn:
             self._upsert(conn, freezes, key=key, values=values)
             stmt = select(freezes).where(fz.service == service, fz.environment == environment)
-            return self._one(conn, stmt, rows.freeze, f"no freeze of {service}/{environment}")
+            return self._one(conn, stmt, mapping.freeze, f"no freeze of {service}/{environment}")
 
     def delete_freeze(self, *, service: str, environment: str) -> bool:
         with self._write() as conn:
@@ -49,19 +49,19 @@ class AdminRepo(StoreBase):
         stmt = select(freezes).where(
             fz.service == service,
             fz.environment == environment,
-            or_(fz.expires_at.is_(None), fz.expires_at > rows.ts(now)),
+            or_(fz.expires_at.is_(None), fz.expires_at > mapping.ts(now)),
         )
         with self._read() as conn:
-            return self._first(conn, stmt, rows.freeze)
+            return self._first(conn, stmt, mapping.freeze)
 
     def list_freezes(self, *, now: datetime) -> list[FreezeRow]:
         stmt = (
             select(freezes)
-            .where(or_(fz.expires_at.is_(None), fz.expires_at > rows.ts(now)))
+            .where(or_(fz.expires_at.is_(None), fz.expires_at > mapping.ts(now)))
             .order_by(fz.service, fz.environment)
         )
         with self._read() as conn:
-            return self._all(conn, stmt, rows.freeze)
+            return self._all(conn, stmt, mapping.freeze)
 
     def upsert_incident(
         self,
@@ -75,7 +75,7 @@ class AdminRepo(StoreBase):
         path: str,
         now: datetime,
     ) -> IncidentRow:
-        now = rows.ts(now)
+        now = mapping.ts(now)
         values = {
             "service": service,
             "environment": environment,
@@ -94,17 +94,17 @@ class AdminRepo(StoreBase):
                 insert_only={"id": new_id(), "created_at": now},
             )
             stmt = select(incidents).where(inc.deployment_id == deployment_id)
-            return self._one(conn, stmt, rows.incident, f"no incident of deployment {deployment_id!r}")
+            return self._one(conn, stmt, mapping.incident, f"no incident of deployment {deployment_id!r}")
 
     def get_incident(self, incident_id: str) -> IncidentRow:
         with self._read() as conn:
             stmt = select(incidents).where(inc.id == incident_id)
-            return self._one(conn, stmt, rows.incident, f"no incident {incident_id!r}")
+            return self._one(conn, stmt, mapping.incident, f"no incident {incident_id!r}")
 
     def incident_for(self, deployment_id: str) -> IncidentRow | None:
         with self._read() as conn:
             return self._first(
-                conn, select(incidents).where(inc.deployment_id == deployment_id), rows.incident
+                conn, select(incidents).where(inc.deployment_id == deployment_id), mapping.incident
             )
 
     def list_incidents(
@@ -117,4 +117,4 @@ class AdminRepo(StoreBase):
             stmt = stmt.where(inc.environment == environment)
         stmt = stmt.order_by(inc.created_at.desc(), inc.id.desc()).limit(limit)
         with self._read() as conn:
-            return self._all(conn, stmt, rows.incident)
+            return self._all(conn, stmt, mapping.incident)

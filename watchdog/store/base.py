@@ -6,17 +6,30 @@ Mixins build on it: read, delivery, intake, lease, engine, history, rollback and
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, RowMapping, Select, Table, and_, insert, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    RowMapping,
+    Select,
+    Table,
+    and_,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from watchdog.errors import NotFound
 from watchdog.redact import redact
 from watchdog.store import db
 from watchdog.store.health import StoreHealth, StoreUnavailable
+from watchdog.store.schema import deployments
 
 R = TypeVar("R")
 
@@ -82,6 +95,34 @@ class StoreBase:
     def _lock(self, stmt: Select[Any]) -> Select[Any]:
         """`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the only write lock."""
         return stmt.with_for_update() if self._postgres else stmt
+
+    def _claim(
+        self,
+        table: Table,
+        *,
+        where: Sequence[ColumnElement[bool]],
+        order: Sequence[ColumnElement[Any]],
+        limit: int,
+        values: dict[str, Any],
+        build: Callable[[RowMapping], R],
+    ) -> list[R]:
+        """Claims up to `limit` rows (oldest by `order` first): one UPDATE of `values`, the rows read back."""
+        due = select(table.c.id).where(*where).order_by(*order).limit(limit)
+        if self._postgres:
+            # Rows another replica is claiming right now are skipped, not waited for (reliability.md B3).
+            due = due.with_for_update(skip_locked=True)
+        with self._write() as conn:
+            ids = list(conn.scalars(due))
+            if not ids:
+                return []
+            conn.execute(update(table).where(table.c.id.in_(ids)).values(**values))
+            return self._all(conn, select(table).where(table.c.id.in_(ids)).order_by(*order), build)
+
+    def _require_deployment(self, conn: Connection, deployment_id: str, *, lock: bool = False) -> None:
+        """NotFound unless the deployment exists; `lock` holds its row till COMMIT (FOR UPDATE on PG)."""
+        stmt = select(deployments.c.id).where(deployments.c.id == deployment_id)
+        if conn.execute(self._lock(stmt) if lock else stmt).first() is None:
+            raise NotFound(f"no deployment {deployment_id!r}")
 
     @staticmethod
     def _one(conn: Connection, stmt: Select[Any], build: Callable[[RowMapping], R], what: str) -> R:

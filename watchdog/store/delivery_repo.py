@@ -12,10 +12,10 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from watchdog.errors import StoreError
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import DeliveryRow
-from watchdog.store.tables import deliveries
+from watchdog.store.schema import deliveries
 
 
 class DeliveryRepo(ReadRepo):
@@ -27,7 +27,7 @@ class DeliveryRepo(ReadRepo):
         stmt = select(deliveries).where(
             deliveries.c.source == source, deliveries.c.delivery_id == delivery_id
         )
-        return self._first(conn, stmt, rows.delivery)
+        return self._first(conn, stmt, mapping.delivery)
 
     def record_delivery(
         self, *, source: str, delivery_id: str, status_code: int, response: dict[str, Any], now: datetime
@@ -35,7 +35,7 @@ class DeliveryRepo(ReadRepo):
         values = {
             "source": source,
             "delivery_id": delivery_id,
-            "received_at": rows.ts(now),
+            "received_at": mapping.ts(now),
             "status_code": status_code,
             "response": dict(response),
             "deployment_id": response.get("deployment_id"),

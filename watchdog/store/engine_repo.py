@@ -6,30 +6,30 @@ A step names the lease epoch it holds (lease_repo.py), so a replica that lost it
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
-from enum import Enum
-from typing import Any
+from datetime import datetime
+from typing import Any, Unpack
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from watchdog.errors import NotFound
 from watchdog.events import FINAL, SAMPLING, State
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.actions import ActionSpec, insert_actions
-from watchdog.store.base import new_id
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import SampleRow, VerificationRow
-from watchdog.store.tables import deployments, samples, transitions, verifications
+from watchdog.store.schema import samples, verifications
+from watchdog.store.verification_inserts import (
+    TransitionFields,
+    VerificationFields,
+    insert_transition,
+    insert_verification,
+    state_name,
+)
 
 _SAMPLING = [s.value for s in SAMPLING]
 _FINAL = [s.value for s in FINAL]
 _STATE_FIELDS = frozenset({"verdict", "action", "decided_after_s", "failed_checks", "next_sample_at"})
 v = verifications.c  # the columns every query here names
-
-
-def state_name(state: str) -> str:
-    """Plain text for a state given as `State` or str; drivers may dump an Enum by its name, not its value."""
-    return str(state.value) if isinstance(state, Enum) else str(state)
 
 
 def leaving_sampling(to_state: str, now: datetime) -> dict[str, Any]:
@@ -60,7 +60,7 @@ class EngineRepo(ReadRepo):
         starts_at: datetime | None = None,
     ) -> bool:
         """One step in one transaction: its samples, its progress, its transition and what it obliges."""
-        now = rows.ts(now)
+        now = mapping.ts(now)
         with self._write() as conn:
             current = self._locked_state(conn, verification_id)
             if current.lease_owner != owner or current.lease_epoch != epoch or current.state in _FINAL:
@@ -68,30 +68,23 @@ class EngineRepo(ReadRepo):
             self._insert_samples(conn, verification_id, samples)
             values: dict[str, Any] = {
                 "next_k": next_k,
-                "next_sample_at": rows.ts_opt(next_sample_at),
+                "next_sample_at": mapping.ts_opt(next_sample_at),
                 "updated_at": now,
             }
             if baseline is not None:
                 values["baseline"] = baseline
             if starts_at is not None:
-                values["starts_at"] = rows.ts(starts_at)
+                values["starts_at"] = mapping.ts(starts_at)
             optional = {"verdict": verdict, "action": action, "decided_after_s": decided_after_s}
             values.update({key: value for key, value in optional.items() if value is not None})
             if failed_checks is not None:
                 values["failed_checks"] = list(failed_checks)
-            if transition is not None:
-                to_state, reason = state_name(transition[0]), transition[1]
-                values.update(state=to_state, reason=reason, **leaving_sampling(to_state, now))
-                self._insert_transition(
-                    conn,
-                    verification_id=verification_id,
-                    deployment_id=current.deployment_id,
-                    from_state=current.state,
-                    to_state=to_state,
-                    reason=reason,
-                    now=now,
+            if transition is None:
+                conn.execute(update(verifications).where(v.id == verification_id).values(**values))
+            else:
+                self._move(
+                    conn, current, to_state=transition[0], reason=transition[1], now=now, values=values
                 )
-            conn.execute(update(verifications).where(v.id == verification_id).values(**values))
             insert_actions(conn, actions, now=now)
         return True
 
@@ -108,166 +101,67 @@ class EngineRepo(ReadRepo):
         unknown = set(fields) - _STATE_FIELDS
         if unknown:
             raise TypeError(f"set_state() got unexpected fields {sorted(unknown)}")
-        now, to_state = rows.ts(now), state_name(to_state)
+        now = mapping.ts(now)
         with self._write() as conn:
             current = self._locked_state(conn, verification_id)
             if expect_states is not None and current.state not in {state_name(s) for s in expect_states}:
                 return False
-            values: dict[str, Any] = {"state": to_state, "reason": reason, "updated_at": now, **fields}
+            values: dict[str, Any] = dict(fields)
             if "next_sample_at" in values:
-                values["next_sample_at"] = rows.ts_opt(values["next_sample_at"])
+                values["next_sample_at"] = mapping.ts_opt(values["next_sample_at"])
             if values.get("failed_checks") is not None:
                 values["failed_checks"] = list(values["failed_checks"])
-            values.update(leaving_sampling(to_state, now))
-            conn.execute(update(verifications).where(v.id == verification_id).values(**values))
-            self._insert_transition(
-                conn,
-                verification_id=verification_id,
-                deployment_id=current.deployment_id,
-                from_state=current.state,
-                to_state=to_state,
-                reason=reason,
-                now=now,
-            )
+            self._move(conn, current, to_state=to_state, reason=reason, now=now, values=values)
         return True
 
-    def create_verification(
-        self,
-        *,
-        deployment_id: str,
-        kind: str,
-        version: str,
-        artifact: str,
-        starts_at: datetime,
-        interval_s: float,
-        samples_total: int,
-        policy: dict[str, Any],
-        now: datetime,
-        reason: str,
-    ) -> VerificationRow:
+    def create_verification(self, **fields: Unpack[VerificationFields]) -> VerificationRow:
         with self._write() as conn:
-            return self._insert_verification(
-                conn,
-                deployment_id=deployment_id,
-                kind=kind,
-                version=version,
-                artifact=artifact,
-                starts_at=starts_at,
-                interval_s=interval_s,
-                samples_total=samples_total,
-                policy=policy,
-                now=now,
-                reason=reason,
-            )
+            return self._insert_verification(conn, **fields)
 
-    def _insert_verification(
-        self,
-        conn: Connection,
-        *,
-        deployment_id: str,
-        kind: str,
-        version: str,
-        artifact: str,
-        starts_at: datetime,
-        interval_s: float,
-        samples_total: int,
-        policy: dict[str, Any],
-        now: datetime,
-        reason: str,
-        verification_id: str | None = None,
-    ) -> VerificationRow:
-        now, starts_at = rows.ts(now), rows.ts(starts_at)
-        verification_id = verification_id or new_id()
-        if conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first() is None:
-            raise NotFound(f"no deployment {deployment_id!r}")
-        conn.execute(
-            insert(verifications).values(
-                id=verification_id,
-                deployment_id=deployment_id,
-                kind=kind,
-                state=State.PENDING.value,
-                reason=reason,
-                failed_checks=[],
-                version=version,
-                artifact=artifact,
-                starts_at=starts_at,
-                interval_s=interval_s,
-                samples_total=samples_total,
-                next_k=1,
-                next_sample_at=starts_at + timedelta(seconds=interval_s),
-                policy=policy,
-                baseline=None,
-                lease_epoch=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        self._insert_transition(
-            conn,
-            verification_id=verification_id,
-            deployment_id=deployment_id,
-            from_state=None,
-            to_state=State.PENDING.value,
-            reason=reason,
-            now=now,
-        )
-        return self._get_verification(conn, verification_id)
+    def _insert_verification(self, conn: Connection, **fields: Unpack[VerificationFields]) -> VerificationRow:
+        self._require_deployment(conn, fields["deployment_id"])
+        return insert_verification(conn, **fields)
 
     def unfinished_verifications(self) -> list[VerificationRow]:
         states = [*_SAMPLING, State.ROLLING_BACK.value]
         stmt = select(verifications).where(v.state.in_(states)).order_by(v.created_at, v.id)
         with self._read() as conn:
-            return self._all(conn, stmt, rows.verification)
+            return self._all(conn, stmt, mapping.verification)
 
-    def add_transition(
-        self,
-        *,
-        verification_id: str,
-        deployment_id: str,
-        from_state: str | None,
-        to_state: str,
-        reason: str,
-        now: datetime,
-    ) -> None:
+    def add_transition(self, **fields: Unpack[TransitionFields]) -> None:
         with self._write() as conn:
-            self._insert_transition(
-                conn,
-                verification_id=verification_id,
-                deployment_id=deployment_id,
-                from_state=None if from_state is None else state_name(from_state),
-                to_state=state_name(to_state),
-                reason=reason,
-                now=rows.ts(now),
-            )
+            insert_transition(conn, **fields)
+
+    @staticmethod
+    def _move(
+        conn: Connection, current: Any, *, to_state: str, reason: str, now: datetime, values: dict[str, Any]
+    ) -> None:
+        """A state change of the locked row `current`: `values` with the new state, and its transition.
+
+        Leaving the sampling states also clears what is due and stamps `finished_at` (once).
+        """
+        to_state = state_name(to_state)
+        changed = {**values, "state": to_state, "reason": reason, "updated_at": now}
+        changed.update(leaving_sampling(to_state, now))
+        conn.execute(update(verifications).where(v.id == current.id).values(**changed))
+        insert_transition(
+            conn,
+            verification_id=current.id,
+            deployment_id=current.deployment_id,
+            from_state=current.state,
+            to_state=to_state,
+            reason=reason,
+            now=now,
+        )
 
     def _locked_state(self, conn: Connection, verification_id: str) -> Any:
-        stmt = select(v.state, v.deployment_id, v.lease_owner, v.lease_epoch).where(v.id == verification_id)
+        stmt = select(v.id, v.state, v.deployment_id, v.lease_owner, v.lease_epoch).where(
+            v.id == verification_id
+        )
         row = conn.execute(self._lock(stmt)).first()
         if row is None:
             raise NotFound(f"no verification {verification_id!r}")
         return row
-
-    @staticmethod
-    def _insert_transition(
-        conn: Connection,
-        *,
-        verification_id: str,
-        deployment_id: str,
-        from_state: str | None,
-        to_state: str,
-        reason: str,
-        now: datetime,
-    ) -> None:
-        conn.execute(
-            insert(transitions).values(
-                verification_id=verification_id,
-                deployment_id=deployment_id,
-                from_state=from_state,
-                to_state=to_state,
-                reason=reason,
-                at=now,
-            )
-        )
 
     @staticmethod
     def _insert_samples(conn: Connection, verification_id: str, new: list[SampleRow]) -> None:
@@ -285,6 +179,6 @@ class EngineRepo(ReadRepo):
         fresh: dict[tuple[str, int], dict[str, Any]] = {}
         for x in new:
             if (x.check_name, x.k) not in existing:
-                fresh.setdefault((x.check_name, x.k), rows.sample_values(verification_id, x))
+                fresh.setdefault((x.check_name, x.k), mapping.sample_values(verification_id, x))
         if fresh:
             conn.execute(insert(samples), list(fresh.values()))

@@ -14,10 +14,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from watchdog.errors import StoreError
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.delivery_repo import DeliveryRepo
 from watchdog.store.records import DeliveryRow, DeploymentRow
-from watchdog.store.tables import ci_runs, deliveries, deployments
+from watchdog.store.schema import ci_runs, deliveries, deployments
 
 d = deployments.c
 
@@ -44,7 +44,7 @@ class GateRepo(DeliveryRepo):
             .limit(limit)
         )
         with self._read() as conn:
-            return self._all(conn, stmt, rows.deployment)
+            return self._all(conn, stmt, mapping.deployment)
 
     def has_deployed(self, *, service: str, environment: str) -> bool:
         """Whether any deploy of the service to the environment was ever recorded."""
@@ -66,7 +66,7 @@ class GateRepo(DeliveryRepo):
         now: datetime,
     ) -> DeliveryRow:
         """The run and the delivery's answer in one transaction: a retried delivery records nothing twice."""
-        at = rows.ts(now)
+        at = mapping.ts(now)
         try:
             with self._write() as conn:
                 conn.execute(
@@ -114,5 +114,5 @@ class GateRepo(DeliveryRepo):
             return None
         return CiRunRow(
             **{k: row[k] for k in CiRunRow.__dataclass_fields__}
-            | {"received_at": rows.ts(row["received_at"])}
+            | {"received_at": mapping.ts(row["received_at"])}
         )

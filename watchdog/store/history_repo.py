@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, select
 
 from watchdog.events import State
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.base import StoreBase
 from watchdog.store.records import DeploymentRow, SampleRow, StableRow
-from watchdog.store.tables import deployments, samples, stable_artifacts, verifications
+from watchdog.store.schema import deployments, samples, stable_artifacts, verifications
 
 _VERIFIED = (State.PASSED.value, State.PROMOTED.value)
 st = stable_artifacts.c  # the columns every query here names
@@ -29,14 +29,14 @@ def rollback_candidate_in(
     newest = (st.since.desc(), st.id.desc())
     verified = select(stable_artifacts).where(*scope, st.status == "stable")
     found = StoreBase._first(
-        conn, verified.where(st.artifact != exclude_artifact).order_by(*newest).limit(1), rows.stable
+        conn, verified.where(st.artifact != exclude_artifact).order_by(*newest).limit(1), mapping.stable
     )
-    if found is not None or StoreBase._first(conn, verified.limit(1), rows.stable) is not None:
+    if found is not None or StoreBase._first(conn, verified.limit(1), mapping.stable) is not None:
         return found
     assumed = select(stable_artifacts).where(
         *scope, st.status == "assumed_stable", st.artifact != exclude_artifact
     )
-    return StoreBase._first(conn, assumed.order_by(*newest).limit(1), rows.stable)
+    return StoreBase._first(conn, assumed.order_by(*newest).limit(1), mapping.stable)
 
 
 class HistoryRepo(StoreBase):
@@ -59,7 +59,7 @@ class HistoryRepo(StoreBase):
                 key={"service": service, "environment": environment, "artifact": artifact},
                 values={
                     "status": status,
-                    "since": rows.ts(now),
+                    "since": mapping.ts(now),
                     "deployment_id": deployment_id,
                     "version": version,
                     "reason": reason,
@@ -95,7 +95,7 @@ class HistoryRepo(StoreBase):
             .order_by(st.since.desc(), st.id.desc())
         )
         with self._read() as conn:
-            return self._all(conn, stmt, rows.stable)
+            return self._all(conn, stmt, mapping.stable)
 
     def rollback_candidate(
         self, *, service: str, environment: str, exclude_artifact: str
@@ -110,7 +110,7 @@ class HistoryRepo(StoreBase):
             st.service == service, st.environment == environment, st.artifact == artifact
         )
         with self._read() as conn:
-            return self._first(conn, stmt, rows.stable)
+            return self._first(conn, stmt, mapping.stable)
 
     def passed_in(self, *, service: str, environment: str, artifact: str) -> DeploymentRow | None:
         d, v = deployments.c, verifications.c
@@ -127,7 +127,7 @@ class HistoryRepo(StoreBase):
             .limit(1)
         )
         with self._read() as conn:
-            return self._first(conn, stmt, rows.deployment)
+            return self._first(conn, stmt, mapping.deployment)
 
     def stable_samples(
         self, *, service: str, environment: str, artifact: str, check_name: str, limit: int = 200
@@ -157,4 +157,4 @@ class HistoryRepo(StoreBase):
                 .limit(limit)
             )
             # The newest `limit` samples, handed back in time order.
-            return list(reversed(self._all(conn, stmt, rows.sample)))
+            return list(reversed(self._all(conn, stmt, mapping.sample)))

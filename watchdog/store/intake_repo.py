@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 from sqlalchemy import Connection, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -17,18 +17,18 @@ from watchdog.analysis.timing import samples_total
 from watchdog.errors import StoreError
 from watchdog.events import SAMPLING, DeployEvent, State
 from watchdog.policy.service import Verification
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.base import new_id
 from watchdog.store.delivery_repo import DeliveryRepo
 from watchdog.store.records import DeliveryRow, DeploymentRow, VerificationRow
-from watchdog.store.tables import (
+from watchdog.store.schema import (
     deliveries,
     deployments,
     rollbacks,
     stable_artifacts,
-    transitions,
     verifications,
 )
+from watchdog.store.verification_inserts import insert_transition, insert_verification
 
 ACCEPTED_STATUS = 202
 # A deploy system echoes our rollback within minutes (Argo CD's next sync, a GitLab pipeline); an hour is
@@ -41,8 +41,6 @@ _SAMPLING_STATES = sorted(s.value for s in SAMPLING)
 # while a constant one hits the compiled cache at once (its parameters are passed at execute time).
 _INSERT_DELIVERY = insert(deliveries)
 _INSERT_DEPLOYMENT = insert(deployments)
-_INSERT_VERIFICATION = insert(verifications)
-_INSERT_TRANSITION = insert(transitions)
 _SUPERSEDE = (
     update(verifications)
     .where(verifications.c.id == bindparam("old_id"))
@@ -57,7 +55,6 @@ _SUPERSEDE = (
 # Every column a fresh row has unset is NULL (each one with a default is set explicitly below), so the
 # answer is built from the values written instead of being read back.
 _DEPLOYMENT_NULLS = dict.fromkeys(deployments.c.keys())
-_VERIFICATION_NULLS = dict.fromkeys(verifications.c.keys())
 _ECHO = (
     select(rollbacks.c.id, rollbacks.c.deployment_id)
     .where(
@@ -90,6 +87,17 @@ _LIVE_SAME_SERVICE = (
 _LIVE_SAME_SERVICE_LOCKED = _LIVE_SAME_SERVICE.with_for_update(of=verifications)
 
 
+class EventIntake(TypedDict):
+    """The keywords of `accept_event`, and one item of an `accept_events` batch."""
+
+    event: DeployEvent
+    source: str  # generic | github | gitlab | argocd | rollback | cli
+    delivery_id: str | None  # the sender's idempotency key, unique per source
+    policy: dict[str, Any]  # the resolved environment policy, stored with the deployment
+    now: datetime
+    rollback_of: NotRequired[str | None]  # the failed deployment this deploy restores from
+
+
 class AnsweredBefore(StoreError):
     """A batched event's delivery id was answered before, without a deployment: that answer stands."""
 
@@ -119,31 +127,15 @@ def sampling_plan(policy: dict[str, Any]) -> tuple[float, int]:
 
 
 class IntakeRepo(DeliveryRepo):
-    def accept_event(
-        self,
-        *,
-        event: DeployEvent,
-        source: str,
-        delivery_id: str | None,
-        policy: dict[str, Any],
-        now: datetime,
-        rollback_of: str | None = None,
-    ) -> Accepted:
+    def accept_event(self, **intake: Unpack[EventIntake]) -> Accepted:
+        source, delivery_id = intake["source"], intake["delivery_id"]
         if delivery_id is not None:
             first = self.find_delivery(source=source, delivery_id=delivery_id)
             if first is not None:
                 return self._duplicate(first)
         try:
             with self._write() as conn:
-                return self._accept(
-                    conn,
-                    event=event,
-                    source=source,
-                    delivery_id=delivery_id,
-                    policy=policy,
-                    now=rows.ts(now),
-                    rollback_of=rollback_of,
-                )
+                return self._accept(conn, **intake)
         except IntegrityError:
             # The unique (source, delivery_id) decided a race between two deliveries of one event.
             if delivery_id is None:
@@ -153,7 +145,7 @@ class IntakeRepo(DeliveryRepo):
                 raise
             return self._duplicate(first)
 
-    def accept_events(self, batch: list[dict[str, Any]]) -> list[Accepted | Exception]:
+    def accept_events(self, batch: list[EventIntake]) -> list[Accepted | Exception]:
         """Each item's accept_event keywords, written in one transaction: one fsync for the whole batch.
 
         An item that fails (a duplicate delivery, a bad policy) rolls back its own savepoint only; the
@@ -165,7 +157,7 @@ class IntakeRepo(DeliveryRepo):
                 for item in batch:
                     try:
                         with conn.begin_nested():
-                            results.append(self._accept(conn, **{**item, "now": rows.ts(item["now"])}))
+                            results.append(self._accept(conn, **item))
                     except IntegrityError as exc:
                         results.append(None if item.get("delivery_id") is not None else exc)
                     except StoreError as exc:
@@ -175,16 +167,22 @@ class IntakeRepo(DeliveryRepo):
         # A duplicate delivery (perhaps of an event earlier in this very batch) answers the first answer.
         done: list[Accepted | Exception] = []
         for item, result in zip(batch, results, strict=True):
-            if result is None:
-                first = self.find_delivery(source=item["source"], delivery_id=item["delivery_id"])
-                if first is None:
-                    done.append(StoreError("a duplicate delivery's first answer is gone"))
-                elif first.deployment_id is None:
-                    done.append(AnsweredBefore(first))
-                else:
-                    done.append(self._duplicate(first))
-            else:
+            if result is not None:
                 done.append(result)
+                continue
+            # Only an item with a delivery id gets None: that id was answered before (perhaps in this batch).
+            delivery_id = item["delivery_id"]
+            first = (
+                None
+                if delivery_id is None
+                else self.find_delivery(source=item["source"], delivery_id=delivery_id)
+            )
+            if first is None:
+                done.append(StoreError("a duplicate delivery's first answer is gone"))
+            elif first.deployment_id is None:
+                done.append(AnsweredBefore(first))
+            else:
+                done.append(self._duplicate(first))
         return done
 
     def _duplicate(self, first: DeliveryRow) -> Accepted:
@@ -202,17 +200,9 @@ class IntakeRepo(DeliveryRepo):
             status_code=first.status_code,
         )
 
-    def _accept(
-        self,
-        conn: Connection,
-        *,
-        event: DeployEvent,
-        source: str,
-        delivery_id: str | None,
-        policy: dict[str, Any],
-        now: datetime,
-        rollback_of: str | None = None,
-    ) -> Accepted:
+    def _accept(self, conn: Connection, **intake: Unpack[EventIntake]) -> Accepted:
+        event, source, delivery_id = intake["event"], intake["source"], intake["delivery_id"]
+        policy, now, rollback_of = intake["policy"], mapping.ts(intake["now"]), intake.get("rollback_of")
         deployment_id, verification_id = new_id(), new_id()
         response = {"deployment_id": deployment_id, "state": State.PENDING.value}
         if delivery_id is not None:
@@ -228,7 +218,7 @@ class IntakeRepo(DeliveryRepo):
                     "deployment_id": deployment_id,
                 },
             )
-        deployed_at = rows.ts(event.deployed_at) if event.deployed_at else now
+        deployed_at = mapping.ts(event.deployed_at) if event.deployed_at else now
         echo = self._echoed_rollback(conn, event=event, now=now)
         accepted_reason = f"event accepted from {source}"
         if echo is not None:
@@ -263,43 +253,27 @@ class IntakeRepo(DeliveryRepo):
         conn.execute(_INSERT_DEPLOYMENT, deployment)
         superseded = self._supersede(conn, event=event, deployment_id=deployment_id, now=now)
         interval_s, samples_total = sampling_plan(policy)
-        verification = {
-            "id": verification_id,
-            "deployment_id": deployment_id,
-            "kind": "deploy",
-            "state": State.PENDING.value,
-            "reason": "",
-            "failed_checks": [],
-            "version": event.version,
-            "artifact": event.artifact,
-            "starts_at": deployed_at,
-            "interval_s": interval_s,
-            "samples_total": samples_total,
-            "next_k": 1,
-            "next_sample_at": now,
-            "policy": policy,
-            "baseline": None,
-            "lease_epoch": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        conn.execute(_INSERT_VERIFICATION, verification)
-        conn.execute(
-            _INSERT_TRANSITION,
-            {
-                "verification_id": verification_id,
-                "deployment_id": deployment_id,
-                "from_state": None,
-                "to_state": State.PENDING.value,
-                "reason": accepted_reason,
-                "at": now,
-            },
+        verification = insert_verification(
+            conn,
+            verification_id=verification_id,
+            deployment_id=deployment_id,
+            kind="deploy",
+            version=event.version,
+            artifact=event.artifact,
+            starts_at=deployed_at,
+            interval_s=interval_s,
+            samples_total=samples_total,
+            policy=policy,
+            first_sample_at=now,  # due at the next tick
+            now=now,
+            reason="",
+            transition_reason=accepted_reason,
         )
         if event.previous_artifact:
             self._assume_stable(conn, event=event, deployment_id=deployment_id, now=now)
         return Accepted(
-            deployment=rows.deployment(cast(Any, _DEPLOYMENT_NULLS | deployment)),
-            verification=rows.verification(cast(Any, _VERIFICATION_NULLS | verification)),
+            deployment=mapping.deployment(cast(Any, _DEPLOYMENT_NULLS | deployment)),
+            verification=verification,
             superseded=superseded,
             duplicate=False,
             response=response,
@@ -328,16 +302,14 @@ class IntakeRepo(DeliveryRepo):
         done: list[str] = []
         for old_id, old_deployment, old_state in conn.execute(stmt, params).all():
             conn.execute(_SUPERSEDE, {"old_id": old_id, "new_reason": reason, "now": now})
-            conn.execute(
-                _INSERT_TRANSITION,
-                {
-                    "verification_id": old_id,
-                    "deployment_id": old_deployment,
-                    "from_state": old_state,
-                    "to_state": State.SUPERSEDED.value,
-                    "reason": reason,
-                    "at": now,
-                },
+            insert_transition(
+                conn,
+                verification_id=old_id,
+                deployment_id=old_deployment,
+                from_state=old_state,
+                to_state=State.SUPERSEDED.value,
+                reason=reason,
+                now=now,
             )
             done.append(str(old_deployment))
         return done

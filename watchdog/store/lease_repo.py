@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import case, or_, update
 
 from watchdog.events import FINAL, SAMPLING, State
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.base import StoreBase
 from watchdog.store.records import VerificationRow
-from watchdog.store.tables import verifications
+from watchdog.store.schema import verifications
 
 _SAMPLING = [s.value for s in SAMPLING]
 _FINAL = [s.value for s in FINAL]
@@ -23,43 +23,31 @@ v = verifications.c  # the columns every query here names
 
 class LeaseRepo(StoreBase):
     def claim_due(self, *, owner: str, now: datetime, lease_s: float, limit: int) -> list[VerificationRow]:
-        now = rows.ts(now)
-        due = (
-            select(v.id)
-            .where(
+        now = mapping.ts(now)
+        return self._claim(
+            verifications,
+            where=[
                 v.state.in_(_SAMPLING),
                 v.next_sample_at <= now,
                 or_(v.lease_owner.is_(None), v.lease_until < now, v.lease_owner == owner),
-            )
-            .order_by(v.next_sample_at, v.id)
-            .limit(limit)
+            ],
+            order=[v.next_sample_at, v.id],
+            limit=limit,
+            # SET sees the old row: the epoch moves only when the lease changes hands.
+            values={
+                "lease_epoch": case((v.lease_owner == owner, v.lease_epoch), else_=v.lease_epoch + 1),
+                "lease_owner": owner,
+                "lease_until": now + timedelta(seconds=lease_s),
+            },
+            build=mapping.verification,
         )
-        if self._postgres:
-            # Rows another replica is claiming right now are skipped, not waited for (reliability.md B3).
-            due = due.with_for_update(skip_locked=True)
-        with self._write() as conn:
-            ids = list(conn.scalars(due))
-            if not ids:
-                return []
-            conn.execute(
-                update(verifications)
-                .where(v.id.in_(ids))
-                .values(
-                    # SET sees the old row: the epoch moves only when the lease changes hands.
-                    lease_epoch=case((v.lease_owner == owner, v.lease_epoch), else_=v.lease_epoch + 1),
-                    lease_owner=owner,
-                    lease_until=now + timedelta(seconds=lease_s),
-                )
-            )
-            stmt = select(verifications).where(v.id.in_(ids)).order_by(v.next_sample_at, v.id)
-            return self._all(conn, stmt, rows.verification)
 
     def take_lease(self, *, verification_id: str, owner: str, now: datetime, lease_s: float) -> bool:
         """Takes one verification's lease when it is free, lapsed or already ours (one atomic UPDATE).
 
         For work that is not a due sample, such as finishing a rollback another replica began and then died.
         """
-        now = rows.ts(now)
+        now = mapping.ts(now)
         with self._write() as conn:
             result = conn.execute(
                 update(verifications)
@@ -76,7 +64,7 @@ class LeaseRepo(StoreBase):
             return int(result.rowcount) == 1
 
     def renew_leases(self, *, owner: str, now: datetime, lease_s: float) -> int:
-        until = rows.ts(now) + timedelta(seconds=lease_s)
+        until = mapping.ts(now) + timedelta(seconds=lease_s)
         with self._write() as conn:
             result = conn.execute(
                 update(verifications)

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, or_, select, update
 
 from watchdog.errors import StoreError
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.actions import ActionRow, ActionSpec, action_row, insert_actions
-from watchdog.store.engine_repo import EngineRepo, leaving_sampling, state_name
-from watchdog.store.tables import pending_actions, rollbacks, stable_artifacts, verifications
+from watchdog.store.engine_repo import EngineRepo
+from watchdog.store.schema import pending_actions, rollbacks, stable_artifacts
 
 pa = pending_actions.c  # the columns every query here names
 
@@ -76,38 +76,27 @@ class OutboxRepo(EngineRepo):
         """Effects and new actions in one transaction, outside any action (an operator's request)."""
         with self._write() as conn:
             for effect in effects:
-                self._apply(conn, effect, now=rows.ts(now))
+                self._apply(conn, effect, now=mapping.ts(now))
             insert_actions(conn, follow_ups, now=now)
 
     def claim_actions(self, *, owner: str, now: datetime, lease_s: float, limit: int) -> list[ActionRow]:
         """Pending actions that are due and not held by a live instance, claimed for `owner`."""
-        now = rows.ts(now)
-        due = (
-            select(pa.id)
-            .where(
+        now = mapping.ts(now)
+        return self._claim(
+            pending_actions,
+            where=[
                 pa.state == "pending",
                 or_(pa.not_before.is_(None), pa.not_before <= now),
                 or_(pa.claimed_by.is_(None), pa.claimed_until < now, pa.claimed_by == owner),
-            )
-            .order_by(pa.created_at, pa.id)
-            .limit(limit)
+            ],
+            order=[pa.created_at, pa.id],
+            limit=limit,
+            values={"claimed_by": owner, "claimed_until": now + timedelta(seconds=lease_s)},
+            build=action_row,
         )
-        if self._postgres:
-            due = due.with_for_update(skip_locked=True)
-        with self._write() as conn:
-            ids = list(conn.scalars(due))
-            if not ids:
-                return []
-            conn.execute(
-                update(pending_actions)
-                .where(pa.id.in_(ids))
-                .values(claimed_by=owner, claimed_until=now + timedelta(seconds=lease_s))
-            )
-            stmt = select(pending_actions).where(pa.id.in_(ids)).order_by(pa.created_at, pa.id)
-            return self._all(conn, stmt, action_row)
 
     def renew_actions(self, *, owner: str, now: datetime, lease_s: float) -> int:
-        until = rows.ts(now) + timedelta(seconds=lease_s)
+        until = mapping.ts(now) + timedelta(seconds=lease_s)
         with self._write() as conn:
             result = conn.execute(
                 update(pending_actions)
@@ -144,7 +133,7 @@ class OutboxRepo(EngineRepo):
                 .where(pa.id == action_id, pa.claimed_by == owner, pa.state == "pending")
                 .values(
                     last_error=error[:2000],
-                    not_before=rows.ts(now) + timedelta(seconds=delay_s),
+                    not_before=mapping.ts(now) + timedelta(seconds=delay_s),
                     claimed_by=None,
                     claimed_until=None,
                 )
@@ -162,7 +151,7 @@ class OutboxRepo(EngineRepo):
         error: str | None = None,
     ) -> bool:
         """Marks the action done with its effects and follow-ups, atomically; False if it was not ours."""
-        now = rows.ts(now)
+        now = mapping.ts(now)
         with self._write() as conn:
             current = self._locked_action(conn, action_id)
             if current is None or current.state != "pending" or current.claimed_by != owner:
@@ -192,7 +181,7 @@ class OutboxRepo(EngineRepo):
 
     def _apply(self, conn: Connection, effect: Effect, *, now: datetime) -> None:
         if isinstance(effect, InsertRollback):
-            values = {**effect.values, "requested_at": rows.ts(effect.values["requested_at"])}
+            values = {**effect.values, "requested_at": mapping.ts(effect.values["requested_at"])}
             if values["state"] == "intent":
                 # Two concurrent requests make one rollback: the second finds the first one's row.
                 rb = rollbacks.c
@@ -202,7 +191,7 @@ class OutboxRepo(EngineRepo):
                 if conn.execute(self._lock(taken)).first() is not None:
                     raise Conflict("this deploy was already rolled back once; never twice")
             if values.get("finished_at") is not None:
-                values["finished_at"] = rows.ts(values["finished_at"])
+                values["finished_at"] = mapping.ts(values["finished_at"])
             conn.execute(insert(rollbacks).values(**values))
         elif isinstance(effect, UpdateRollback):
             values = dict(effect.values)
@@ -237,18 +226,4 @@ class OutboxRepo(EngineRepo):
             if effect.required:
                 raise Conflict(f"the verification is {current.state}, not {' or '.join(effect.expect)}")
             return
-        to_state = state_name(effect.to_state)
-        values: dict[str, Any] = {"state": to_state, "reason": effect.reason, "updated_at": now}
-        values.update(leaving_sampling(to_state, now))
-        conn.execute(
-            update(verifications).where(verifications.c.id == effect.verification_id).values(**values)
-        )
-        self._insert_transition(
-            conn,
-            verification_id=effect.verification_id,
-            deployment_id=current.deployment_id,
-            from_state=current.state,
-            to_state=to_state,
-            reason=effect.reason,
-            now=now,
-        )
+        self._move(conn, current, to_state=effect.to_state, reason=effect.reason, now=now, values={})

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from watchdog.errors import NotFound, StoreError
-from watchdog.store import rows
+from watchdog.errors import StoreError
+from watchdog.store import mapping
 from watchdog.store.base import StoreBase
 from watchdog.store.records import (
     DeploymentDetail,
@@ -21,13 +21,13 @@ from watchdog.store.records import (
     TransitionRow,
     VerificationRow,
 )
-from watchdog.store.tables import deployments, incidents, rollbacks, samples, transitions, verifications
+from watchdog.store.schema import deployments, incidents, rollbacks, samples, transitions, verifications
 
 Page = tuple[list[tuple[DeploymentRow, VerificationRow]], str | None]
 
 
 def encode_cursor(received_at: datetime, deployment_id: str) -> str:
-    raw = f"{rows.ts(received_at).isoformat()}|{deployment_id}".encode()
+    raw = f"{mapping.ts(received_at).isoformat()}|{deployment_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -35,7 +35,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, deployment_id = raw.split("|", 1)
-        return rows.ts(datetime.fromisoformat(at)), deployment_id
+        return mapping.ts(datetime.fromisoformat(at)), deployment_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise StoreError(f"invalid cursor {cursor!r}") from exc
 
@@ -47,7 +47,7 @@ class ReadRepo(StoreBase):
 
     def _get_deployment(self, conn: Connection, deployment_id: str) -> DeploymentRow:
         stmt = select(deployments).where(deployments.c.id == deployment_id)
-        return self._one(conn, stmt, rows.deployment, f"no deployment {deployment_id!r}")
+        return self._one(conn, stmt, mapping.deployment, f"no deployment {deployment_id!r}")
 
     def get_verification(self, verification_id: str) -> VerificationRow:
         with self._read() as conn:
@@ -55,7 +55,7 @@ class ReadRepo(StoreBase):
 
     def _get_verification(self, conn: Connection, verification_id: str) -> VerificationRow:
         stmt = select(verifications).where(verifications.c.id == verification_id)
-        return self._one(conn, stmt, rows.verification, f"no verification {verification_id!r}")
+        return self._one(conn, stmt, mapping.verification, f"no verification {verification_id!r}")
 
     def deploy_verification(self, deployment_id: str) -> VerificationRow:
         with self._read() as conn:
@@ -67,7 +67,7 @@ class ReadRepo(StoreBase):
             .where(verifications.c.deployment_id == deployment_id, verifications.c.kind == "deploy")
             .order_by(verifications.c.created_at)
         )
-        return self._one(conn, stmt, rows.verification, f"no verification of deployment {deployment_id!r}")
+        return self._one(conn, stmt, mapping.verification, f"no verification of deployment {deployment_id!r}")
 
     def samples_for(self, verification_id: str) -> list[SampleRow]:
         with self._read() as conn:
@@ -79,7 +79,7 @@ class ReadRepo(StoreBase):
             .where(samples.c.verification_id == verification_id)
             .order_by(samples.c.k, samples.c.check_name)
         )
-        return self._all(conn, stmt, rows.sample)
+        return self._all(conn, stmt, mapping.sample)
 
     def transitions_for(self, deployment_id: str) -> list[TransitionRow]:
         with self._read() as conn:
@@ -88,7 +88,7 @@ class ReadRepo(StoreBase):
                 .where(transitions.c.deployment_id == deployment_id)
                 .order_by(transitions.c.at, transitions.c.id)
             )
-            return self._all(conn, stmt, rows.transition)
+            return self._all(conn, stmt, mapping.transition)
 
     def deployment_detail(self, deployment_id: str) -> DeploymentDetail:
         with self._read() as conn:
@@ -99,24 +99,24 @@ class ReadRepo(StoreBase):
                 select(transitions)
                 .where(transitions.c.deployment_id == deployment_id)
                 .order_by(transitions.c.at, transitions.c.id),
-                rows.transition,
+                mapping.transition,
             )
             rollback_rows = self._all(
                 conn,
                 select(rollbacks)
                 .where(rollbacks.c.deployment_id == deployment_id)
                 .order_by(rollbacks.c.requested_at, rollbacks.c.id),
-                rows.rollback,
+                mapping.rollback,
             )
             others = self._all(
                 conn,
                 select(verifications)
                 .where(verifications.c.deployment_id == deployment_id, verifications.c.kind == "rollback")
                 .order_by(verifications.c.created_at, verifications.c.id),
-                rows.verification,
+                mapping.verification,
             )
             incident = self._first(
-                conn, select(incidents).where(incidents.c.deployment_id == deployment_id), rows.incident
+                conn, select(incidents).where(incidents.c.deployment_id == deployment_id), mapping.incident
             )
             return DeploymentDetail(
                 deployment=deployment,
@@ -169,8 +169,8 @@ class ReadRepo(StoreBase):
         with self._read() as conn:
             # Both tables have `id` and friends: select by column object, not by name.
             for raw in conn.execute(stmt):
-                dep = rows.deployment({c.name: raw._mapping[c] for c in deployments.c})
-                ver = rows.verification({c.name: raw._mapping[c] for c in verifications.c})
+                dep = mapping.deployment({c.name: raw._mapping[c] for c in deployments.c})
+                ver = mapping.verification({c.name: raw._mapping[c] for c in verifications.c})
                 page.append((dep, ver))
         if len(page) <= limit:
             return page, None
@@ -186,8 +186,3 @@ class ReadRepo(StoreBase):
         )
         with self._read() as conn:
             return {str(state): int(n) for state, n in conn.execute(stmt)}
-
-    def _require_deployment(self, conn: Connection, deployment_id: str) -> None:
-        found = conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first()
-        if found is None:
-            raise NotFound(f"no deployment {deployment_id!r}")

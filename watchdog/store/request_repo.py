@@ -10,11 +10,10 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from watchdog.errors import NotFound
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.base import StoreBase, new_id
 from watchdog.store.records import OperatorRequestRow
-from watchdog.store.tables import deployments, operator_requests
+from watchdog.store.schema import operator_requests
 
 OPEN = ("pending", "running")
 FINISHED = ("done", "refused", "failed")
@@ -22,7 +21,7 @@ rq = operator_requests.c  # the columns every query here names
 
 
 def _row(row: Any) -> OperatorRequestRow:
-    return rows._build(OperatorRequestRow, row)
+    return mapping.operator_request(row)
 
 
 class RequestRepo(StoreBase):
@@ -37,14 +36,10 @@ class RequestRepo(StoreBase):
         now: datetime,
     ) -> tuple[OperatorRequestRow, bool]:
         """(the request, True when it is new); an open request of the same kind is answered instead."""
-        now = rows.ts(now)
+        now = mapping.ts(now)
         with self._write() as conn:
             # Locks the deployment row on PostgreSQL, so two replicas asking at once make one request.
-            found = conn.execute(
-                self._lock(select(deployments.c.id).where(deployments.c.id == deployment_id))
-            ).first()
-            if found is None:
-                raise NotFound(f"no deployment {deployment_id!r}")
+            self._require_deployment(conn, deployment_id, lock=True)
             open_one = self._first(
                 conn,
                 select(operator_requests).where(
@@ -89,7 +84,7 @@ class RequestRepo(StoreBase):
             result = conn.execute(
                 update(operator_requests)
                 .where(rq.id == request_id, rq.state.in_(OPEN))
-                .values(state="running", handled_by=handled_by, updated_at=rows.ts(now))
+                .values(state="running", handled_by=handled_by, updated_at=mapping.ts(now))
             )
             return int(result.rowcount) == 1
 
@@ -105,7 +100,7 @@ class RequestRepo(StoreBase):
     ) -> OperatorRequestRow:
         if state not in FINISHED:
             raise ValueError(f"a request finishes as one of {FINISHED}, not {state!r}")
-        now = rows.ts(now)
+        now = mapping.ts(now)
         with self._write() as conn:
             conn.execute(
                 update(operator_requests)

@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 
 from watchdog.errors import NotFound
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.base import new_id
 from watchdog.store.history_repo import rollback_candidate_in
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import DeploymentRow, FreezeRow, RollbackRow, StableRow
-from watchdog.store.tables import deployments, freezes, rollbacks
+from watchdog.store.schema import deployments, freezes, rollbacks
 
 _NOT_COUNTED = ("refused", "dry_run")  # nothing was done, so the hourly limit does not spend them
 _OPEN = ("intent", "verifying")
@@ -48,7 +48,7 @@ class RollbackRepo(ReadRepo):
             previous = self._all(
                 conn,
                 select(rollbacks).where(rb.deployment_id == dep.id).order_by(rb.requested_at, rb.id),
-                rows.rollback,
+                mapping.rollback,
             )
             recent = conn.scalar(
                 select(func.count())
@@ -58,7 +58,7 @@ class RollbackRepo(ReadRepo):
                     rb.environment == dep.environment,
                     rb.trigger == "auto",
                     rb.state.not_in(_NOT_COUNTED),
-                    rb.requested_at >= rows.ts(since),
+                    rb.requested_at >= mapping.ts(since),
                 )
             )
             freeze = self._first(
@@ -66,14 +66,14 @@ class RollbackRepo(ReadRepo):
                 select(freezes).where(
                     fz.service == dep.service,
                     fz.environment == dep.environment,
-                    or_(fz.expires_at.is_(None), fz.expires_at > rows.ts(now)),
+                    or_(fz.expires_at.is_(None), fz.expires_at > mapping.ts(now)),
                 ),
-                rows.freeze,
+                mapping.freeze,
             )
             latest = self._first(
                 conn,
                 select(deployments).where(*where).order_by(d.received_at.desc(), d.id.desc()).limit(1),
-                rows.deployment,
+                mapping.deployment,
             )
         newer = latest if latest is not None and latest.id != dep.id else None
         return RollbackFacts(
@@ -103,11 +103,7 @@ class RollbackRepo(ReadRepo):
     ) -> RollbackRow:
         rollback_id = new_id()
         with self._write() as conn:
-            if (
-                conn.execute(select(deployments.c.id).where(deployments.c.id == deployment_id)).first()
-                is None
-            ):
-                raise NotFound(f"no deployment {deployment_id!r}")
+            self._require_deployment(conn, deployment_id)
             conn.execute(
                 insert(rollbacks).values(
                     id=rollback_id,
@@ -124,10 +120,12 @@ class RollbackRepo(ReadRepo):
                     to_artifact=to_artifact,
                     output="",
                     attempts=0,
-                    requested_at=rows.ts(now),
+                    requested_at=mapping.ts(now),
                 )
             )
-            return self._one(conn, select(rollbacks).where(rb.id == rollback_id), rows.rollback, rollback_id)
+            return self._one(
+                conn, select(rollbacks).where(rb.id == rollback_id), mapping.rollback, rollback_id
+            )
 
     def update_rollback(
         self,
@@ -150,7 +148,7 @@ class RollbackRepo(ReadRepo):
         }
         values: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
         if finished:
-            values["finished_at"] = rows.ts(now)
+            values["finished_at"] = mapping.ts(now)
         with self._write() as conn:
             if values:
                 result = conn.execute(update(rollbacks).where(rb.id == rollback_id).values(**values))
@@ -159,21 +157,21 @@ class RollbackRepo(ReadRepo):
             return self._one(
                 conn,
                 select(rollbacks).where(rb.id == rollback_id),
-                rows.rollback,
+                mapping.rollback,
                 f"no rollback {rollback_id!r}",
             )
 
     def rollbacks_for(self, deployment_id: str) -> list[RollbackRow]:
         stmt = select(rollbacks).where(rb.deployment_id == deployment_id).order_by(rb.requested_at, rb.id)
         with self._read() as conn:
-            return self._all(conn, stmt, rows.rollback)
+            return self._all(conn, stmt, mapping.rollback)
 
     def get_rollback(self, rollback_id: str) -> RollbackRow:
         with self._read() as conn:
             return self._one(
                 conn,
                 select(rollbacks).where(rb.id == rollback_id),
-                rows.rollback,
+                mapping.rollback,
                 f"no rollback {rollback_id!r}",
             )
 
@@ -188,7 +186,7 @@ class RollbackRepo(ReadRepo):
                 rb.environment == environment,
                 rb.trigger == trigger,
                 rb.state.not_in(_NOT_COUNTED),
-                rb.requested_at >= rows.ts(since),
+                rb.requested_at >= mapping.ts(since),
             )
         )
         with self._read() as conn:
@@ -197,4 +195,4 @@ class RollbackRepo(ReadRepo):
     def open_rollbacks(self) -> list[RollbackRow]:
         stmt = select(rollbacks).where(rb.state.in_(_OPEN)).order_by(rb.requested_at, rb.id)
         with self._read() as conn:
-            return self._all(conn, stmt, rows.rollback)
+            return self._all(conn, stmt, mapping.rollback)

@@ -13,9 +13,9 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, select
 
 from watchdog.errors import StoreError
-from watchdog.store import rows
+from watchdog.store import mapping
 from watchdog.store.base import StoreBase
-from watchdog.store.tables import deployments, rollback_reviews, rollbacks, transitions, verifications
+from watchdog.store.schema import deployments, rollback_reviews, rollbacks, transitions, verifications
 
 # Deploy verification states that say the deploy itself was bad (its verdict was failed).
 _BAD = frozenset({"failed", "rolling_back", "rolled_back", "rollback_failed"})
@@ -86,7 +86,7 @@ class StatsRepo(StoreBase):
                     "unneeded": unneeded,
                     "reason": reason,
                     "reviewed_by": by,
-                    "reviewed_at": rows.ts(now),
+                    "reviewed_at": mapping.ts(now),
                 },
             )
         review = self.rollback_review(deployment_id)
@@ -113,7 +113,7 @@ class StatsRepo(StoreBase):
             unneeded=bool(row["unneeded"]),
             reason=row["reason"],
             reviewed_by=row["reviewed_by"],
-            reviewed_at=rows.ts(row["reviewed_at"]),
+            reviewed_at=mapping.ts(row["reviewed_at"]),
         )
 
     def ledger(
@@ -121,7 +121,7 @@ class StatsRepo(StoreBase):
     ) -> list[LedgerRow]:
         """One row per (service, environment) with deploys since `since`, sorted by name."""
         d, v = deployments.c, verifications.c
-        since = rows.ts(since)
+        since = mapping.ts(since)
         stmt = (
             select(d.id, d.service, d.environment, d.deployed_at, d.is_rollback, v.state, v.verdict)
             .join(verifications, and_(v.deployment_id == d.id, v.kind == "deploy"))
@@ -136,7 +136,7 @@ class StatsRepo(StoreBase):
         with self._read() as conn:
             for dep_id, svc, env, at, is_rollback, state, verdict in conn.execute(stmt):
                 row = out.setdefault((svc, env), LedgerRow(service=svc, environment=env))
-                deployed[dep_id] = (svc, env, rows.ts(at))
+                deployed[dep_id] = (svc, env, mapping.ts(at))
                 if is_rollback:
                     continue  # a redeploy of an old artifact is not a change
                 row.deploys += 1
@@ -181,7 +181,7 @@ class StatsRepo(StoreBase):
             .where(t.deployment_id.in_(ids), t.to_state == "rolled_back")
             .order_by(t.at)
         ):
-            first_done.setdefault(dep_id, rows.ts(at))
+            first_done.setdefault(dep_id, mapping.ts(at))
         for dep_id, done in first_done.items():
             svc, env, at = deployed[dep_id]
             out[(svc, env)].recovery_s.append(max(0.0, (done - at).total_seconds()))

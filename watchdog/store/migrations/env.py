@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from watchdog.store import db
-from watchdog.store.tables import metadata
+from watchdog.store.schema import metadata
 
 
 def _run(connection: Connection) -> None:

@@ -1,4 +1,4 @@
-"""Initial schema: every table of watchdog/store/tables.py with its indexes and constraints.
+"""Initial schema: every table of watchdog/store/schema.py with its indexes and constraints.
 
 Revision ID: 0001
 Revises:

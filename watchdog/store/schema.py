@@ -1,4 +1,4 @@
-"""The state store's tables: readable columns, never pickled objects.
+"""The state store's schema: SQLAlchemy Table definitions with readable columns, never pickled objects.
 
 Every verification's progress (next sample due, samples, transitions, lease) lives here, so a restart
 or another replica rebuilds the schedule from these rows alone.

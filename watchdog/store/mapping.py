@@ -1,11 +1,11 @@
-"""Mapping between SQLAlchemy result rows and the frozen records of records.py.
+"""Row -> record conversion: SQLAlchemy result rows become the frozen records of store/records.py.
 
 The one place that turns naive SQLite datetimes into aware UTC and normalises datetimes before they are bound.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from watchdog.store.records import (
     DeploymentRow,
     FreezeRow,
     IncidentRow,
+    OperatorRequestRow,
     RollbackRow,
     SampleRow,
     StableRow,
@@ -44,55 +45,33 @@ def _fields(row: Row, names: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _build(cls: type[R], row: Row) -> R:
+def record_of(cls: type[R], **containers: Callable[[Any], Any]) -> Callable[[Row], R]:
+    """The row -> record function of `cls`: its fields by column name, datetimes made aware UTC.
+
+    `containers` names the JSON columns copied into a fresh dict or list (NULL becomes an empty one), so
+    a record never shares a mutable value with the driver's row.
+    """
     names = tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
-    return cls(**_fields(row, names))
+
+    def build(row: Row) -> R:
+        fields = _fields(row, names)
+        for name, kind in containers.items():
+            fields[name] = kind(fields[name] or ())
+        return cls(**fields)
+
+    return build
 
 
-def deployment(row: Row) -> DeploymentRow:
-    d = _fields(row, tuple(DeploymentRow.__dataclass_fields__))
-    d["labels"] = dict(d["labels"] or {})
-    d["policy"] = dict(d["policy"] or {})
-    return DeploymentRow(**d)
-
-
-def verification(row: Row) -> VerificationRow:
-    d = _fields(row, tuple(VerificationRow.__dataclass_fields__))
-    d["failed_checks"] = list(d["failed_checks"] or [])
-    d["policy"] = dict(d["policy"] or {})
-    return VerificationRow(**d)
-
-
-def sample(row: Row) -> SampleRow:
-    d = _fields(row, tuple(SampleRow.__dataclass_fields__))
-    d["measurement"] = dict(d["measurement"] or {})
-    return SampleRow(**d)
-
-
-def transition(row: Row) -> TransitionRow:
-    return _build(TransitionRow, row)
-
-
-def rollback(row: Row) -> RollbackRow:
-    return _build(RollbackRow, row)
-
-
-def stable(row: Row) -> StableRow:
-    return _build(StableRow, row)
-
-
-def incident(row: Row) -> IncidentRow:
-    return _build(IncidentRow, row)
-
-
-def freeze(row: Row) -> FreezeRow:
-    return _build(FreezeRow, row)
-
-
-def delivery(row: Row) -> DeliveryRow:
-    d = _fields(row, tuple(DeliveryRow.__dataclass_fields__))
-    d["response"] = dict(d["response"] or {})
-    return DeliveryRow(**d)
+deployment = record_of(DeploymentRow, labels=dict, policy=dict)
+verification = record_of(VerificationRow, failed_checks=list, policy=dict)
+sample = record_of(SampleRow, measurement=dict)
+transition = record_of(TransitionRow)
+rollback = record_of(RollbackRow)
+stable = record_of(StableRow)
+incident = record_of(IncidentRow)
+freeze = record_of(FreezeRow)
+operator_request = record_of(OperatorRequestRow)
+delivery = record_of(DeliveryRow, response=dict)
 
 
 def sample_values(verification_id: str, s: SampleRow) -> dict[str, Any]:
