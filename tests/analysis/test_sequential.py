@@ -114,10 +114,14 @@ def test_gaussian_mixture_closed_form_matches_the_integral() -> None:
         assert math.exp(e.log_e()) == pytest.approx(numeric, rel=1e-6)
 
 
-def test_rate_eprocess_is_the_average_of_binomial_likelihood_ratios() -> None:
+def test_rate_eprocess_is_the_weighted_average_of_binomial_likelihood_ratios() -> None:
     e = RateEProcess(p0=0.02)
     e.add(errors=7.0, requests=150.0)
-    from watchdog.analysis.sequential import UP
+    from watchdog.analysis.sequential import UP, up_weights
 
     direct = [(p1 / 0.02) ** 7 * ((1 - p1) / 0.98) ** 143 for p1 in (0.02 * g for g in UP)]
-    assert math.exp(e.log_e()) == pytest.approx(sum(direct) / len(direct), rel=1e-9)
+    weights = up_weights(len(UP))
+    assert sum(weights) == pytest.approx(1.0)
+    assert math.exp(e.log_e()) == pytest.approx(
+        sum(w * d for w, d in zip(weights, direct, strict=True)), rel=1e-9
+    )

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+MIN_EXPECTED = 5.0  # expected errors per block of baseline points the dispersion is estimated from
 MAX_LAG1 = 0.9  # an estimate above this from a short baseline is mostly noise; cap the inflation at 19x
 # Dispersion, spread and autocorrelation are quasi-likelihood point estimates from the baseline, floored at
 # the independent-binomial (or independent-Gaussian) values; bench/quality.py measures what that keeps.
@@ -87,13 +88,32 @@ def count_noise(errors: Sequence[float], requests: Sequence[float]) -> CountNois
     if total_r <= 0:
         return None
     b = total_e / total_r
-    if b <= 0 or len(pairs) < 3:
+    blocks = _blocks(pairs, b)
+    if b <= 0 or len(blocks) < 3:
         return CountNoise(total_e, total_r, 1.0, 0.0, len(pairs))
-    resid = [(e - b * r) / math.sqrt(b * (1.0 - min(b, 0.999)) * r) for e, r in pairs]
-    df = len(pairs) - 1
+    resid = [(e - b * r) / math.sqrt(b * (1.0 - min(b, 0.999)) * r) for e, r in blocks]
+    df = len(blocks) - 1
     pearson = math.fsum(x * x for x in resid)
     dispersion = max(1.0, pearson / df)
     return CountNoise(total_e, total_r, dispersion, _latent_lag1(resid, pearson / df), len(pairs))
+
+
+def _blocks(pairs: Sequence[tuple[float, float]], b: float) -> list[tuple[float, float]]:
+    """Consecutive points merged until each expects MIN_EXPECTED errors: a Pearson dispersion from counts of
+    a fraction of an error is mostly the skew of those few counts, not extra-binomial noise (which, relative
+    to the binomial part, grows with the count: a rate wandering by s adds about b r s^2 in Pearson units).
+    """
+    out: list[tuple[float, float]] = []
+    e_acc = r_acc = 0.0
+    for e, r in pairs:
+        e_acc, r_acc = e_acc + e, r_acc + r
+        if b * r_acc >= MIN_EXPECTED:
+            out.append((e_acc, r_acc))
+            e_acc = r_acc = 0.0
+    if r_acc > 0 and out:  # the short tail joins the last block
+        e_last, r_last = out.pop()
+        out.append((e_last + e_acc, r_last + r_acc))
+    return out
 
 
 def level_noise(values: Sequence[float]) -> LevelNoise | None:
