@@ -77,35 +77,12 @@ class ErrorEvidence:
         self.pairing = Pairing(points=len(self.base_r), judged=judged)
         deflate = self.noise.deflate if self.noise is not None else 1.0
         self.rho0 = self.limits.max_ratio or 1.0
-        self.a_ratio = alpha
-        self.merged_low: float | None = None
-        lim = self.limits
-        if (
-            lim.max_ratio is not None
-            and lim.max_increase is not None
-            and self.noise is not None
-            and not control
-        ):
-            # Both limits as one ratio test: the edge max(b x r, b + d) is b x max(r, 1 + d / b), and with the
-            # baseline rate b at its lower bound the ratio is at least that (a union bound pays the bound's
-            # alpha). One test at 0.75 alpha is more powerful than two that must both cross at full alpha.
-            low = self.noise.rate_lower(alpha * BASELINE_SHARE)
-            if low > 0:
-                self.merged_low = low
-                self.rho0 = max(lim.max_ratio, 1.0 + lim.max_increase / low)
-                self.a_ratio = alpha * (1.0 - BASELINE_SHARE)
         self.ratio = ControlEProcess(rho0=self.rho0, deflate=deflate)
-        # within tolerance: below the plain ratio (b x r never exceeds the edge), whatever b is
-        self.ratio_down = ControlEProcess(rho0=lim.max_ratio or 1.0, deflate=deflate, below=True)
+        self.ratio_down = ControlEProcess(rho0=self.rho0, deflate=deflate, below=True)
         self.inc: RateEProcess | None = None
         self.inc_down: RateEProcess | None = None
         self.a_inc = alpha * (1.0 - BASELINE_SHARE)
-        if (
-            lim.max_increase is not None
-            and self.noise is not None
-            and not control
-            and self.merged_low is None
-        ):
+        if self.limits.max_increase is not None and self.noise is not None and not control:
             a_base = alpha * BASELINE_SHARE
             up = min(self.noise.rate_upper(a_base) + self.limits.max_increase, 1.0 - 1e-9)
             low = self.noise.rate_lower(a_base) + self.limits.max_increase
@@ -167,7 +144,7 @@ class ErrorEvidence:
         )
         crossed, within, text, log_e = self._read()
         verdict = "FAIL: over tolerance" if crossed else ("within tolerance" if within else "not yet decided")
-        return Step(conclusive, crossed, within, f"{note}{low}{text}; {verdict}", log_e, level(self.a_ratio))
+        return Step(conclusive, crossed, within, f"{note}{low}{text}; {verdict}", log_e, level(self.alpha))
 
     def _close(self, position: int) -> None:
         """When `position` closes a baseline group, the pending fallback counts meet their baseline slice."""
@@ -206,7 +183,7 @@ class ErrorEvidence:
             f"error rate {pct(rate)} ({self.pooled_errors:,.0f}/{self.pooled_requests:,.0f}) vs {what} "
             f"{pct(ref)} ({ref_e:,.0f}/{ref_r:,.0f} {where})"
         ]
-        ratio_hit = log_r >= level(self.a_ratio)
+        ratio_hit = log_r >= need
         ratio_within = self.ratio_down.log_e() >= level(self.alpha / self._limits())
         tol = []
         if lim.max_ratio is not None:
@@ -219,12 +196,7 @@ class ErrorEvidence:
             crossed = ratio_hit
             within = ratio_within
             parts.append(f"ratio evidence {fmt_e(log_r)}")
-        if self.merged_low is not None:
-            parts.append(
-                f"tested as one ratio x{self.rho0:.3g} (the larger edge with the {self.label} rate at its "
-                f"lower bound {pct(self.merged_low)}; level {fmt_e(level(self.a_ratio))})"
-            )
-        elif lim.max_increase is not None:
+        if lim.max_increase is not None:
             if self.inc is not None and self.inc_down is not None:
                 log_i = self.inc.log_e()
                 crossed = crossed and log_i >= level(self.a_inc)

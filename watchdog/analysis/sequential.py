@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 # Alternatives the mixtures spread their weight over, as multiples of the null's boundary. A discrete
 # mixture of likelihood ratios is itself an exact e-process (a weighted average of martingales), so the grid
 # costs a little power between its points and nothing in validity.
-UP = (1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0)
+UP = (1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0, 100.0)
 # Where the weight goes, chosen from the test's own arithmetic and not from any data: a regression just
-# beyond tolerance (up to 1.5x the edge) is where one window barely has the evidence, so 60% of the weight
-# sits there; a larger one piles up likelihood ratio so fast that a small weight delays it by a sample or so.
+# beyond tolerance (up to 1.5x the edge) is where one window barely has the evidence, so half the weight
+# sits on those four points (uniform weights gave them a third); a larger one piles up likelihood ratio so
+# fast that a smaller weight delays it by a sample or so. The far end reaches 100x: errors against a
+# zero-error comparison are best explained by the largest ratio, and a few errors must be able to show it.
 NEAR = 4  # the first NEAR alternatives of UP
-NEAR_WEIGHT = 0.6
+NEAR_WEIGHT = 0.5
 DOWN = (0.9, 0.8, 0.65, 0.5, 0.3, 0.1)
 _P_MAX = 1.0 - 1e-9
 
