@@ -268,6 +268,29 @@ def test_control_absorbs_a_ramp_both_versions_share() -> None:
     assert crossed_b
 
 
+def test_p99_against_a_control_at_the_edge_crosses_at_most_alpha() -> None:
+    """Canary p99 exactly 1.3x the control's, a shared autocorrelated drift and noise of its own each: the
+    spread and autocorrelation of the differences are learnt from the pairs (DiffSpread); crosses <= alpha.
+    """
+    rng = np.random.default_rng(33)
+    check = latency_check(compare_to="control", max_ratio=1.3)
+    check = LatencyCheck.model_validate({**check.model_dump(by_alias=True), "control": {"query": "c"}})
+    runs, fails = 600, 0
+    for _ in range(runs):
+        common = np.log(p99_series(rng, points=60 + 36, rho=0.7) / 0.5)
+        base = Baseline(values={"value": (0.5 * np.exp(common[:60] + rng.normal(0, 0.05, 60))).tolist()})
+        ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=36)
+        assert ev is not None
+        for i in range(36):
+            shared = common[60 + i]
+            v = float(0.5 * 1.3 * math.exp(shared + rng.normal(0, 0.05)))
+            c = float(0.5 * math.exp(shared + rng.normal(0, 0.05)))
+            if ev.step(Measurement(values={"value": v, "control_value": c}), position=i).crossed:
+                fails += 1
+                break
+    assert fails / runs <= margin(runs)
+
+
 def test_control_split_with_the_canary_own_overdispersion_at_the_edge() -> None:
     """Canary at exactly 1.5x the control, with extra-binomial noise of its own: crosses at most alpha.
 
