@@ -121,8 +121,8 @@ def test_error_counts_double_is_caught_at_100_per_second() -> None:
 
 
 def test_count_noise_long_run_variance_matches_the_model() -> None:
-    """Binomial noise plus a log-normal AR(1) rate: the estimated deflate, averaged over baselines, is near the
-    model's long-run variance 1 + (b r (e^{s^2} - 1)) (1 + rho) / (1 - rho) in Pearson units, not far below.
+    """Binomial noise plus a log-normal AR(1) rate: the estimated deflate, averaged over baselines, is near
+    the model's long-run variance 1 + b r (e^{s^2} - 1) (1 + rho) / (1 - rho) in Pearson units.
     """
     from watchdog.analysis.noise import count_noise
 

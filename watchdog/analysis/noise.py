@@ -32,12 +32,12 @@ class CountNoise:
 
     @property
     def deflate(self) -> float:
-        """Long-run variance of a pooled count relative to binomial: 1 + (dispersion - 1) x (1 + r) / (1 - r).
+        """Long-run variance of a pooled count over binomial: 1 + (dispersion - 1) x (1 + r) / (1 - r).
 
         Counts are binomial noise (white, variance 1 in Pearson units) plus a wandering rate (the rest of the
         dispersion); only the latter is autocorrelated, so only it is multiplied by its long-run factor.
         Multiplying the whole dispersion by the residuals' own (1 + r) / (1 - r) underestimates it: the white
-        part dilutes r (bench/quality.py found 7.7% false fails at the edge of tolerance where 5% is promised).
+        part dilutes r (at the edge of tolerance, hour-long runs failed 7.7% where 5% is promised).
         """
         return 1.0 + (self.dispersion - 1.0) * (1.0 + self.lag1) / (1.0 - self.lag1)
 
@@ -131,7 +131,7 @@ def level_noise(values: Sequence[float]) -> LevelNoise | None:
 
 
 def _latent_lag1(resid: Sequence[float], dispersion: float) -> float:
-    """Lag-1 autocorrelation of the extra-binomial part: the residuals' lag-1 autocovariance over its variance.
+    """Lag-1 autocorrelation of the extra-binomial part: residuals' lag-1 autocovariance over its variance.
 
     The binomial part is white, so all of the lag-1 autocovariance belongs to the wandering rate, whose
     variance is dispersion - 1. That variance is floored at 2 / sqrt(n) (about two standard errors of a
