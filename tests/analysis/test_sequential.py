@@ -118,11 +118,11 @@ def test_gaussian_mixture_closed_form_matches_the_integral() -> None:
 
 
 def test_rate_eprocess_is_the_weighted_average_of_binomial_likelihood_ratios() -> None:
-    e = RateEProcess(p0=0.02)
-    e.add(errors=7.0, requests=150.0)
+    e = RateEProcess(p0=0.005)  # small enough that every alternative, up to 100x, is a proportion
+    e.add(errors=3.0, requests=150.0)
     from watchdog.analysis.sequential import UP, up_weights
 
-    direct = [(p1 / 0.02) ** 7 * ((1 - p1) / 0.98) ** 143 for p1 in (0.02 * g for g in UP)]
+    direct = [(p1 / 0.005) ** 3 * ((1 - p1) / 0.995) ** 147 for p1 in (0.005 * g for g in UP)]
     weights = up_weights(len(UP))
     assert sum(weights) == pytest.approx(1.0)
     assert math.exp(e.log_e()) == pytest.approx(
