@@ -120,6 +120,15 @@ def run(cases: list[Case]) -> list[dict[str, Any]]:
     return rows
 
 
+def edge_runs(runs: int) -> dict[str, Any]:
+    """The guarantee's worst case measured with more runs than the corpus holds (a fresh seed)."""
+    failed: dict[str, list[bool]] = defaultdict(list)
+    for case in at_the_edge(runs=runs, seed=1011):
+        result = simulate(parse_scenario(case.doc, path=case.doc["name"]))
+        failed[case.level].append(result.verdict.value == "failed")
+    return {level: {"runs": len(v), "failed": sum(v) / len(v)} for level, v in failed.items()}
+
+
 def _q(xs: list[float], q: float) -> float | None:
     if not xs:
         return None
@@ -264,13 +273,18 @@ def readme(summary: dict[str, Any]) -> str:
             t["canary_x2_at_20rps_or_more_caught"],
         ),
     ]
+    more = summary.get("edge_runs", {})
+    runs = next(iter(more.values()))["runs"] if more else 0
     lines.append("")
     lines.append(
-        "| deploys exactly at the edge of tolerance (promised: at most 5% fail) | failed, sequential |"
+        "| deploys exactly at the edge of tolerance (promised: at most 5% fail) "
+        + "| failed, sequential (60 runs) |"
+        + (f" failed, {runs} more runs |" if more else "")
     )
-    lines.append("| --- | --- |")
+    lines.append("| --- | --- |" + (" --- |" if more else ""))
     lines += [
-        f"| {k} | {_pct(v)} |" for k, v in t["at_the_tolerance_edge_failed_promised_at_most_5pct"].items()
+        f"| {k} | {_pct(v)} |" + (f" {_pct(more[k]['failed'])} |" if k in more else "")
+        for k, v in t["at_the_tolerance_edge_failed_promised_at_most_5pct"].items()
     ]
     worst = t["healthy_false_rollbacks_by_fair_family"]
     lines.append("")
@@ -285,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--quick", action="store_true", help="every 5th case only (a smoke run)")
     parser.add_argument("--readme", action="store_true", help="print the README table from the last results")
+    parser.add_argument(
+        "--edge-runs",
+        type=int,
+        default=300,
+        help="fresh runs per edge-of-tolerance row, sequential arm only (60 is a noisy estimate)",
+    )
     args = parser.parse_args(argv)
     if args.readme:
         print(readme(json.loads(RESULTS.read_text())))
@@ -296,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(cases)
     elapsed = time.perf_counter() - started
     summary = summarise(rows)
+    if args.edge_runs > 0 and not args.quick:
+        summary["edge_runs"] = edge_runs(args.edge_runs)
     summary["corpus"] = {"scenarios": len(rows), "seconds": round(elapsed, 1), "arms": list(ARMS)}
     print(table(summary))
     print()

@@ -471,13 +471,13 @@ def long_windows() -> Iterator[Case]:
                 )
 
 
-def at_the_edge() -> Iterator[Case]:
+def at_the_edge(runs: int = 60, seed: int = 11) -> Iterator[Case]:
     """Deploys exactly at the edge of tolerance (errors 1.5x, p99 1.3x): the guarantee's worst case, <= 5%."""
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(seed)
     i = 0
     edge_errors = {**ERRORS_CHECK, "baseline": {"max_ratio": 1.5}}
     for interval, duration in ((30.0, 600.0), (10.0, 3600.0)):
-        for _ in range(60):
+        for _ in range(runs):
             i += 1
             case = _errors_case(
                 rng,
@@ -494,7 +494,7 @@ def at_the_edge() -> Iterator[Case]:
             )
             case.doc["policy"]["checks"] = [edge_errors]
             yield case
-    for _ in range(60):
+    for _ in range(runs):
         i += 1
         yield _p99_case(
             rng,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.quality import ARMS, run, summarise
+from bench.quality import ARMS, edge_runs, run, summarise
 from bench.quality_corpus import generated, long_windows
 from bench.quality_datasets import dataset_cases
 
@@ -39,3 +39,9 @@ def test_three_arms_on_a_slice() -> None:
 
 def test_missing_datasets_give_no_cases(tmp_path: Path) -> None:
     assert list(dataset_cases(tmp_path / "absent")) == []
+
+
+def test_edge_runs_measure_every_edge_row_with_fresh_runs() -> None:
+    more = edge_runs(2)
+    assert len(more) == 3
+    assert all(v["runs"] == 2 and 0.0 <= v["failed"] <= 1.0 for v in more.values())

@@ -120,6 +120,28 @@ def test_error_counts_double_is_caught_at_100_per_second() -> None:
     assert hits >= 95
 
 
+def test_count_noise_long_run_variance_matches_the_model() -> None:
+    """Binomial noise plus a log-normal AR(1) rate: the estimated deflate, averaged over baselines, is near
+    the model's long-run variance 1 + b r (e^{s^2} - 1) (1 + rho) / (1 - rho) in Pearson units.
+    """
+    from watchdog.analysis.noise import count_noise
+
+    rng = np.random.default_rng(32)
+    per, p, sd, rho = 10_000, 0.005, 0.3, 0.8
+    truth = 1.0 + per * p * (math.exp(sd * sd) - 1.0) * (1.0 + rho) / (1.0 - rho)
+    estimates = []
+    for _ in range(200):
+        data = counts(rng, points=180, per=per, p=p, sd=sd, rho=rho)
+        noise = count_noise(data[0].tolist(), data[1].tolist())
+        assert noise is not None
+        estimates.append(noise.deflate)
+    assert 0.8 * truth <= float(np.mean(estimates)) <= 1.3 * truth
+    binomial = [
+        count_noise(*counts(rng, points=60, per=3000, p=p, sd=0.0, rho=0.0).tolist()) for _ in range(200)
+    ]
+    assert float(np.median([n.deflate for n in binomial if n is not None])) < 1.1  # no penalty without noise
+
+
 def p99_series(rng: np.random.Generator, *, points: int, rho: float) -> np.ndarray:
     """log p99 = AR(1) with Student-t(3) innovations around log(0.5 s): heavy tails, autocorrelated."""
     x = np.zeros(points)
@@ -244,6 +266,29 @@ def test_control_absorbs_a_ramp_both_versions_share() -> None:
         crossed_b |= ev_b.step(Measurement(values={"value": v}), position=i).crossed
     assert not crossed_c
     assert crossed_b
+
+
+def test_p99_against_a_control_at_the_edge_crosses_at_most_alpha() -> None:
+    """Canary p99 exactly 1.3x the control's, a shared autocorrelated drift and noise of its own each: the
+    spread and autocorrelation of the differences are learnt from the pairs (DiffSpread); crosses <= alpha.
+    """
+    rng = np.random.default_rng(33)
+    check = latency_check(compare_to="control", max_ratio=1.3)
+    check = LatencyCheck.model_validate({**check.model_dump(by_alias=True), "control": {"query": "c"}})
+    runs, fails = 600, 0
+    for _ in range(runs):
+        common = np.log(p99_series(rng, points=60 + 36, rho=0.7) / 0.5)
+        base = Baseline(values={"value": (0.5 * np.exp(common[:60] + rng.normal(0, 0.05, 60))).tolist()})
+        ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=36)
+        assert ev is not None
+        for i in range(36):
+            shared = common[60 + i]
+            v = float(0.5 * 1.3 * math.exp(shared + rng.normal(0, 0.05)))
+            c = float(0.5 * math.exp(shared + rng.normal(0, 0.05)))
+            if ev.step(Measurement(values={"value": v, "control_value": c}), position=i).crossed:
+                fails += 1
+                break
+    assert fails / runs <= margin(runs)
 
 
 def test_control_split_with_the_canary_own_overdispersion_at_the_edge() -> None:

@@ -12,14 +12,31 @@ from dataclasses import dataclass, field
 # Alternatives the mixtures spread their weight over, as multiples of the null's boundary. A discrete
 # mixture of likelihood ratios is itself an exact e-process (a weighted average of martingales), so the grid
 # costs a little power between its points and nothing in validity.
-UP = (1.05, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0)
+UP = (1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0, 100.0)
+# Where the weight goes, chosen from the test's own arithmetic and not from any data: a regression just
+# beyond tolerance (up to 1.5x the edge) is where one window barely has the evidence, so half the weight
+# sits on those four points (uniform weights gave them a third); a larger one piles up likelihood ratio so
+# fast that a smaller weight delays it by a sample or so. The far end reaches 100x: errors against a
+# zero-error comparison are best explained by the largest ratio, and a few errors must be able to show it.
+NEAR = 4  # the first NEAR alternatives of UP
+NEAR_WEIGHT = 0.5
 DOWN = (0.9, 0.8, 0.65, 0.5, 0.3, 0.1)
 _P_MAX = 1.0 - 1e-9
 
 
-def _logmeanexp(xs: list[float]) -> float:
+def up_weights(n: int) -> tuple[float, ...]:
+    """Mixture weights (summing to 1) for the first n alternatives of UP."""
+    near, far = min(n, NEAR), max(n - NEAR, 0)
+    if far == 0:
+        return tuple([1.0 / n] * n)
+    return tuple([NEAR_WEIGHT / near] * near + [(1.0 - NEAR_WEIGHT) / far] * far)
+
+
+def _logmeanexp(xs: list[float], weights: tuple[float, ...] | None = None) -> float:
     top = max(xs)
-    return top + math.log(math.fsum(math.exp(x - top) for x in xs) / len(xs))
+    if weights is None:
+        return top + math.log(math.fsum(math.exp(x - top) for x in xs) / len(xs))
+    return top + math.log(math.fsum(w * math.exp(x - top) for x, w in zip(xs, weights, strict=True)))
 
 
 def _xlogy(x: float, y: float) -> float:
@@ -41,6 +58,7 @@ class RateEProcess:
     errors: float = 0.0
     requests: float = 0.0
     _alts: tuple[float, ...] = field(init=False, default=())
+    _weights: tuple[float, ...] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         p0 = min(max(self.p0, 1e-12), _P_MAX)
@@ -49,6 +67,8 @@ class RateEProcess:
         self._alts = tuple(sorted({min(p0 * g, _P_MAX) for g in grid if p0 * g > 0 and p0 * g != p0}))
         if not self._alts:  # p0 already at the top: nothing can be above it
             self._alts = (p0,)
+        if not self.below:  # near p0 first: the alternatives capped at 1 merge into the last ones
+            self._weights = up_weights(len(self._alts))
 
     def add(self, *, errors: float, requests: float) -> None:
         self.errors += max(errors, 0.0)
@@ -59,7 +79,7 @@ class RateEProcess:
         logs = [
             (_xlogy(x, p1 / p0) + _xlogy(n - x, (1.0 - p1) / (1.0 - p0))) / self.deflate for p1 in self._alts
         ]
-        return _logmeanexp(logs)
+        return _logmeanexp(logs, self._weights)
 
 
 @dataclass
@@ -69,7 +89,8 @@ class ControlEProcess:
     Conditional on a sample's errors in both arms, the new version's share is Binomial(total, theta) with
     theta = rho n / (rho n + m) for request counts n (new) and m (control): the nuisance (the common rate,
     and any shock both arms share) cancels, and a zero-error control needs no special case. One likelihood
-    ratio per alternative rho1 = rho0 x g, multiplied over samples, averaged over g (Lindon et al., 2022).
+    ratio per alternative rho1 = rho0 x g, multiplied over samples, averaged over g (Lindon et al., 2022)
+    with the weights of up_weights.
     """
 
     rho0: float
@@ -111,7 +132,7 @@ class ControlEProcess:
             self._log[i] += (_xlogy(e, t1 / t0) + _xlogy(c, (1.0 - t1) / (1.0 - t0))) / d
 
     def log_e(self) -> float:
-        return _logmeanexp(self._log)
+        return _logmeanexp(self._log, None if self.below else up_weights(len(self._alts)))
 
 
 @dataclass
