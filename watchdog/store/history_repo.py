@@ -12,6 +12,7 @@ from sqlalchemy import Connection, and_, select
 from watchdog.events import State
 from watchdog.store import mapping
 from watchdog.store.base import StoreBase
+from watchdog.store.outbox_repo import MarkArtifact, write_mark
 from watchdog.store.records import DeploymentRow, SampleRow, StableRow
 from watchdog.store.schema import deployments, samples, stable_artifacts, verifications
 
@@ -52,19 +53,17 @@ class HistoryRepo(StoreBase):
         status: str = "stable",
         reason: str = "",
     ) -> None:
+        mark = MarkArtifact(
+            service=service,
+            environment=environment,
+            version=version,
+            artifact=artifact,
+            deployment_id=deployment_id,
+            status=status,
+            reason=reason,
+        )
         with self._write() as conn:
-            self._upsert(
-                conn,
-                stable_artifacts,
-                key={"service": service, "environment": environment, "artifact": artifact},
-                values={
-                    "status": status,
-                    "since": mapping.ts(now),
-                    "deployment_id": deployment_id,
-                    "version": version,
-                    "reason": reason,
-                },
-            )
+            write_mark(conn, mark, now=mapping.ts(now))
 
     def mark_bad(
         self,
