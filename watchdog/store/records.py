@@ -44,13 +44,13 @@ class DeploymentRow:
     echo_of: str | None = None  # the rollback whose redeploy this event echoes, when it is one
 
     def release(self) -> Release:
-        return Release(
-            service=self.service,
-            environment=self.environment,
-            version=self.version,
-            artifact=self.artifact,
-            deployment_id=self.id,
-        )
+        return {
+            "service": self.service,
+            "environment": self.environment,
+            "version": self.version,
+            "artifact": self.artifact,
+            "deployment_id": self.id,
+        }
 
 
 @dataclass(frozen=True)
