@@ -6,6 +6,7 @@ Rollback targets and the promotion gate are answered from these rows; scrape bas
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partialmethod
 
 from sqlalchemy import Connection, and_, select
 
@@ -65,27 +66,8 @@ class HistoryRepo(StoreBase):
         with self._write() as conn:
             write_mark(conn, mark, now=mapping.ts(now))
 
-    def mark_bad(
-        self,
-        *,
-        service: str,
-        environment: str,
-        version: str,
-        artifact: str,
-        deployment_id: str | None,
-        now: datetime,
-        reason: str,
-    ) -> None:
-        self.mark_stable(
-            service=service,
-            environment=environment,
-            version=version,
-            artifact=artifact,
-            deployment_id=deployment_id,
-            now=now,
-            status="bad",
-            reason=reason,
-        )
+    # The same write with the other mark: the reason says why the artifact is bad.
+    mark_bad = partialmethod(mark_stable, status="bad")
 
     def stable_history(self, *, service: str, environment: str) -> list[StableRow]:
         stmt = (
