@@ -1,6 +1,6 @@
 """Scenario files for `watchdog simulate`: recorded values per check and role, a policy, an expected verdict.
 
-Owns the model, the step-held lookups the replay source answers from, and a fast loader (YAML, JSON).
+Owns the model, the step-held lookups simulate reads each sample and baseline from, and a fast loader.
 """
 
 from __future__ import annotations
@@ -203,8 +203,8 @@ def _policy(raw: object, fail: _Fail) -> EnvironmentPolicy:
     doc = dict(raw)
     checks = doc.get("checks")
     if isinstance(checks, list):
-        # `source: replay` is implied in a scenario, and an http check needs no real URL.
-        doc["checks"] = [_with_replay(c) if isinstance(c, dict) else c for c in checks]
+        # A scenario's checks read its `data`, never a source; an http check needs no real URL either.
+        doc["checks"] = [_with_placeholder_url(c) if isinstance(c, dict) else c for c in checks]
     try:
         return EnvironmentPolicy.model_validate(doc)
     except ValidationError as e:
@@ -214,11 +214,10 @@ def _policy(raw: object, fail: _Fail) -> EnvironmentPolicy:
         raise fail(f"{where}: {err['msg']}{more}") from e
 
 
-def _with_replay(check: dict[str, Any]) -> dict[str, Any]:
-    out = {"source": "replay", **check}
-    if out.get("type") == "http":
-        out.setdefault("url", f"replay://{out.get('name', 'http')}")
-    return out
+def _with_placeholder_url(check: dict[str, Any]) -> dict[str, Any]:
+    if check.get("type") != "http" or "url" in check:
+        return check
+    return {**check, "url": f"scenario://{check.get('name', 'http')}"}
 
 
 def _data(raw: object, policy: EnvironmentPolicy, fail: _Fail) -> dict[str, dict[str, Series]]:

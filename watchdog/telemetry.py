@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -19,65 +20,50 @@ from watchdog.redact import redact
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.events = Counter(
-            "watchdog_events_total",
-            "Inbound deploy events by source and outcome",
-            ["source", "outcome"],
-            registry=r,
+        # Every metric lives on this runtime's registry, never on prometheus_client's global one.
+        counter = partial(Counter, registry=self.registry)
+        gauge = partial(Gauge, registry=self.registry)
+        histogram = partial(Histogram, registry=self.registry)
+        self.events = counter(
+            "watchdog_events_total", "Inbound deploy events by source and outcome", ["source", "outcome"]
         )
-        self.verifications = Gauge(
-            "watchdog_verifications", "Deploy verifications by state", ["state"], registry=r
+        self.verifications = gauge("watchdog_verifications", "Deploy verifications by state", ["state"])
+        self.transitions = counter("watchdog_transitions_total", "Verification state transitions", ["state"])
+        self.samples = counter(
+            "watchdog_samples_total", "Samples by check type and outcome", ["type", "outcome"]
         )
-        self.transitions = Counter(
-            "watchdog_transitions_total", "Verification state transitions", ["state"], registry=r
+        self.rollbacks = counter(
+            "watchdog_rollbacks_total", "Rollbacks by target type and outcome", ["target", "outcome"]
         )
-        self.samples = Counter(
-            "watchdog_samples_total", "Samples by check type and outcome", ["type", "outcome"], registry=r
-        )
-        self.rollbacks = Counter(
-            "watchdog_rollbacks_total",
-            "Rollbacks by target type and outcome",
-            ["target", "outcome"],
-            registry=r,
-        )
-        self.tick_lag = Histogram(
+        self.tick_lag = histogram(
             "watchdog_tick_lag_seconds",
             "How late a sample was taken after it was due",
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
-            registry=r,
         )
-        self.source_requests = Counter(
-            "watchdog_source_requests_total", "Requests to metric sources", ["source", "outcome"], registry=r
+        self.source_requests = counter(
+            "watchdog_source_requests_total", "Requests to metric sources", ["source", "outcome"]
         )
-        self.source_errors = Counter(
-            "watchdog_source_errors_total", "Source errors by kind", ["source", "kind"], registry=r
+        self.source_errors = counter(
+            "watchdog_source_errors_total", "Source errors by kind", ["source", "kind"]
         )
-        self.source_latency = Histogram(
-            "watchdog_source_request_seconds", "Source request latency", ["source"], registry=r
+        self.source_latency = histogram(
+            "watchdog_source_request_seconds", "Source request latency", ["source"]
         )
-        self.source_cache = Counter(
-            "watchdog_source_cache_total", "Source query cache lookups", ["source", "result"], registry=r
+        self.source_cache = counter(
+            "watchdog_source_cache_total", "Source query cache lookups", ["source", "result"]
         )
-        self.overload_samples = Counter(
+        self.overload_samples = counter(
             "watchdog_overload_samples_total",
             "Samples made inconclusive by the daemon's own lateness (queueing, event-loop lag)",
-            registry=r,
         )
-        self.loop_lag = Gauge(
-            "watchdog_event_loop_lag_seconds", "How late the event loop's last wake-up was", registry=r
-        )
-        self.loop_lag_hist = Histogram(
+        self.loop_lag = gauge("watchdog_event_loop_lag_seconds", "How late the event loop's last wake-up was")
+        self.loop_lag_hist = histogram(
             "watchdog_event_loop_lag_observed_seconds",
             "Event-loop wake-up lag, every measurement",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
-            registry=r,
         )
-        self.notifications = Counter(
-            "watchdog_notifications_total",
-            "Notifications by notifier and outcome",
-            ["notifier", "outcome"],
-            registry=r,
+        self.notifications = counter(
+            "watchdog_notifications_total", "Notifications by notifier and outcome", ["notifier", "outcome"]
         )
 
 

@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.backtest.deploys import PastDeploy
 from watchdog.backtest.history import HistoryFetcher
+from watchdog.engine.control import control_twin
 from watchdog.policy.checks import ROLES
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.scenario import Scenario, Series
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.ranges import Grid, RangeSource, RangeValues, grid_of
+from watchdog.sources.registry import source_for
 
 WEEK = 604800.0
 Points = list[tuple[float, float | None]]
@@ -92,8 +94,8 @@ class Builder:
         self, check: AnyCheck, deploy: PastDeploy, ctx: SampleContext, stable: PastDeploy | None
     ) -> tuple[dict[str, Series] | None, str, bool]:
         """(role -> series, why not, whether that makes the whole deploy not replayable)."""
-        source = self.sources.get(check.source or "") if check.type != "http" else None
-        if not isinstance(source, RangeSource):
+        source = source_for(check, self.sources)
+        if not isinstance(source, RangeSource):  # http and scrape keep no history of their own
             return self._stored(check, deploy)
         v = self.policy.verification
         grid = grid_of(
@@ -118,9 +120,9 @@ class Builder:
             if not isinstance(past, str):  # missing: the rules fall back to `before` and say so
                 for role, points in past.items():  # already at t - 604800 s from the deploy
                     got[role] = points + got[role]
-        control = getattr(check, "control", None)
-        if control is not None and compare == "control":
-            await self._control(check, control, got, grid=grid, ctx=ctx, stable=stable)
+        twin = control_twin(check)
+        if twin is not None:
+            await self._control(twin, got, grid=grid, ctx=ctx, stable=stable)
         return {role: _series(points) for role, points in got.items()}, "", False
 
     async def _range(
@@ -155,8 +157,7 @@ class Builder:
 
     async def _control(
         self,
-        check: AnyCheck,
-        control: object,
+        twin: AnyCheck,
         got: dict[str, Points],
         *,
         grid: Grid,
@@ -164,17 +165,13 @@ class Builder:
         stable: PastDeploy | None,
     ) -> None:
         """control_<role> at the same times: the stable version's queries, `{{ stable_version }}` filled."""
-        source_name = getattr(control, "source", None) or check.source
-        source = self.sources.get(source_name or "")
+        source = source_for(twin, self.sources)  # the twin names the control's source, as it does live
         if not isinstance(source, RangeSource) or stable is None:
             return  # no control data: the rules compare with `before` and say so
         if not {"stable_version", "stable_artifact"} <= {f.name for f in dataclasses.fields(ctx)}:
             return  # a context that cannot name the stable version cannot run a control query
         # The source fills (and escapes) the placeholders, as it does live.
         ctx = dataclasses.replace(ctx, stable_version=stable.version, stable_artifact=stable.artifact)
-        fields = [r for r in ROLES[check.type] if r != "value"] or ["query"]
-        update = {f: str(getattr(control, f, "") or "") for f in fields}
-        twin = check.model_copy(update={**update, "source": source_name})
         answer = await self._range(source, twin, grid=grid, ctx=ctx)
         if isinstance(answer, str):
             return

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from watchdog import faults
 from watchdog.clock import Clock
@@ -21,7 +22,7 @@ from watchdog.notify.message import Notification
 from watchdog.redact import redact
 from watchdog.store import Store
 from watchdog.store.actions import ActionRow, ActionSpec, action_id
-from watchdog.store.outbox_repo import MarkArtifact
+from watchdog.store.outbox_repo import Effect, MarkArtifact
 from watchdog.store.records import DeploymentRow
 from watchdog.telemetry import Metrics
 
@@ -37,15 +38,7 @@ _AFTER_ACTS = frozenset({C.ANNOUNCE, C.NOTIFY})
 
 def mark_artifact(dep: DeploymentRow, *, status: str, reason: str) -> MarkArtifact:
     """The effect that marks the deployment's exact artifact stable or bad in its environment."""
-    return MarkArtifact(
-        service=dep.service,
-        environment=dep.environment,
-        version=dep.version,
-        artifact=dep.artifact,
-        deployment_id=dep.id,
-        status=status,
-        reason=reason,
-    )
+    return MarkArtifact(**dep.release(), status=status, reason=reason)
 
 
 @dataclass(kw_only=True, eq=False)
@@ -192,14 +185,7 @@ class Worker:
                 error,
                 exc_info=True,
             )
-            await asyncio.to_thread(
-                self.store.defer_action,
-                action.id,
-                owner=self.owner,
-                now=self.clock.now(),
-                error=error,
-                delay_s=delay,
-            )
+            await self._defer(action, error=error, delay_s=delay, now=self.clock.now())
             return
         faults.point(f"after_action:{action.kind}")
         if not self.stopping:
@@ -209,9 +195,7 @@ class Worker:
         dep = await asyncio.to_thread(self.store.get_deployment, action.deployment_id)
         status = "stable" if action.kind == C.MARK_STABLE else "bad"
         mark = mark_artifact(dep, status=status, reason=str(action.payload.get("reason", "")))
-        await asyncio.to_thread(
-            self.store.complete_action, action.id, owner=self.owner, now=self.clock.now(), effects=[mark]
-        )
+        await self._complete(action, effects=[mark])
 
     async def _announce(self, action: ActionRow) -> None:
         """The report now; each message as its own durable `notify` action whose id the receiver sees."""
@@ -228,13 +212,7 @@ class Worker:
                     payload={"notifier": name, "notification": keyed.to_json()},
                 )
             )
-        await asyncio.to_thread(
-            self.store.complete_action,
-            action.id,
-            owner=self.owner,
-            now=self.clock.now(),
-            follow_ups=follow_ups,
-        )
+        await self._complete(action, follow_ups=follow_ups)
 
     async def _notify(self, action: ActionRow) -> None:
         name = str(action.payload.get("notifier", ""))
@@ -260,23 +238,41 @@ class Worker:
             log.warning(
                 "notification to %s failed (attempt %d), again in %gs: %s", name, attempt, delay, error
             )
-            await asyncio.to_thread(
-                self.store.defer_action, action.id, owner=self.owner, now=now, error=error, delay_s=delay
-            )
+            await self._defer(action, error=error, delay_s=delay, now=now)
             return
         self._count(name, "delivered")
         faults.point("after_notify_sent")  # sent, not yet marked done: the receiver may see it twice
-        await asyncio.to_thread(self.store.complete_action, action.id, owner=self.owner, now=self.clock.now())
+        await self._complete(action)
 
     async def _give_up(self, action: ActionRow, error: str) -> None:
         log.error("giving up notification %s of deployment %s: %s", action.id, action.deployment_id, error)
+        await self._complete(action, state="gave_up", error=error)
+
+    async def _complete(
+        self,
+        action: ActionRow,
+        *,
+        effects: Sequence[Effect] = (),
+        follow_ups: Sequence[ActionSpec] = (),
+        state: str = "done",
+        error: str | None = None,
+    ) -> None:
+        """Finishes the action as its claim's owner, now, with what it brought about (atomically)."""
         await asyncio.to_thread(
             self.store.complete_action,
             action.id,
             owner=self.owner,
             now=self.clock.now(),
-            state="gave_up",
+            effects=effects,
+            follow_ups=follow_ups,
+            state=state,
             error=error,
+        )
+
+    async def _defer(self, action: ActionRow, *, error: str, delay_s: float, now: datetime) -> None:
+        """Gives the action back for another try after delay_s (counted from now), keeping the error."""
+        await asyncio.to_thread(
+            self.store.defer_action, action.id, owner=self.owner, now=now, error=error, delay_s=delay_s
         )
 
     def _count(self, notifier: str, outcome: str) -> None:

@@ -111,11 +111,7 @@ def from_detail(
     incident = detail.incident
     return Notification(
         event=event,
-        service=dep.service,
-        environment=dep.environment,
-        version=dep.version,
-        artifact=dep.artifact,
-        deployment_id=dep.id,
+        **dep.release(),
         state=ver.state,
         verdict=ver.verdict,
         summary=summary,

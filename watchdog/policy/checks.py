@@ -72,7 +72,7 @@ class HttpCheck(Strict):
     headers: dict[str, str] = Field(default_factory=dict, description="${NAME} is read from the environment")
     expect: Expect = Field(default_factory=lambda: Expect())
     timeout: Duration = Field(2.0, description="a slower answer is a failing probe")
-    source: str | None = Field(None, description="unused for http; `replay` in scenarios")
+    source: str | None = Field(None, description="unused: an http check probes its url")
 
 
 class ErrorRateCheck(Strict):

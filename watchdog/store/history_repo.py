@@ -6,12 +6,14 @@ Rollback targets and the promotion gate are answered from these rows; scrape bas
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partialmethod
 
 from sqlalchemy import Connection, and_, select
 
 from watchdog.events import State
 from watchdog.store import mapping
 from watchdog.store.base import StoreBase
+from watchdog.store.outbox_repo import MarkArtifact, write_mark
 from watchdog.store.records import DeploymentRow, SampleRow, StableRow
 from watchdog.store.schema import deployments, samples, stable_artifacts, verifications
 
@@ -52,41 +54,20 @@ class HistoryRepo(StoreBase):
         status: str = "stable",
         reason: str = "",
     ) -> None:
-        with self._write() as conn:
-            self._upsert(
-                conn,
-                stable_artifacts,
-                key={"service": service, "environment": environment, "artifact": artifact},
-                values={
-                    "status": status,
-                    "since": mapping.ts(now),
-                    "deployment_id": deployment_id,
-                    "version": version,
-                    "reason": reason,
-                },
-            )
-
-    def mark_bad(
-        self,
-        *,
-        service: str,
-        environment: str,
-        version: str,
-        artifact: str,
-        deployment_id: str | None,
-        now: datetime,
-        reason: str,
-    ) -> None:
-        self.mark_stable(
+        mark = MarkArtifact(
             service=service,
             environment=environment,
             version=version,
             artifact=artifact,
             deployment_id=deployment_id,
-            now=now,
-            status="bad",
+            status=status,
             reason=reason,
         )
+        with self._write() as conn:
+            write_mark(conn, mark, now=mapping.ts(now))
+
+    # The same write with the other mark: the reason says why the artifact is bad.
+    mark_bad = partialmethod(mark_stable, status="bad")
 
     def stable_history(self, *, service: str, environment: str) -> list[StableRow]:
         stmt = (

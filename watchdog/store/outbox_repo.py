@@ -67,6 +67,22 @@ class MarkArtifact:
 Effect = InsertRollback | UpdateRollback | SetState | NewVerification | MarkArtifact
 
 
+def write_mark(conn: Connection, mark: MarkArtifact, *, now: datetime) -> None:
+    """The artifact's one row per (service, environment, artifact): its latest mark wins."""
+    EngineRepo._upsert(
+        conn,
+        stable_artifacts,
+        key={"service": mark.service, "environment": mark.environment, "artifact": mark.artifact},
+        values={
+            "status": mark.status,
+            "since": now,
+            "deployment_id": mark.deployment_id,
+            "version": mark.version,
+            "reason": mark.reason,
+        },
+    )
+
+
 class OutboxRepo(EngineRepo):
     def enqueue(self, specs: Sequence[ActionSpec], *, now: datetime) -> list[str]:
         with self._write() as conn:
@@ -203,22 +219,7 @@ class OutboxRepo(EngineRepo):
         elif isinstance(effect, NewVerification):
             self._insert_verification(conn, **effect.fields)
         else:
-            self._upsert(
-                conn,
-                stable_artifacts,
-                key={
-                    "service": effect.service,
-                    "environment": effect.environment,
-                    "artifact": effect.artifact,
-                },
-                values={
-                    "status": effect.status,
-                    "since": now,
-                    "deployment_id": effect.deployment_id,
-                    "version": effect.version,
-                    "reason": effect.reason,
-                },
-            )
+            write_mark(conn, effect, now=now)
 
     def _set_state_in(self, conn: Connection, effect: SetState, *, now: datetime) -> None:
         current = self._locked_state(conn, effect.verification_id)

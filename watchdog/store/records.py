@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
+
+
+class Release(TypedDict):
+    """What names one deployed release, in every record that speaks of it (effects, notifications)."""
+
+    service: str
+    environment: str
+    version: str
+    artifact: str
+    deployment_id: str
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,15 @@ class DeploymentRow:
     policy: dict[str, Any]
     pipeline: dict[str, Any] | None = None  # the gate's facts from the event; None when it sent none
     echo_of: str | None = None  # the rollback whose redeploy this event echoes, when it is one
+
+    def release(self) -> Release:
+        return {
+            "service": self.service,
+            "environment": self.environment,
+            "version": self.version,
+            "artifact": self.artifact,
+            "deployment_id": self.id,
+        }
 
 
 @dataclass(frozen=True)

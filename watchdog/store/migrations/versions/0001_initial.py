@@ -1,21 +1,15 @@
 """Initial schema: every table of watchdog/store/schema.py with its indexes and constraints.
 
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-01
+The first revision: every later one builds on it, additively.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,15 +1,12 @@
 """The outbox of pending actions beside each verdict (mark stable/bad, rollback, target call, notifications).
 
-Revision ID: 0002_11a
-Revises: 0002_16
-Create Date: 2026-12-01
+A rollback intent an older daemon left unfinished is adopted as a pending target call.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -17,8 +14,6 @@ from alembic import op
 
 revision: str = "0002_11a"
 down_revision: str | None = "0002_16"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,21 +1,15 @@
 """Operator requests (manual rollback and promotion from any replica) and deployments.echo_of.
 
-Revision ID: 0002_11b
-Revises: 0001
-Create Date: 2026-12-01
+Additive: echo_of is nullable, so older deployment rows simply carry none.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_11b"
 down_revision: str | None = "0002_15"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,23 +1,15 @@
 """What a pipeline knew about a deploy (CI and lint status, migration, rollback plan), for the gate.
 
 Also ci_runs: a CI pipeline's finished status per commit (GitLab Pipeline Hooks).
-
-Revision ID: 0002_15
-Revises: 0001
-Create Date: 2026-12-01
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_15"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,22 +1,14 @@
 """Rollback reviews (an operator marks a rollback unneeded: the ledger's false rollbacks), and an index
 on deployments(received_at, id) for the dashboard's newest-first list.
-
-Revision ID: 0002_16
-Revises: 0001
-Create Date: 2026-12-01
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_16"
 down_revision: str | None = "0002_11b"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
