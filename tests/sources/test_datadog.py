@@ -78,14 +78,8 @@ def make(
     config = DatadogSourceConfig(
         type="datadog", host=fake_url, api_key_env="DD_API_KEY", app_key_env="DD_APP_KEY", **overrides
     )
-    return DatadogSource(
-        "dd",
-        config,
-        plumbing=Plumbing(metrics=metrics, environ=ENV),
-        now=clock,
-        sleep=clock.sleep,
-        backoff=0.01,
-    )
+    plumbing = Plumbing(metrics=metrics, environ=ENV)
+    return DatadogSource("dd", config, plumbing=plumbing, now=clock, sleep=clock.sleep, backoff=0.01)
 
 
 @pytest.fixture

@@ -78,15 +78,8 @@ def make(url: str, clock: FakeTime, *, metrics: Metrics | None = None, **overrid
     fields: dict[str, Any] = {"organization": "acme", "project": "checkout", "token_env": "SENTRY_TOKEN"}
     fields.update(overrides)
     config = SentrySourceConfig(type="sentry", url=url, **fields)
-    env = {"SENTRY_TOKEN": KNOWN_SECRET}
-    return SentrySource(
-        "sentry",
-        config,
-        plumbing=Plumbing(metrics=metrics, environ=env),
-        now=clock,
-        sleep=clock.sleep,
-        backoff=0.01,
-    )
+    plumbing = Plumbing(metrics=metrics, environ={"SENTRY_TOKEN": KNOWN_SECRET})
+    return SentrySource("sentry", config, plumbing=plumbing, now=clock, sleep=clock.sleep, backoff=0.01)
 
 
 @pytest.fixture

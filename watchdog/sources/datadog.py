@@ -64,7 +64,7 @@ class DatadogSource(Source):
         self.name = name
         self._config = config
         self._now = now
-        what, environ, metrics = f"source {name}", plumbing.environ, plumbing.metrics
+        what, environ = f"source {name}", plumbing.environ
         api_key = resolve_secret(env=config.api_key_env, file=config.api_key_file, what=what, environ=environ)
         app_key = resolve_secret(env=config.app_key_env, file=config.app_key_file, what=what, environ=environ)
         # No client-side retries: ours (FetchLoop) honour the rate limiter and keep the thread free.
@@ -91,10 +91,10 @@ class DatadogSource(Source):
         self._api: Any = MetricsApi(self._client)  # type: ignore[no-untyped-call]
         self._executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix=f"dd-{name}")
         self._loop = FetchLoop.of(
-            config, source=name, upstream=UPSTREAM, metrics=metrics, now=now, sleep=sleep, backoff=backoff
+            config, source=name, upstream=UPSTREAM, plumbing=plumbing, now=now, sleep=sleep, backoff=backoff
         )
         self.limiter = self._loop.limiter
-        self._metrics = metrics
+        self._metrics = plumbing.metrics
         self.cache: QueryCache[tuple[object, ...], Fetched] = QueryCache(
             ttl=max(120.0, 4 * config.cache_bucket), keep=lambda f: f.error is None
         )

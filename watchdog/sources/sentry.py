@@ -90,13 +90,7 @@ class SentrySource(Source):
         )
         self._slots = asyncio.Semaphore(config.concurrency)
         self._loop = FetchLoop.of(
-            config,
-            source=name,
-            upstream=UPSTREAM,
-            metrics=plumbing.metrics,
-            now=now,
-            sleep=sleep,
-            backoff=backoff,
+            config, source=name, upstream=UPSTREAM, plumbing=plumbing, now=now, sleep=sleep, backoff=backoff
         )
         self.limiter = self._loop.limiter
 
