@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as `python bench/sources.py` from anywhere: the fake lives in tests/
 
 from tests.fakes.datadog import FakeDatadog  # noqa: E402
+from watchdog.plumbing import Plumbing  # noqa: E402
 from watchdog.policy.checks import LatencyCheck  # noqa: E402
 from watchdog.policy.connections import DatadogSourceConfig  # noqa: E402
 from watchdog.sources.base import SampleContext  # noqa: E402
@@ -41,7 +42,7 @@ async def run(*, verifications: int, queries: int, rounds: int, seed: int) -> di
             fake.add(query(i), [(base.timestamp() + t, 0.1 + i / 100) for t in range(-600, 600, 10)])
         metrics = Metrics()
         config = DatadogSourceConfig(type="datadog", host=fake.url, cache_bucket=BUCKET, concurrency=4)
-        source = DatadogSource("datadog", config, metrics=metrics, environ={})
+        source = DatadogSource("datadog", config, plumbing=Plumbing(metrics=metrics, environ={}))
         checks = [
             LatencyCheck(name=f"p99-{i}", type="latency", source="datadog", query=query(i))
             for i in range(queries)

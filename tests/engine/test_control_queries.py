@@ -25,6 +25,7 @@ from tests.fakes.sentry import FakeSentry
 from tests.sources.helpers import check, ctx
 from watchdog.analysis import Evaluator, Timing, Verdict
 from watchdog.engine.sampling import sample_all
+from watchdog.plumbing import Plumbing
 from watchdog.policy.connections import (
     DatadogSourceConfig,
     PrometheusSourceConfig,
@@ -202,7 +203,7 @@ async def test_datadog_control_queries_in_the_same_sample() -> None:
         config = DatadogSourceConfig(
             type="datadog", host=fake.url, api_key_env="DD_API_KEY", app_key_env="DD_APP_KEY"
         )
-        src = DatadogSource("dd", config, environ=env)
+        src = DatadogSource("dd", config, plumbing=Plumbing(environ=env))
         tmpl = "sum:trace.http.request.{}{{service:checkout,version:{{{{ {} }}}}}}.as_count()"
         chk = control_check(
             "dd",
@@ -241,7 +242,7 @@ async def test_sentry_control_is_the_stable_release() -> None:
         config = SentrySourceConfig(
             type="sentry", url=fake.url, organization="acme", project="checkout", token_env="SENTRY_TOKEN"
         )
-        src = SentrySource("sentry", config, environ={"SENTRY_TOKEN": KNOWN_SECRET})
+        src = SentrySource("sentry", config, plumbing=Plumbing(environ={"SENTRY_TOKEN": KNOWN_SECRET}))
         chk = control_check(
             "sentry",
             "events",

@@ -17,6 +17,7 @@ from tests.conftest import KNOWN_SECRET
 from tests.fakes.datadog import FakeDatadog, rate_limit_headers, recorded_ok, too_many
 from tests.fakes.scripted_http import Reply
 from watchdog.errors import ConfigError
+from watchdog.plumbing import Plumbing
 from watchdog.policy.checks import ErrorRateCheck, HttpCheck, LatencyCheck, MetricCheck
 from watchdog.policy.connections import DatadogSourceConfig
 from watchdog.sources.base import SampleContext
@@ -77,9 +78,8 @@ def make(
     config = DatadogSourceConfig(
         type="datadog", host=fake_url, api_key_env="DD_API_KEY", app_key_env="DD_APP_KEY", **overrides
     )
-    return DatadogSource(
-        "dd", config, metrics=metrics, environ=ENV, now=clock, sleep=clock.sleep, backoff=0.01
-    )
+    plumbing = Plumbing(metrics=metrics, environ=ENV)
+    return DatadogSource("dd", config, plumbing=plumbing, now=clock, sleep=clock.sleep, backoff=0.01)
 
 
 @pytest.fixture
@@ -346,7 +346,11 @@ async def test_keys_never_reach_errors_or_logs(
 async def test_wrong_key_is_a_4xx_not_a_crash(fake: FakeDatadog, clock: FakeTime) -> None:
     config = DatadogSourceConfig(type="datadog", host=fake.url, api_key_env="K", app_key_env="A")
     src = DatadogSource(
-        "dd", config, environ={"K": "wrong-key-1", "A": APP_KEY}, now=clock, sleep=clock.sleep
+        "dd",
+        config,
+        plumbing=Plumbing(environ={"K": "wrong-key-1", "A": APP_KEY}),
+        now=clock,
+        sleep=clock.sleep,
     )
     try:
         m = await src.sample(LATENCY, at=at(60), interval=30, ctx=CTX)
@@ -358,12 +362,12 @@ async def test_wrong_key_is_a_4xx_not_a_crash(fake: FakeDatadog, clock: FakeTime
 def test_missing_key_variable_fails_at_construction() -> None:
     config = DatadogSourceConfig(type="datadog", api_key_env="NOPE")
     with pytest.raises(ConfigError, match="NOPE"):
-        DatadogSource("dd", config, environ={})
+        DatadogSource("dd", config, plumbing=Plumbing(environ={}))
 
 
 async def test_site_selects_the_api_host() -> None:
     config = DatadogSourceConfig(type="datadog", site="datadoghq.eu")
-    src = DatadogSource("dd", config, environ={})
+    src = DatadogSource("dd", config, plumbing=Plumbing(environ={}))
     try:
         assert src._client.configuration.host == "https://api.datadoghq.eu"
         assert src._client.configuration.api_key == {}

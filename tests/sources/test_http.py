@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import KNOWN_SECRET, free_port
 from tests.fakes.scripted_http import Recorded, Reply, ScriptedServer
 from tests.sources.helpers import NOW, check, ctx
+from watchdog.plumbing import Plumbing
 from watchdog.sources.http import HttpSource
 from watchdog.telemetry import Metrics
 
@@ -40,7 +41,7 @@ def server() -> Iterator[Health]:
 
 @pytest.fixture
 async def source() -> AsyncIterator[HttpSource]:
-    src = HttpSource(environ={"TOKEN": KNOWN_SECRET})
+    src = HttpSource(plumbing=Plumbing(environ={"TOKEN": KNOWN_SECRET}))
     yield src
     await src.aclose()
 
@@ -129,7 +130,7 @@ async def test_history_is_none(source: HttpSource) -> None:
 
 async def test_metrics_recorded_per_probe(server: Health) -> None:
     metrics = Metrics()
-    src = HttpSource(metrics=metrics)
+    src = HttpSource(plumbing=Plumbing(metrics=metrics))
     try:
         await src.sample(check(type="http", url=server.url + "/healthz"), at=NOW, interval=30, ctx=ctx())
         await src.sample(check(type="http", url=server.url + "/down"), at=NOW, interval=30, ctx=ctx())
@@ -148,7 +149,7 @@ async def test_mock_transport_sees_rendered_url() -> None:
         seen.append(str(request.url))
         return httpx.Response(200, json={"version": "1.2.0"})
 
-    src = HttpSource(transport=httpx.MockTransport(handler))
+    src = HttpSource(plumbing=Plumbing(transport=httpx.MockTransport(handler)))
     try:
         c = check(
             type="http", url="http://svc/{{ environment }}/{{ service }}", expect={"json": {"version": 1.2}}

@@ -30,6 +30,7 @@ from watchdog.analysis.judge import judge
 from watchdog.analysis.models import Outcome
 from watchdog.demo import DemoApp
 from watchdog.errors import SourceError
+from watchdog.plumbing import Plumbing
 from watchdog.policy.connections import PrometheusSourceConfig
 from watchdog.sources.prometheus import PrometheusSource
 from watchdog.telemetry import Metrics
@@ -51,7 +52,9 @@ def fake() -> Iterator[SlowPrometheus]:
 
 def make(url: str, **config: Any) -> PrometheusSource:
     cfg = PrometheusSourceConfig.model_validate({"type": "prometheus", "url": url, **config})
-    return PrometheusSource("prom", cfg, environ={"TOKEN": KNOWN_SECRET, "TENANT": "team-a"}, backoff=0.01)
+    return PrometheusSource(
+        "prom", cfg, plumbing=Plumbing(environ={"TOKEN": KNOWN_SECRET, "TENANT": "team-a"}), backoff=0.01
+    )
 
 
 @pytest.fixture
@@ -144,7 +147,7 @@ async def test_5xx_then_success_is_retried(fake: SlowPrometheus) -> None:
     fake.script(Reply(502, b"bad gateway"), Reply(503, error("unavailable", "busy"), {"Retry-After": "0"}))
     metrics = Metrics()
     cfg = PrometheusSourceConfig(type="prometheus", url=fake.url, retries=2)
-    src = PrometheusSource("prom", cfg, metrics=metrics, backoff=0.01)
+    src = PrometheusSource("prom", cfg, plumbing=Plumbing(metrics=metrics), backoff=0.01)
     try:
         m = await value(src, "up")
     finally:
@@ -209,7 +212,7 @@ async def test_history_errors_raise_source_error(fake: SlowPrometheus, source: P
 async def test_mock_transport_envelope_without_data() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"status": "success"}))
     cfg = PrometheusSourceConfig(type="prometheus", url="http://prom")
-    src = PrometheusSource("prom", cfg, transport=transport)
+    src = PrometheusSource("prom", cfg, plumbing=Plumbing(transport=transport))
     try:
         assert (await value(src, "up")).error == "prom answered success without data"
     finally:

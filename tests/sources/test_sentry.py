@@ -17,6 +17,7 @@ from tests.conftest import KNOWN_SECRET
 from tests.fakes.scripted_http import Reply
 from tests.fakes.sentry import FakeSentry, rate_limit_headers, too_many
 from watchdog.errors import ConfigError, SourceError
+from watchdog.plumbing import Plumbing
 from watchdog.policy.checks import ErrorRateCheck, LatencyCheck, MetricCheck
 from watchdog.policy.connections import SentrySourceConfig
 from watchdog.sources.base import SampleContext
@@ -77,10 +78,8 @@ def make(url: str, clock: FakeTime, *, metrics: Metrics | None = None, **overrid
     fields: dict[str, Any] = {"organization": "acme", "project": "checkout", "token_env": "SENTRY_TOKEN"}
     fields.update(overrides)
     config = SentrySourceConfig(type="sentry", url=url, **fields)
-    env = {"SENTRY_TOKEN": KNOWN_SECRET}
-    return SentrySource(
-        "sentry", config, metrics=metrics, environ=env, now=clock, sleep=clock.sleep, backoff=0.01
-    )
+    plumbing = Plumbing(metrics=metrics, environ={"SENTRY_TOKEN": KNOWN_SECRET})
+    return SentrySource("sentry", config, plumbing=plumbing, now=clock, sleep=clock.sleep, backoff=0.01)
 
 
 @pytest.fixture
@@ -298,7 +297,9 @@ async def test_token_never_reaches_errors_or_logs(
     config = SentrySourceConfig(
         type="sentry", url=fake.url, organization="acme", token_file=None, token_env="T"
     )
-    src = SentrySource("sentry", config, environ={"T": KNOWN_SECRET}, now=clock, sleep=clock.sleep)
+    src = SentrySource(
+        "sentry", config, plumbing=Plumbing(environ={"T": KNOWN_SECRET}), now=clock, sleep=clock.sleep
+    )
     fake.script(Reply(401, {"detail": f"Invalid token {KNOWN_SECRET}"}))
     try:
         m = await src.sample(CRASH_FREE, at=at(600), interval=30, ctx=CTX)
@@ -310,7 +311,9 @@ async def test_token_never_reaches_errors_or_logs(
 
 async def test_wrong_token_is_a_401(fake: FakeSentry, clock: FakeTime) -> None:
     config = SentrySourceConfig(type="sentry", url=fake.url, organization="acme", token_env="T")
-    src = SentrySource("sentry", config, environ={"T": "not-the-token"}, now=clock, sleep=clock.sleep)
+    src = SentrySource(
+        "sentry", config, plumbing=Plumbing(environ={"T": "not-the-token"}), now=clock, sleep=clock.sleep
+    )
     try:
         m = await src.sample(CRASH_FREE, at=at(600), interval=30, ctx=CTX)
     finally:
@@ -322,9 +325,11 @@ def test_token_file_and_missing_variable(tmp_path: Any) -> None:
     secret = tmp_path / "token"
     secret.write_text(KNOWN_SECRET + "\n")
     config = SentrySourceConfig(type="sentry", organization="acme", token_file=str(secret))
-    src = SentrySource("sentry", config, environ={})
+    src = SentrySource("sentry", config, plumbing=Plumbing(environ={}))
     assert src._client.headers["Authorization"] == f"Bearer {KNOWN_SECRET}"
     with pytest.raises(ConfigError, match="SENTRY_TOKEN"):
         SentrySource(
-            "s", SentrySourceConfig(type="sentry", organization="acme", token_env="SENTRY_TOKEN"), environ={}
+            "s",
+            SentrySourceConfig(type="sentry", organization="acme", token_env="SENTRY_TOKEN"),
+            plumbing=Plumbing(environ={}),
         )

@@ -11,6 +11,7 @@ from typing import Any
 from tests.conftest import KNOWN_SECRET
 from tests.fakes.argocd_api import FakeArgoCD
 from tests.targets.conftest import FAILED, QUICK, STABLE, request
+from watchdog.plumbing import Plumbing
 from watchdog.policy.connections import ArgoCDTargetConfig
 from watchdog.targets.argocd import ArgoCDTarget
 from watchdog.targets.base import RollbackRequest
@@ -34,7 +35,9 @@ def target(url: str, *, environ: dict[str, str] | None = None, **config: Any) ->
             **config,
         }
     )
-    return ArgoCDTarget("argo", cfg, environ=environ or ENV, poll_interval=0.01, backoff=QUICK)
+    return ArgoCDTarget(
+        "argo", cfg, plumbing=Plumbing(environ=environ or ENV), poll_interval=0.01, backoff=QUICK
+    )
 
 
 def setup(argocd: FakeArgoCD, *, automated: bool = False) -> None:

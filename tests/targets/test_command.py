@@ -14,6 +14,7 @@ from typing import Any
 
 from tests.conftest import KNOWN_SECRET
 from tests.targets.conftest import QUICK, STABLE, request
+from watchdog.plumbing import Plumbing
 from watchdog.policy.connections import CommandTargetConfig
 from watchdog.targets.base import RollbackRequest
 from watchdog.targets.command import CommandTarget
@@ -25,7 +26,7 @@ PY = sys.executable
 def target(argv: list[str], *, environ: dict[str, str] | None = None, **config: Any) -> CommandTarget:
     cfg = CommandTargetConfig.model_validate({"type": "command", "argv": argv, "timeout": 10, **config})
     env = {"PATH": os.environ["PATH"], **(environ or {})}
-    return CommandTarget("script", cfg, environ=env, backoff=QUICK, kill_grace=0.2)
+    return CommandTarget("script", cfg, plumbing=Plumbing(environ=env), backoff=QUICK, kill_grace=0.2)
 
 
 def alive(pid: int) -> bool:

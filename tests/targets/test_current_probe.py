@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from watchdog.demo.app import DemoApp
+from watchdog.plumbing import Plumbing
 from watchdog.policy.connections import CommandTargetConfig, CurrentProbe, WebhookTargetConfig
 from watchdog.targets.base import RollbackRequest
 from watchdog.targets.command import CommandTarget
@@ -53,7 +54,7 @@ async def test_a_command_target_with_a_probe_and_one_without(app: DemoApp) -> No
 async def test_a_probe_that_fails_cannot_say_and_hides_its_token() -> None:
     probe = CurrentProbe(url="http://127.0.0.1:1/version?token=${PROBE_TOKEN}", timeout=1)
     config = WebhookTargetConfig(type="webhook", url="http://127.0.0.1:1/deploy", current=probe)
-    target = WebhookTarget("hook", config, environ={"PROBE_TOKEN": "s3cr3t-value"})
+    target = WebhookTarget("hook", config, plumbing=Plumbing(environ={"PROBE_TOKEN": "s3cr3t-value"}))
     current = await target.current(REQ)
     assert current.artifact is None and current.version is None
     assert "current probe failed" in current.detail and "s3cr3t-value" not in current.detail

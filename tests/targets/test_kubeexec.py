@@ -16,6 +16,7 @@ import pytest
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.targets.conftest import FAILED, QUICK, STABLE, request
 from watchdog.errors import ConfigError
+from watchdog.plumbing import Plumbing
 from watchdog.policy.connections import KubernetesTargetConfig
 from watchdog.targets.kubeconfig import load_kubeconfig
 from watchdog.targets.kubeexec import ExecCache
@@ -81,7 +82,7 @@ def target(path: Path) -> KubernetesTarget:
         type="kubernetes", namespace="shop", deployment="checkout", kubeconfig=str(path), timeout=5
     )
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(path.parent)}
-    return KubernetesTarget("k8s", cfg, environ=env, poll_interval=0.01, backoff=QUICK)
+    return KubernetesTarget("k8s", cfg, plumbing=Plumbing(environ=env), poll_interval=0.01, backoff=QUICK)
 
 
 def runs(tmp_path: Path) -> int:

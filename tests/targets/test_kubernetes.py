@@ -12,6 +12,7 @@ from typing import Any
 from tests.conftest import KNOWN_SECRET, free_port
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.targets.conftest import FAILED, QUICK, STABLE, request
+from watchdog.plumbing import Plumbing
 from watchdog.policy.connections import KubernetesTargetConfig
 from watchdog.targets.base import RollbackRequest, Target
 from watchdog.targets.kubernetes import KubernetesTarget
@@ -31,7 +32,7 @@ def target(url: str, **config: Any) -> KubernetesTarget:
             **config,
         }
     )
-    return KubernetesTarget("k8s", cfg, environ=ENV, poll_interval=0.01, backoff=QUICK)
+    return KubernetesTarget("k8s", cfg, plumbing=Plumbing(environ=ENV), poll_interval=0.01, backoff=QUICK)
 
 
 def patches(kube: FakeKubernetes) -> list[str]:
@@ -156,11 +157,15 @@ async def test_token_is_sent_and_never_kept(kube: FakeKubernetes) -> None:
         token_env="TOKEN",
         timeout=5,
     )
-    t = KubernetesTarget("k8s", cfg, environ={"TOKEN": KNOWN_SECRET}, poll_interval=0.01, backoff=QUICK)
+    t = KubernetesTarget(
+        "k8s", cfg, plumbing=Plumbing(environ={"TOKEN": KNOWN_SECRET}), poll_interval=0.01, backoff=QUICK
+    )
     result = await t.rollback(request())
     assert result.ok, result.detail
     assert KNOWN_SECRET not in result.output + result.detail
-    wrong = KubernetesTarget("k8s", cfg, environ={"TOKEN": "wrong-token"}, poll_interval=0.01, backoff=QUICK)
+    wrong = KubernetesTarget(
+        "k8s", cfg, plumbing=Plumbing(environ={"TOKEN": "wrong-token"}), poll_interval=0.01, backoff=QUICK
+    )
     refused = await wrong.rollback(request(deployment_id="other"))
     assert not refused.ok and "HTTP 401" in refused.detail
 
@@ -185,7 +190,9 @@ async def test_in_cluster_over_tls(tmp_path: Path, tls_pair: tuple[Path, Path], 
         (sa / "ca.crt").write_bytes(cert.read_bytes())
         env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": kube.url.rsplit(":", 1)[1]}
         cfg = KubernetesTargetConfig(type="kubernetes", namespace="shop", deployment="checkout", timeout=5)
-        t = KubernetesTarget("k8s", cfg, environ=env, poll_interval=0.01, service_account_dir=sa)
+        t = KubernetesTarget(
+            "k8s", cfg, plumbing=Plumbing(environ=env), poll_interval=0.01, service_account_dir=sa
+        )
         result = await t.rollback(req)
         assert result.ok, result.detail
         assert "in-cluster service account" in result.output

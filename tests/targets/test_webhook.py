@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import KNOWN_SECRET, free_port
 from tests.targets.conftest import QUICK, STABLE, request
 from watchdog.errors import ConfigError
+from watchdog.plumbing import Plumbing
 from watchdog.policy.connections import WebhookTargetConfig
 from watchdog.targets.base import RollbackRequest
 from watchdog.targets.webhook import WebhookTarget, idempotency_key
@@ -87,7 +88,10 @@ def target(url: str, **config: Any) -> WebhookTarget:
         }
     )
     return WebhookTarget(
-        "gha", cfg, environ={"GITHUB_TOKEN": KNOWN_SECRET, "REPO": "checkout"}, backoff=QUICK
+        "gha",
+        cfg,
+        plumbing=Plumbing(environ={"GITHUB_TOKEN": KNOWN_SECRET, "REPO": "checkout"}),
+        backoff=QUICK,
     )
 
 
@@ -162,7 +166,7 @@ async def test_second_identical_request_posts_once(receiver: Receiver, req: Roll
 
 async def test_missing_variable_fails_without_sending(receiver: Receiver, req: RollbackRequest) -> None:
     cfg = WebhookTargetConfig(type="webhook", url=receiver.url, headers={"Authorization": "Bearer ${NOPE}"})
-    result = await WebhookTarget("gha", cfg, environ={}).rollback(req)
+    result = await WebhookTarget("gha", cfg, plumbing=Plumbing(environ={})).rollback(req)
     assert not result.ok and "NOPE is not set" in result.detail
     assert receiver.received == []
 

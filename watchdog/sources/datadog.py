@@ -23,6 +23,7 @@ from datadog_api_client.v1.api.metrics_api import MetricsApi
 
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.errors import SourceError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.connections import DatadogSourceConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.resilience import ErrorKind
@@ -33,7 +34,6 @@ from watchdog.sources.query_api import Fetched, FetchLoop, combine, finite, role
 from watchdog.sources.ranges import Grid, RangeValues, patiently, read_grid
 from watchdog.sources.ratelimit import header_float
 from watchdog.sources.series import Series, buckets, error_rate_pairs, window_value
-from watchdog.telemetry import Metrics
 from watchdog.templating import Context
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,7 @@ class DatadogSource(Source):
         name: str,
         config: DatadogSourceConfig,
         *,
-        metrics: Metrics | None = None,
-        environ: Mapping[str, str] | None = None,
+        plumbing: Plumbing = BARE,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff: float = 0.5,
@@ -65,7 +64,7 @@ class DatadogSource(Source):
         self.name = name
         self._config = config
         self._now = now
-        what = f"source {name}"
+        what, environ = f"source {name}", plumbing.environ
         api_key = resolve_secret(env=config.api_key_env, file=config.api_key_file, what=what, environ=environ)
         app_key = resolve_secret(env=config.app_key_env, file=config.app_key_file, what=what, environ=environ)
         # No client-side retries: ours (FetchLoop) honour the rate limiter and keep the thread free.
@@ -92,10 +91,10 @@ class DatadogSource(Source):
         self._api: Any = MetricsApi(self._client)  # type: ignore[no-untyped-call]
         self._executor = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix=f"dd-{name}")
         self._loop = FetchLoop.of(
-            config, source=name, upstream=UPSTREAM, metrics=metrics, now=now, sleep=sleep, backoff=backoff
+            config, source=name, upstream=UPSTREAM, plumbing=plumbing, now=now, sleep=sleep, backoff=backoff
         )
         self.limiter = self._loop.limiter
-        self._metrics = metrics
+        self._metrics = plumbing.metrics
         self.cache: QueryCache[tuple[object, ...], Fetched] = QueryCache(
             ttl=max(120.0, 4 * config.cache_bucket), keep=lambda f: f.error is None
         )

@@ -16,11 +16,11 @@ import httpx
 
 from watchdog.analysis.models import Measurement
 from watchdog.errors import ConfigError, SourceError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.checks import HttpCheck
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.httpclient import SourceHttp
-from watchdog.telemetry import Metrics
 from watchdog.templating import Context, render
 
 _MISSING = object()
@@ -33,16 +33,14 @@ class HttpSource(Source):
         self,
         name: str = "http",
         *,
-        metrics: Metrics | None = None,
-        environ: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        plumbing: Plumbing = BARE,
         concurrency: int = 32,
     ) -> None:
         self.name = name
-        self._environ = environ
+        self._environ = plumbing.environ
         # No retries: a probe that needs a second try is exactly what the check is there to notice.
         self._http = SourceHttp(
-            source=name, timeout=2.0, concurrency=concurrency, retries=0, metrics=metrics, transport=transport
+            source=name, timeout=2.0, concurrency=concurrency, retries=0, plumbing=plumbing
         )
 
     async def sample(

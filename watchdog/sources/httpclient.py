@@ -14,9 +14,9 @@ import httpx
 
 from watchdog import faults, looplag, resilience
 from watchdog.errors import SourceError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.redact import redact
 from watchdog.resilience import ErrorKind
-from watchdog.telemetry import Metrics
 
 # Retrying a non-idempotent request could act twice upstream; only reads are retried.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -51,20 +51,19 @@ class SourceHttp:
         timeout: float,
         concurrency: int = 8,
         retries: int = 0,
-        metrics: Metrics | None = None,
+        plumbing: Plumbing = BARE,
         base_url: str = "",
-        transport: httpx.AsyncBaseTransport | None = None,
         backoff: float = 0.25,
         max_retry_after: float = 5.0,
     ) -> None:
         self.source = source
         self.timeout = timeout
         self.retries = retries
-        self.metrics = metrics
+        self.metrics = plumbing.metrics
         self.backoff = backoff
         self.max_retry_after = max_retry_after
         self._base_url = base_url
-        self._transport = transport
+        self._transport = plumbing.transport
         self._concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
         self._client: httpx.AsyncClient | None = None

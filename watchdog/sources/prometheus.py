@@ -14,6 +14,7 @@ import httpx
 
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.errors import ConfigError, SourceError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.checks import queries
 from watchdog.policy.connections import PrometheusSourceConfig
 from watchdog.policy.secrets import expand_env, resolve_secret
@@ -22,7 +23,6 @@ from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.counts import zero_missing_error_grid, zero_missing_error_points, zero_missing_errors
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.sources.ranges import Grid, RangeValues
-from watchdog.telemetry import Metrics
 from watchdog.templating import Context, TemplateError, render
 
 NO_DATA = "no data"
@@ -42,22 +42,19 @@ class PrometheusSource(Source):
         name: str,
         config: PrometheusSourceConfig,
         *,
-        metrics: Metrics | None = None,
-        environ: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        plumbing: Plumbing = BARE,
         backoff: float = 0.25,
     ) -> None:
         self.name = name
         self.config = config
-        self._environ = environ
+        self._environ = plumbing.environ
         self._base = config.url.rstrip("/")
         self._http = SourceHttp(
             source=name,
             timeout=config.timeout,
             concurrency=config.concurrency,
             retries=config.retries,
-            metrics=metrics,
-            transport=transport,
+            plumbing=plumbing,
             backoff=backoff,
         )
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from watchdog.analysis.models import Measurement
 from watchdog.errors import SourceError
+from watchdog.plumbing import Plumbing
 from watchdog.policy.checks import ErrorRateCheck, HttpCheck, queries
 from watchdog.redact import redact
 from watchdog.resilience import RETRYABLE_KINDS, Backoff, ErrorKind, Retry, with_retries
@@ -79,7 +80,7 @@ class FetchLoop:
         *,
         source: str,
         upstream: str,
-        metrics: Metrics | None,
+        plumbing: Plumbing,
         now: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         backoff: float,
@@ -87,7 +88,9 @@ class FetchLoop:
         """The loop of one configured source, with its own rate limiter; it waits one timeout at most."""
         limiter = RateLimiter(upstream=upstream, now=now)
         retries, wait = config.retries, config.timeout
-        return cls(source, upstream, limiter, retries, wait, metrics=metrics, sleep=sleep, backoff=backoff)
+        return cls(
+            source, upstream, limiter, retries, wait, metrics=plumbing.metrics, sleep=sleep, backoff=backoff
+        )
 
     async def run(self, call: Callable[[], Awaitable[Fetched]]) -> Fetched:
         tries = 0

@@ -8,40 +8,41 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from watchdog.errors import ConfigError
+from watchdog.plumbing import Plumbing
 from watchdog.policy.checks import HttpCheck
 from watchdog.policy.connections import DaemonConfig
 from watchdog.sources.base import AnyCheck, Source
 from watchdog.sources.unavailable import UnavailableSource
 from watchdog.telemetry import Metrics
 
-# (name, config, metrics, environ) -> Source
-Factory = Callable[[str, Any, Metrics | None, Mapping[str, str] | None], Source]
+# (name, config, plumbing) -> Source
+Factory = Callable[[str, Any, Plumbing], Source]
 
 
-def _prometheus(name: str, config: Any, metrics: Metrics | None, environ: Mapping[str, str] | None) -> Source:
+def _prometheus(name: str, config: Any, plumbing: Plumbing) -> Source:
     from watchdog.sources.prometheus import PrometheusSource
 
-    return PrometheusSource(name, config, metrics=metrics, environ=environ)
+    return PrometheusSource(name, config, plumbing=plumbing)
 
 
-def _scrape(name: str, config: Any, metrics: Metrics | None, environ: Mapping[str, str] | None) -> Source:
+def _scrape(name: str, config: Any, plumbing: Plumbing) -> Source:
     from watchdog.sources.scrape import ScrapeSource
 
-    return ScrapeSource(name, config, metrics=metrics, environ=environ)
+    return ScrapeSource(name, config, plumbing=plumbing)
 
 
-def _datadog(name: str, config: Any, metrics: Metrics | None, environ: Mapping[str, str] | None) -> Source:
+def _datadog(name: str, config: Any, plumbing: Plumbing) -> Source:
     # Imported on use: datadog-api-client is heavy, and most daemons never build this source.
     from watchdog.sources.datadog import DatadogSource
 
-    source: Source = DatadogSource(name, config, metrics=metrics, environ=environ)
+    source: Source = DatadogSource(name, config, plumbing=plumbing)
     return source
 
 
-def _sentry(name: str, config: Any, metrics: Metrics | None, environ: Mapping[str, str] | None) -> Source:
+def _sentry(name: str, config: Any, plumbing: Plumbing) -> Source:
     from watchdog.sources.sentry import SentrySource
 
-    source: Source = SentrySource(name, config, metrics=metrics, environ=environ)
+    source: Source = SentrySource(name, config, plumbing=plumbing)
     return source
 
 
@@ -63,10 +64,9 @@ def build_sources(
 ) -> dict[str, Source]:
     """One source per entry of `daemon.sources`, plus the built-in `http` prober; ConfigError on the first
     that cannot be built."""
-    sources = {
-        name: build_source(name, c, metrics=metrics, environ=environ) for name, c in daemon.sources.items()
-    }
-    sources[HTTP] = _http(metrics=metrics, environ=environ)
+    plumbing = Plumbing(metrics=metrics, environ=environ)
+    sources = {name: _build(name, c, plumbing) for name, c in daemon.sources.items()}
+    sources[HTTP] = _http(plumbing)
     return sources
 
 
@@ -77,9 +77,10 @@ def build_available_sources(
 
     So the daemon starts anyway: checks on other sources still verify; `degraded()` lists the stand-ins.
     """
-    sources: dict[str, Source] = {HTTP: _http(metrics=metrics, environ=environ)}
+    plumbing = Plumbing(metrics=metrics, environ=environ)
+    sources: dict[str, Source] = {HTTP: _http(plumbing)}
     for name, config in daemon.sources.items():
-        sources[name] = build_or_standin(name, config, metrics=metrics, environ=environ)
+        sources[name] = _build_or_standin(name, config, plumbing)
     return sources
 
 
@@ -87,28 +88,36 @@ def build_source(
     name: str, config: Any, *, metrics: Metrics | None = None, environ: Mapping[str, str] | None = None
 ) -> Source:
     """One configured source; ConfigError when its type is unknown or a secret it needs is missing."""
-    factory = SOURCE_TYPES.get(config.type)
-    if factory is None:
-        raise ConfigError(f"unknown source type '{config.type}'; known: {', '.join(known_types())}")
-    if name == HTTP:
-        raise ConfigError("source name 'http' is reserved for the built-in http prober")
-    return factory(name, config, metrics, environ)
+    return _build(name, config, Plumbing(metrics=metrics, environ=environ))
 
 
 def build_or_standin(
     name: str, config: Any, *, metrics: Metrics | None = None, environ: Mapping[str, str] | None = None
 ) -> Source:
     """One configured source, or the stand-in whose every sample says why it could not be built."""
+    return _build_or_standin(name, config, Plumbing(metrics=metrics, environ=environ))
+
+
+def _build(name: str, config: Any, plumbing: Plumbing) -> Source:
+    factory = SOURCE_TYPES.get(config.type)
+    if factory is None:
+        raise ConfigError(f"unknown source type '{config.type}'; known: {', '.join(known_types())}")
+    if name == HTTP:
+        raise ConfigError("source name 'http' is reserved for the built-in http prober")
+    return factory(name, config, plumbing)
+
+
+def _build_or_standin(name: str, config: Any, plumbing: Plumbing) -> Source:
     try:
-        return build_source(name, config, metrics=metrics, environ=environ)
+        return _build(name, config, plumbing)
     except ConfigError as exc:
         return UnavailableSource(name, str(exc))
 
 
-def _http(*, metrics: Metrics | None, environ: Mapping[str, str] | None) -> Source:
+def _http(plumbing: Plumbing) -> Source:
     from watchdog.sources.http import HttpSource
 
-    return HttpSource(HTTP, metrics=metrics, environ=environ)
+    return HttpSource(HTTP, plumbing=plumbing)
 
 
 def source_name(check: AnyCheck) -> str:

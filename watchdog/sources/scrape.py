@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.analysis.models import Measurement
 from watchdog.errors import ConfigError, SourceError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.checks import queries
 from watchdog.policy.connections import ScrapeSourceConfig
 from watchdog.policy.secrets import expand_env
@@ -22,7 +22,6 @@ from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.counts import zero_missing_errors
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.sources.selector import Selector, parse_selector
-from watchdog.telemetry import Metrics
 from watchdog.templating import Context, render
 
 FIRST_SCRAPE = "first scrape: no previous value"
@@ -58,20 +57,17 @@ class ScrapeSource(Source):
         name: str,
         config: ScrapeSourceConfig,
         *,
-        metrics: Metrics | None = None,
-        environ: Mapping[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        plumbing: Plumbing = BARE,
     ) -> None:
         self.name = name
         self.config = config
-        self._environ = environ
+        self._environ = plumbing.environ
         self._http = SourceHttp(
             source=name,
             timeout=config.timeout,
             concurrency=config.concurrency,
             retries=1,
-            metrics=metrics,
-            transport=transport,
+            plumbing=plumbing,
         )
         self._previous: dict[StateKey, dict[SeriesKey, float]] = {}
 

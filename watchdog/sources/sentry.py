@@ -18,6 +18,7 @@ import httpx
 
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.errors import SourceError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.checks import MetricCheck
 from watchdog.policy.connections import SentrySourceConfig
 from watchdog.policy.secrets import resolve_secret
@@ -39,7 +40,6 @@ from watchdog.sources.sentry_query import (
     release_filter,
 )
 from watchdog.sources.series import Series, error_rate_pairs
-from watchdog.telemetry import Metrics
 from watchdog.templating import Context
 
 UPSTREAM = "Sentry"
@@ -67,18 +67,16 @@ class SentrySource(Source):
         name: str,
         config: SentrySourceConfig,
         *,
-        metrics: Metrics | None = None,
-        environ: Mapping[str, str] | None = None,
+        plumbing: Plumbing = BARE,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff: float = 0.5,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.name = name
         self._config = config
         self._now = now
         token = resolve_secret(
-            env=config.token_env, file=config.token_file, what=f"source {name}", environ=environ
+            env=config.token_env, file=config.token_file, what=f"source {name}", environ=plumbing.environ
         )
         headers = {"Accept": "application/json"}
         if token is not None:
@@ -88,11 +86,11 @@ class SentrySource(Source):
             headers=headers,
             timeout=config.timeout,
             limits=httpx.Limits(max_connections=config.concurrency),
-            transport=transport,
+            transport=plumbing.transport,
         )
         self._slots = asyncio.Semaphore(config.concurrency)
         self._loop = FetchLoop.of(
-            config, source=name, upstream=UPSTREAM, metrics=metrics, now=now, sleep=sleep, backoff=backoff
+            config, source=name, upstream=UPSTREAM, plumbing=plumbing, now=now, sleep=sleep, backoff=backoff
         )
         self.limiter = self._loop.limiter
 

@@ -9,17 +9,17 @@ import asyncio
 import json
 import os
 import re
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from watchdog.errors import TargetError, WatchdogError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.connections import ArgoCDTargetConfig
 from watchdog.policy.secrets import resolve_secret
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
-from watchdog.targets.jsonapi import JsonApi
+from watchdog.targets.jsonapi import JsonApi, json_client
 from watchdog.targets.retry import Backoff
 from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
 from watchdog.targets.transcript import Transcript
@@ -88,16 +88,15 @@ class ArgoCDTarget(RollsBackOnce[ArgoCDTargetConfig]):
         name: str,
         config: ArgoCDTargetConfig,
         *,
-        environ: Mapping[str, str] | None = None,
+        plumbing: Plumbing = BARE,
         poll_interval: float = 2.0,
-        transport: httpx.AsyncBaseTransport | None = None,
         backoff: Backoff | None = None,
     ) -> None:
         self.name = name
         self.config = config
-        self._environ = environ
+        self._environ = plumbing.environ
         self._poll = poll_interval
-        self._transport = transport
+        self._transport = plumbing.transport
         self._backoff = backoff or Backoff()
         self._memo = RollbackMemo()
         self._ns = f"&appNamespace={quote(config.app_namespace)}" if config.app_namespace else ""
@@ -112,13 +111,10 @@ class ArgoCDTarget(RollsBackOnce[ArgoCDTargetConfig]):
             what=f"argocd target {self.name}",
             environ=self._environ if self._environ is not None else os.environ,
         )
-        headers = {"Accept": "application/json", "User-Agent": "deploy-watchdog"}
-        if secret is not None:
-            log.add_secret(secret.get_secret_value())
-            headers["Authorization"] = f"Bearer {secret.get_secret_value()}"
-        return httpx.AsyncClient(
+        return json_client(
+            log,
             base_url=self.config.url.rstrip("/"),
-            headers=headers,
+            bearer=None if secret is None else secret.get_secret_value(),
             # Plain HTTP needs no context; building one loads the CA bundle (~0.1 s) for nothing.
             verify=not (self.config.insecure or self.config.url.startswith("http://")),
             timeout=httpx.Timeout(15.0, connect=3.0),

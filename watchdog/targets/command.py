@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-from collections.abc import Mapping
 
 from watchdog.errors import TargetError, TransientTargetError, WatchdogError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.connections import CommandTargetConfig
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
@@ -36,7 +36,7 @@ class CommandTarget(RollsBackOnce[CommandTargetConfig]):
         name: str,
         config: CommandTargetConfig,
         *,
-        environ: Mapping[str, str] | None = None,
+        plumbing: Plumbing = BARE,
         poll_interval: float = 2.0,  # unused: the command itself waits for its rollout; one constructor shape
         backoff: Backoff | None = None,
         kill_grace: float = 5.0,
@@ -45,7 +45,7 @@ class CommandTarget(RollsBackOnce[CommandTargetConfig]):
         check_templates(templates, known=TARGET_NAMES, where=f"target {name}")
         self.name = name
         self.config = config
-        self._environ = environ
+        self._environ = plumbing.environ
         self._backoff = backoff or Backoff(attempts=3)
         self._kill_grace = kill_grace
         self._memo = RollbackMemo()

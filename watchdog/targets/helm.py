@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from watchdog.errors import TargetError, TransientTargetError, WatchdogError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.connections import HelmTargetConfig
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
@@ -77,7 +78,7 @@ class HelmTarget(RollsBackOnce[HelmTargetConfig]):
         name: str,
         config: HelmTargetConfig,
         *,
-        environ: Mapping[str, str] | None = None,
+        plumbing: Plumbing = BARE,
         poll_interval: float = 2.0,  # unused: `helm --wait` does the waiting; kept for one constructor shape
         backoff: Backoff | None = None,
         kill_grace: float = 5.0,
@@ -85,7 +86,7 @@ class HelmTarget(RollsBackOnce[HelmTargetConfig]):
     ) -> None:
         self.name = name
         self.config = config
-        self._environ = environ
+        self._environ = plumbing.environ
         self._backoff = backoff or Backoff()
         self._kill_grace = kill_grace
         self._slack = slack  # beyond config.timeout: helm's --timeout bounds each step, not its whole run

@@ -6,6 +6,7 @@ Every request is retried on transient errors with backoff, never past the rollba
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
@@ -29,6 +30,26 @@ def error_message(resp: httpx.Response) -> str:
             reason = body.get("reason")
             return f"{reason}: {message}" if isinstance(reason, str) and reason else str(message)
     return resp.text[:200]
+
+
+def json_client(
+    log: Transcript,
+    *,
+    base_url: str,
+    bearer: str | None,
+    verify: ssl.SSLContext | bool,
+    timeout: httpx.Timeout,
+    transport: httpx.AsyncBaseTransport | None,
+    auth: httpx.Auth | None = None,
+) -> httpx.AsyncClient:
+    """A client of a JSON API as deploy-watchdog; its bearer token is masked in the rollback's transcript."""
+    headers = {"Accept": "application/json", "User-Agent": "deploy-watchdog"}
+    if bearer is not None:
+        log.add_secret(bearer)
+        headers["Authorization"] = f"Bearer {bearer}"
+    return httpx.AsyncClient(
+        base_url=base_url, headers=headers, verify=verify, timeout=timeout, transport=transport, auth=auth
+    )
 
 
 @dataclass

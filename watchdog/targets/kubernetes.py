@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from watchdog.errors import TargetError, WatchdogError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.connections import KubernetesTargetConfig
 from watchdog.targets import kubeobjects as ko
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
-from watchdog.targets.jsonapi import JsonApi
+from watchdog.targets.jsonapi import JsonApi, json_client
 from watchdog.targets.kubeconfig import SERVICE_ACCOUNT_DIR, resolve_auth
 from watchdog.targets.kubeexec import ExecAuth, ExecCache
 from watchdog.targets.retry import Backoff
@@ -34,21 +34,20 @@ class KubernetesTarget(RollsBackOnce[KubernetesTargetConfig]):
         name: str,
         config: KubernetesTargetConfig,
         *,
-        environ: Mapping[str, str] | None = None,
+        plumbing: Plumbing = BARE,
         poll_interval: float = 2.0,
-        transport: httpx.AsyncBaseTransport | None = None,
         service_account_dir: Path = SERVICE_ACCOUNT_DIR,
         backoff: Backoff | None = None,
     ) -> None:
         self.name = name
         self.config = config
-        self._environ = environ
+        self._environ = plumbing.environ
         self._poll = poll_interval
-        self._transport = transport
+        self._transport = plumbing.transport
         self._sa_dir = service_account_dir
         self._backoff = backoff or Backoff()
         self._memo = RollbackMemo()
-        self._exec_cache = ExecCache(environ=environ)  # exec plugin credentials, across calls
+        self._exec_cache = ExecCache(environ=plumbing.environ)  # exec plugin credentials, across calls
         ns, dep = config.namespace, config.deployment
         self._path = f"/apis/apps/v1/namespaces/{ns}/deployments/{dep}"
         self._rs_path = f"/apis/apps/v1/namespaces/{ns}/replicasets"
@@ -57,13 +56,10 @@ class KubernetesTarget(RollsBackOnce[KubernetesTargetConfig]):
     def _client(self, log: Transcript) -> httpx.AsyncClient:
         auth = resolve_auth(self.config, environ=self._environ or os.environ, sa_dir=self._sa_dir)
         log.note(f"API server {auth.server} ({auth.source})")
-        headers = {"Accept": "application/json", "User-Agent": "deploy-watchdog"}
-        if token := auth.bearer():
-            log.add_secret(token)
-            headers["Authorization"] = f"Bearer {token}"
-        return httpx.AsyncClient(
+        return json_client(
+            log,
             base_url=auth.server,
-            headers=headers,
+            bearer=auth.bearer() or None,
             verify=auth.verify(),
             timeout=httpx.Timeout(10.0, connect=3.0),
             transport=self._transport,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from watchdog.errors import ConfigError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.connections import DaemonConfig
 from watchdog.targets.argocd import ArgoCDTarget
 from watchdog.targets.base import Target
@@ -19,7 +20,7 @@ from watchdog.targets.webhook import WebhookTarget
 
 
 class TargetFactory(Protocol):
-    def __call__(self, name: str, config: Any, *, environ: Mapping[str, str] | None = None) -> Target: ...
+    def __call__(self, name: str, config: Any, *, plumbing: Plumbing = BARE) -> Target: ...
 
 
 TARGET_TYPES: dict[str, TargetFactory] = {
@@ -33,12 +34,17 @@ TARGET_TYPES: dict[str, TargetFactory] = {
 
 def build_target(name: str, config: Any, *, environ: Mapping[str, str] | None = None) -> Target:
     """One adapter; secrets are read at call time, so building needs no credentials and makes no request."""
+    return _build(name, config, Plumbing(environ=environ))
+
+
+def build_targets(daemon: DaemonConfig, *, environ: Mapping[str, str] | None = None) -> dict[str, Target]:
+    plumbing = Plumbing(environ=environ)
+    return {name: _build(name, config, plumbing) for name, config in daemon.targets.items()}
+
+
+def _build(name: str, config: Any, plumbing: Plumbing) -> Target:
     kind = getattr(config, "type", None)
     factory = TARGET_TYPES.get(str(kind))
     if factory is None:
         raise ConfigError(f"unknown target type '{kind}'; known: {', '.join(sorted(TARGET_TYPES))}")
-    return factory(name, config, environ=environ)
-
-
-def build_targets(daemon: DaemonConfig, *, environ: Mapping[str, str] | None = None) -> dict[str, Target]:
-    return {name: build_target(name, config, environ=environ) for name, config in daemon.targets.items()}
+    return factory(name, config, plumbing=plumbing)

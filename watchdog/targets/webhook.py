@@ -10,12 +10,12 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from watchdog.errors import TargetError, WatchdogError
+from watchdog.plumbing import BARE, Plumbing
 from watchdog.policy.connections import WebhookTargetConfig
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.current_probe import probe_current
@@ -45,9 +45,8 @@ class WebhookTarget(RollsBackOnce[WebhookTargetConfig]):
         name: str,
         config: WebhookTargetConfig,
         *,
-        environ: Mapping[str, str] | None = None,
+        plumbing: Plumbing = BARE,
         poll_interval: float = 2.0,  # unused: the receiver reports nothing to poll; one constructor shape
-        transport: httpx.AsyncBaseTransport | None = None,
         backoff: Backoff | None = None,
     ) -> None:
         templates = [
@@ -58,8 +57,8 @@ class WebhookTarget(RollsBackOnce[WebhookTargetConfig]):
         check_templates(templates, known=TARGET_NAMES, where=f"target {name}")
         self.name = name
         self.config = config
-        self._environ = environ
-        self._transport = transport
+        self._environ = plumbing.environ
+        self._transport = plumbing.transport
         self._backoff = dataclasses.replace(backoff or Backoff(), attempts=config.retries + 1)
         self._memo = RollbackMemo()
         self._client: httpx.AsyncClient | None = None
