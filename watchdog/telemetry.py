@@ -64,6 +64,11 @@ class Metrics:
             "Samples made inconclusive by the daemon's own lateness (queueing, event-loop lag)",
             registry=r,
         )
+        self.gap_samples = Counter(
+            "watchdog_gap_samples_total",
+            "Samples nobody took in time (daemon down, lease lost or overloaded), recorded as gaps",
+            registry=r,
+        )
         self.loop_lag = Gauge(
             "watchdog_event_loop_lag_seconds", "How late the event loop's last wake-up was", registry=r
         )

@@ -22,8 +22,9 @@ from watchdog.clock import Clock
 from watchdog.engine import baselines, consequences
 from watchdog.engine.control import control_twin
 from watchdog.engine.progress import log_progress
-from watchdog.engine.sampling import sample_all
-from watchdog.events import SAMPLING, State
+from watchdog.engine.sampling import gaps, sample_all
+from watchdog.engine.step_writer import StepWriter
+from watchdog.events import State
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.store import Store
@@ -76,6 +77,8 @@ class Verifier:
         self.metrics = metrics
         self.owner = owner
         self._cache: dict[str, Prepared] = {}
+        # Steps share a transaction with the steps that finish beside them (one fsync per batch).
+        self.steps = StepWriter(store)
 
     def forget(self, verification_id: str) -> None:
         self._cache.pop(verification_id, None)
@@ -84,15 +87,14 @@ class Verifier:
         """Starts or samples `v`; returns the verdict when this step wrote one (with its pending actions)."""
         try:
             if v.state == State.PENDING:
-                await self._start(v)
-                v = await asyncio.to_thread(self.store.get_verification, v.id)
+                started = await self._start(v)
                 # A verification that starts late (a rollback check, a delayed event) samples at once.
                 if (
-                    v.state in SAMPLING
-                    and v.next_sample_at is not None
-                    and v.next_sample_at <= self.clock.now()
+                    started is not None
+                    and started.next_sample_at is not None
+                    and started.next_sample_at <= self.clock.now()
                 ):
-                    return await self._sample(v)
+                    return await self._sample(started)
                 return None
             return await self._sample(v)
         except BaseException:
@@ -101,7 +103,8 @@ class Verifier:
 
     # ---- start: capture the baseline ----
 
-    async def _start(self, v: VerificationRow) -> None:
+    async def _start(self, v: VerificationRow) -> VerificationRow | None:
+        """The row as this start wrote it (no re-read), or None when the write was fenced out."""
         dep = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
         policy = _policy_of(v)
         now = self.clock.now()
@@ -133,16 +136,17 @@ class Verifier:
         reason = "verification started"
         if any(c.type != "http" for c in policy.checks):
             reason += "; no baseline for " + ", ".join(missing) if missing else "; baseline captured"
-        ok = await asyncio.to_thread(
-            self.store.record_step,
+        next_at = v.starts_at + timedelta(seconds=timing.interval + self._offset(v))
+        baseline = {name: (b.to_json() if b else None) for name, b in found.items()}
+        ok = await self.steps.record(
             verification_id=v.id,
             owner=self.owner,
             epoch=v.lease_epoch,
             now=self.clock.now(),
             samples=[],
             next_k=1,
-            next_sample_at=v.starts_at + timedelta(seconds=timing.interval + self._offset(v)),
-            baseline={name: (b.to_json() if b else None) for name, b in found.items()},
+            next_sample_at=next_at,
+            baseline=baseline,
             transition=(state.value, reason),
             actions=consequences.on_start(v, policy),
             starts_at=moved,
@@ -158,6 +162,18 @@ class Verifier:
                 ctx=ctx,
                 last_k=0,
             )
+        if not ok:
+            return None
+        # What the store now holds, built from what was written rather than read back.
+        return dataclasses.replace(
+            v,
+            state=state.value,
+            reason=reason,
+            next_k=1,
+            next_sample_at=next_at,
+            baseline=baseline,
+            lease_owner=self.owner,
+        )
 
     # ---- sample the due index ----
 
@@ -200,12 +216,11 @@ class Verifier:
         due = v.next_k
         if k_now > total:
             # The window ended while nobody held this verification: decide on what was seen, invent nothing.
-            if due <= total:
-                await self._note_gap(v, first=due, last=total, interval=interval)
-            return await self._write(v, p, k=due - 1, judgements=[], decision=p.evaluator.finish())
+            note = self._gap(first=due, last=total, interval=interval) if due <= total else None
+            final = p.evaluator.finish()
+            return await self._write(v, p, k=due - 1, judgements=[], decision=final, note=note)
         k = max(due, k_now)
-        if k > due:
-            await self._note_gap(v, first=due, last=k - 1, interval=interval)
+        note = self._gap(first=due, last=k - 1, interval=interval) if k > due else None
         at = v.starts_at + timedelta(seconds=k * interval)
         self.metrics.tick_lag.observe(max(0.0, (now - at).total_seconds()))
         # How late the daemon itself is (tick queueing, a busy loop): measured as the probes go out.
@@ -235,7 +250,7 @@ class Verifier:
             )
             for j in judgements
         ]
-        return await self._write(v, p, k=k, judgements=rows, decision=decision, raw=judgements)
+        return await self._write(v, p, k=k, judgements=rows, decision=decision, raw=judgements, note=note)
 
     async def _write(
         self,
@@ -246,6 +261,7 @@ class Verifier:
         judgements: list[SampleRow],
         decision: Decision | None,
         raw: list[Judgement] | None = None,
+        note: str | None = None,
     ) -> Decision | None:
         interval = v.interval_s
         transition: tuple[str, str] | None = None
@@ -274,8 +290,7 @@ class Verifier:
         next_at: datetime | None = None
         if decision is None:
             next_at = v.starts_at + timedelta(seconds=(k + 1) * interval + self._offset(v))
-        ok = await asyncio.to_thread(
-            self.store.record_step,
+        ok = await self.steps.record(
             verification_id=v.id,
             owner=self.owner,
             epoch=v.lease_epoch,
@@ -285,7 +300,8 @@ class Verifier:
             next_sample_at=next_at,
             transition=transition,
             actions=actions,
-            **fields,  # type: ignore[arg-type]
+            note=note,  # a gap this step found, in the same transaction
+            **fields,
         )
         if not ok:
             log.info("verification %s moved on elsewhere (superseded, cancelled or lease lost)", v.id)
@@ -316,24 +332,17 @@ class Verifier:
             if prime is not None:
                 await prime(check, ctx)
 
-    async def _note_gap(self, v: VerificationRow, *, first: int, last: int, interval: float) -> None:
+    def _gap(self, *, first: int, last: int, interval: float) -> str:
+        """The note a step writes for samples nobody took; counted, and logged once a minute in sum."""
         when = (
             f"t={first * interval:g}s" if first == last else f"t={first * interval:g}s-{last * interval:g}s"
         )
         what = f"sample {first}" if first == last else f"samples {first}-{last}"
-        reason = (
+        self.metrics.gap_samples.inc(last - first + 1)
+        gaps.add(last - first + 1)
+        return (
             f"gap: {what} ({when}) missed: nobody sampled in time (daemon down, lease lost or overloaded); "
             "not invented"
-        )
-        log.warning("%s: %s", v.id, reason)
-        await asyncio.to_thread(
-            self.store.add_transition,
-            verification_id=v.id,
-            deployment_id=v.deployment_id,
-            from_state=v.state,
-            to_state=v.state,
-            reason=reason,
-            now=self.clock.now(),
         )
 
     @staticmethod
