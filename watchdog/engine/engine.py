@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, timedelta
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -90,6 +91,7 @@ class Engine:
         # The daemon's own lateness (/metrics, /readyz, the dashboard; samples it made late are excused).
         self.looplag = LoopLag(on_lag=self._observe_lag)
         self._again = False
+        self._turn = asyncio.Event()  # set when a running tick should claim again (slots freed, or asked)
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         self._stopping = False
@@ -179,36 +181,66 @@ class Engine:
         task.add_done_callback(self._tasks.discard)
 
     async def tick(self) -> int:
-        """Claims every due verification (in batches) and steps them concurrently."""
+        """Claims every due verification and steps them concurrently, claiming again as steps finish."""
         if self._tick_lock.locked():
-            self._again = True  # the running tick takes one more turn instead
+            self._again = True  # the running tick takes one more turn instead, without waiting for stragglers
+            self._turn.set()
             return 0
-        done = 0
         if self.store.health.problem is not None:
             # The store is not usable (its health probe says why, once, and /readyz is 503): a tick would only
             # fail its claim and log it again every interval. Resume when the probe finds it healthy.
             return 0
         async with self._tick_lock:
-            limit = self.settings.max_concurrent_verifications
-            seen: set[tuple[str, int]] = set()
-            while not self._stopping:
-                self._again = False
-                claimed = await asyncio.to_thread(
-                    self.store.claim_due,
-                    owner=self.owner,
-                    now=self.clock.now(),
-                    lease_s=self.settings.lease_seconds,
-                    limit=limit,
-                )
-                # A step that failed leaves its row due; it waits for the next tick rather than spinning here.
-                fresh = [v for v in claimed if (v.id, v.next_k) not in seen]
-                seen.update((v.id, v.next_k) for v in claimed)
-                if fresh:
-                    await asyncio.gather(*(self._step(v) for v in fresh))
-                done += len(fresh)
-                if not fresh or (len(claimed) < limit and not self._again):
+            running: dict[str, asyncio.Task[None]] = {}
+            try:
+                return await self._claim_and_step(running)
+            finally:
+                # Stopping: the steps under way finish (their writes are short) before the lock is let go.
+                if running:
+                    await asyncio.gather(*running.values(), return_exceptions=True)
+
+    async def _claim_and_step(self, running: dict[str, asyncio.Task[None]]) -> int:
+        # No barrier between batches: a slow step (a check near its timeout) holds its own slot only. When a
+        # claim fills every slot, the next claim comes as soon as a quarter of them are free again.
+        limit = self.settings.max_concurrent_verifications
+        started: dict[str, int] = {}  # id -> the next_k this tick stepped; a step that failed stays due
+        done = 0
+        while not self._stopping:
+            self._again = False
+            self._turn.clear()
+            claimed = await asyncio.to_thread(
+                self.store.claim_due,
+                owner=self.owner,
+                now=self.clock.now(),
+                lease_s=self.settings.lease_seconds,
+                limit=limit,
+            )
+            # Rows still being stepped come back in the claim (still due, our lease): they are not fresh.
+            fresh = [v for v in claimed if v.id not in running and started.get(v.id) != v.next_k]
+            ids = {v.id for v in claimed}
+            for key in [key for key in started if key not in ids]:
+                del started[key]  # no longer due: stepped and written, or over
+            threshold = 0 if len(claimed) < limit else limit - max(1, limit // 4)
+
+            for v in fresh:
+                started[v.id] = v.next_k
+                running[v.id] = asyncio.get_running_loop().create_task(self._step(v))
+                running[v.id].add_done_callback(partial(self._finished, running, v.id, threshold))
+            done += len(fresh)
+            if not running:
+                if not self._again:
                     break
+                continue
+            # Woken when the slots free up (all of them, when the claim was not full) or a tick asks again.
+            await self._turn.wait()
+            if not running and not self._again and len(claimed) < limit:
+                break
         return done
+
+    def _finished(self, running: dict[str, asyncio.Task[None]], vid: str, threshold: int, _: object) -> None:
+        running.pop(vid, None)
+        if len(running) <= threshold:
+            self._turn.set()
 
     async def _step(self, v: VerificationRow) -> None:
         try:
