@@ -29,7 +29,7 @@ from watchdog.policy.service import EnvironmentPolicy
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
-from watchdog.store.records import DeploymentRow, SampleRow, VerificationRow
+from watchdog.store.records import DeploymentRow, SampleRow, StableRow, VerificationRow
 from watchdog.telemetry import Metrics
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,8 @@ class Verifier:
 
     async def _start(self, v: VerificationRow) -> VerificationRow | None:
         """The row as this start wrote it (no re-read), or None when the write was fenced out."""
-        dep = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
+        # One thread hop for the start's reads: the deployment and the previous stable artifact.
+        dep, stable = await asyncio.to_thread(self._start_reads, v)
         policy = _policy_of(v)
         now = self.clock.now()
         moved: datetime | None = None
@@ -114,13 +115,15 @@ class Verifier:
             # check watches what runs from now on, rather than judging a window nobody sampled.
             moved = now
             v = dataclasses.replace(v, starts_at=now)
-        ctx = await baselines.with_stable(self.store, self._context(v, dep))
+        ctx = baselines.stable_context(self._context(v, dep), stable)
         timing = Timing.of(policy.verification)
         restored = None
         if v.kind == "rollback":  # compared with the stable version's own baseline, not the bad version's
             restored = await baselines.of_restored_version(
                 store=self.store, deployment_id=v.deployment_id, checks=policy.checks
             )
+        # The priming scrape goes out beside the baseline queries, not after them.
+        primed = asyncio.ensure_future(self._prime(policy, ctx))
         found = restored or await baselines.capture(
             store=self.store,
             sources=self.sources,
@@ -128,8 +131,9 @@ class Verifier:
             ctx=ctx,
             window=policy.verification.baseline_window,
             interval=timing.interval,
+            stable=stable,
         )
-        await self._prime(policy, ctx)
+        await primed
         missing = [c.name for c in policy.checks if c.type != "http" and found.get(c.name) is None]
         warm = timing.warmup >= timing.interval
         state = State.WARMING if warm else State.VERIFYING
@@ -174,6 +178,10 @@ class Verifier:
             baseline=baseline,
             lease_owner=self.owner,
         )
+
+    def _start_reads(self, v: VerificationRow) -> tuple[DeploymentRow, StableRow | None]:
+        dep = self.store.get_deployment(v.deployment_id)
+        return dep, baselines.stable_of(self.store, self._context(v, dep))
 
     # ---- sample the due index ----
 
@@ -327,10 +335,12 @@ class Verifier:
 
     async def _prime(self, policy: EnvironmentPolicy, ctx: SampleContext) -> None:
         twins = [t for t in (control_twin(c) for c in policy.checks) if t is not None]
-        for check in [*policy.checks, *twins]:
-            prime = getattr(self.sources.get(check.source or "http"), "prime", None)
-            if prime is not None:
-                await prime(check, ctx)
+        pairs = [
+            (getattr(self.sources.get(c.source or "http"), "prime", None), c)
+            for c in [*policy.checks, *twins]
+        ]
+        # The primes go out together: a start costs one round trip, not one per check.
+        await asyncio.gather(*(prime(c, ctx) for prime, c in pairs if prime is not None))
 
     def _gap(self, *, first: int, last: int, interval: float) -> str:
         """The note a step writes for samples nobody took; counted, and logged once a minute in sum."""
