@@ -91,6 +91,8 @@ class Engine:
         # The daemon's own lateness (/metrics, /readyz, the dashboard; samples it made late are excused).
         self.looplag = LoopLag(on_lag=self._observe_lag)
         self._again = False
+        # (index, count) when this is one of `serve --workers` engines: new work is split by id between them.
+        self.partition: tuple[int, int] | None = None
         self._turn = asyncio.Event()  # set when a running tick should claim again (slots freed, or asked)
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[object]] = set()
@@ -194,6 +196,10 @@ class Engine:
             running: dict[str, asyncio.Task[None]] = {}
             try:
                 return await self._claim_and_step(running)
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                return 0  # the scheduler's shutdown cancels the job; its steps still finish below
             finally:
                 # Stopping: the steps under way finish (their writes are short) before the lock is let go.
                 if running:
@@ -214,25 +220,23 @@ class Engine:
                 now=self.clock.now(),
                 lease_s=self.settings.lease_seconds,
                 limit=limit,
+                partition=self.partition,
             )
             # Rows still being stepped come back in the claim (still due, our lease): they are not fresh.
             fresh = [v for v in claimed if v.id not in running and started.get(v.id) != v.next_k]
-            ids = {v.id for v in claimed}
-            for key in [key for key in started if key not in ids]:
-                del started[key]  # no longer due: stepped and written, or over
+            ids = {v.id for v in claimed}  # those no longer due (written, or over) leave `started`
+            started = {key: k for key, k in started.items() if key in ids}
             threshold = 0 if len(claimed) < limit else limit - max(1, limit // 4)
-
             for v in fresh:
                 started[v.id] = v.next_k
                 running[v.id] = asyncio.get_running_loop().create_task(self._step(v))
                 running[v.id].add_done_callback(partial(self._finished, running, v.id, threshold))
             done += len(fresh)
-            if not running:
-                if not self._again:
-                    break
-                continue
+            if not running and not self._again:
+                break
             # Woken when the slots free up (all of them, when the claim was not full) or a tick asks again.
-            await self._turn.wait()
+            if running:
+                await self._turn.wait()
             if not running and not self._again and len(claimed) < limit:
                 break
         return done
