@@ -50,10 +50,10 @@ class Settings(BaseSettings):
     max_concurrent_verifications: int = Field(200, ge=1)
     workers: int | None = Field(
         None,
-        ge=1,
+        ge=0,
         le=4,
         description="engine processes of `watchdog serve`, sharing the work through the leases as replicas "
-        "do (one of them also serves the API); default the CPU count, at most 4; 1 on an in-memory store",
+        "do (one also serves the API); default 1, 0 = the CPU count (at most 4); 1 on an in-memory store",
     )
     sample_jitter: float = Field(
         0.4,

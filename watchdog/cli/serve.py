@@ -35,9 +35,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        choices=range(1, 5),
+        choices=range(5),
         metavar="N",
-        help="engine processes sharing the work through leases (default $WATCHDOG_WORKERS or the CPU "
+        help="engine processes sharing the work through leases (default $WATCHDOG_WORKERS or 1; 0 = the CPU "
         "count, at most 4)",
     )
     p.add_argument("--engine-worker", help=argparse.SUPPRESS)  # "index/count", on the workers serve starts
