@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -23,12 +22,6 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("httpx/asyncio", "aiohttp/asyncio", "httpx/uvloop", "aiohttp/uvloop")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _transport(kind: str, concurrency: int) -> httpx.AsyncBaseTransport:
@@ -96,30 +89,19 @@ def main() -> int:
         result = child(args.child, port=args.port, concurrency=args.concurrency, seconds=args.seconds)
         print(json.dumps(result))
         return 0
-    port = free_port()
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "watchdog.demo", "--port", str(port), "--rps", "200"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     found: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    sys.path.insert(0, str(ROOT))
+    from watchdog.demo.app import DemoApp
+
+    # The service in threads of this process; the clients under test each in a fresh process.
+    with DemoApp(port=0, version="1.0.0", rps=200).start() as demo:
+        port = int(demo.url.rsplit(":", 1)[1])
         for _ in range(args.rounds):
             for variant in VARIANTS:
                 cmd = [sys.executable, __file__, "--child", variant, "--port", str(port)]
                 cmd += ["--seconds", str(args.seconds), "--concurrency", str(args.concurrency)]
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
                 found[variant].append(json.loads(out.strip().splitlines()[-1]))
-    finally:
-        demo.terminate()
-        demo.wait()
     print(f"HTTP client path, {args.concurrency} in flight, {args.seconds:g}s per run, {args.rounds} rounds")
     print("| transport / loop | requests/s (min / med / max) | CPU ms per request | failed requests |")
     print("|---|---|---|---|")

@@ -5,10 +5,10 @@ A step names the lease epoch it holds (lease_repo.py), so a replica that lost it
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -61,54 +61,38 @@ def leaving_sampling(to_state: str, now: datetime) -> dict[str, Any]:
     return {"next_sample_at": None, "finished_at": func.coalesce(v.finished_at, now)}
 
 
+class Step(TypedDict, total=False):
+    """One step's write: its samples, its progress, its transition and what it obliges.
+
+    `note`: a transition to the same state written with it (a gap the step found), in the same write.
+    """
+
+    verification_id: Required[str]
+    owner: Required[str]
+    epoch: Required[int]
+    now: Required[datetime]
+    samples: Required[list[SampleRow]]
+    next_k: Required[int]
+    next_sample_at: Required[datetime | None]
+    baseline: dict[str, Any] | None
+    transition: tuple[str, str] | None
+    verdict: str | None
+    action: str | None
+    decided_after_s: float | None
+    failed_checks: list[str] | None
+    actions: Sequence[ActionSpec]
+    starts_at: datetime | None
+    note: str | None
+
+
 class EngineRepo(ReadRepo):
-    def record_step(
-        self,
-        *,
-        verification_id: str,
-        owner: str,
-        epoch: int,
-        now: datetime,
-        samples: list[SampleRow],
-        next_k: int,
-        next_sample_at: datetime | None,
-        baseline: dict[str, Any] | None = None,
-        transition: tuple[str, str] | None = None,
-        verdict: str | None = None,
-        action: str | None = None,
-        decided_after_s: float | None = None,
-        failed_checks: list[str] | None = None,
-        actions: Sequence[ActionSpec] = (),
-        starts_at: datetime | None = None,
-        note: str | None = None,
-    ) -> bool:
-        """One step in one transaction: its samples, its progress, its transition and what it obliges.
-
-        `note`: a transition to the same state written with it (a gap the step found), in the same write.
-        """
+    def record_step(self, **step: Unpack[Step]) -> bool:
+        """One step in one transaction (fenced by the lease epoch: False when another holds it)."""
         with self._write() as conn:
-            return self._record_step(
-                conn,
-                verification_id=verification_id,
-                owner=owner,
-                epoch=epoch,
-                now=now,
-                samples=samples,
-                next_k=next_k,
-                next_sample_at=next_sample_at,
-                baseline=baseline,
-                transition=transition,
-                verdict=verdict,
-                action=action,
-                decided_after_s=decided_after_s,
-                failed_checks=failed_checks,
-                actions=actions,
-                starts_at=starts_at,
-                note=note,
-            )
+            return self._record_step(conn, step)
 
-    def record_steps(self, batch: Sequence[Mapping[str, Any]]) -> list[bool | Exception]:
-        """Many steps (each record_step's keywords) in one transaction: one fsync for the whole batch.
+    def record_steps(self, batch: Sequence[Step]) -> list[bool | Exception]:
+        """Many steps in one transaction: one fsync for the whole batch.
 
         Each step has its own savepoint, so one that fails takes nothing else with it; the answers come
         back only after the COMMIT, so no step is reported written before it is durable.
@@ -116,47 +100,28 @@ class EngineRepo(ReadRepo):
         results: list[bool | Exception] = []
         try:
             with self._write() as conn:
-                for item in batch:
+                for step in batch:
                     try:
                         with conn.begin_nested():
-                            results.append(self._record_step(conn, **item))
+                            results.append(self._record_step(conn, step))
                     except (NotFound, SQLAlchemyError) as exc:
                         results.append(exc)
         except Exception as exc:  # the COMMIT (or the store) failed: nothing of the batch is kept
             return [exc for _ in batch]
         return results
 
-    def _record_step(
-        self,
-        conn: Connection,
-        *,
-        verification_id: str,
-        owner: str,
-        epoch: int,
-        now: datetime,
-        samples: list[SampleRow],
-        next_k: int,
-        next_sample_at: datetime | None,
-        baseline: dict[str, Any] | None = None,
-        transition: tuple[str, str] | None = None,
-        verdict: str | None = None,
-        action: str | None = None,
-        decided_after_s: float | None = None,
-        failed_checks: list[str] | None = None,
-        actions: Sequence[ActionSpec] = (),
-        starts_at: datetime | None = None,
-        note: str | None = None,
-    ) -> bool:
-        now = rows.ts(now)
+    def _record_step(self, conn: Connection, step: Step) -> bool:
+        verification_id, owner, epoch = step["verification_id"], step["owner"], step["epoch"]
+        now, note, transition = rows.ts(step["now"]), step.get("note"), step.get("transition")
         current = conn.execute(_LOCKED_PG if self._postgres else _LOCKED, {"vid": verification_id}).first()
         if current is None:
             raise NotFound(f"no verification {verification_id!r}")
         if current.lease_owner != owner or current.lease_epoch != epoch or current.state in _FINAL:
             return False  # fenced out: another replica holds the lease, or the verification is over
-        if samples:
+        if step["samples"]:
             # The unique (verification, check, k) keeps a redone step from storing a sample twice.
             insert_samples = _INSERT_SAMPLES_PG if self._postgres else _INSERT_SAMPLES
-            conn.execute(insert_samples, [rows.sample_values(verification_id, x) for x in samples])
+            conn.execute(insert_samples, [rows.sample_values(verification_id, x) for x in step["samples"]])
         if note is not None:
             self._insert_transition(
                 conn,
@@ -168,14 +133,13 @@ class EngineRepo(ReadRepo):
                 now=now,
             )
         values: dict[str, Any] = {}
-        if baseline is not None:
-            values["baseline"] = baseline
-        if starts_at is not None:
+        for key in ("baseline", "verdict", "action", "decided_after_s"):
+            if step.get(key) is not None:
+                values[key] = step.get(key)
+        if (starts_at := step.get("starts_at")) is not None:
             values["starts_at"] = rows.ts(starts_at)
-        optional = {"verdict": verdict, "action": action, "decided_after_s": decided_after_s}
-        values.update({key: value for key, value in optional.items() if value is not None})
-        if failed_checks is not None:
-            values["failed_checks"] = list(failed_checks)
+        if (failed := step.get("failed_checks")) is not None:
+            values["failed_checks"] = list(failed)
         if transition is not None:
             to_state, reason = state_name(transition[0]), transition[1]
             values.update(state=to_state, reason=reason, **leaving_sampling(to_state, now))
@@ -188,13 +152,14 @@ class EngineRepo(ReadRepo):
                 reason=reason,
                 now=now,
             )
-        progress = {"b_id": verification_id, "b_next_k": next_k, "b_next_at": rows.ts_opt(next_sample_at)}
+        next_at = rows.ts_opt(step["next_sample_at"])
+        progress = {"b_id": verification_id, "b_next_k": step["next_k"], "b_next_at": next_at}
         if values:  # a start, a verdict or a state change: rare, built for what it sets
             stmt = _PROGRESS.values(**values)
             conn.execute(stmt, {**progress, "b_updated": now})
         else:  # the common step: one statement built once, from the compiled cache
             conn.execute(_PROGRESS, {**progress, "b_updated": now})
-        insert_actions(conn, actions, now=now)
+        insert_actions(conn, step.get("actions", ()), now=now)
         return True
 
     def set_state(

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 R = TypeVar("R")
 # A whole batch's keywords in, one answer (or the exception that item failed with) per item out, in order.
-BatchWrite = Callable[[list[dict[str, Any]]], Sequence["R | Exception"]]
+BatchWrite = Callable[[list[Any]], Sequence["R | Exception"]]
 
 
 class GroupCommit(Generic[R]):
