@@ -206,8 +206,8 @@ class Engine:
                     await asyncio.gather(*running.values(), return_exceptions=True)
 
     async def _claim_and_step(self, running: dict[str, asyncio.Task[None]]) -> int:
-        # No barrier between batches: a slow step (a check near its timeout) holds its own slot only. When a
-        # claim fills every slot, the next claim comes as soon as a quarter of them are free again.
+        # No barrier between batches: a slow step holds its own slot only; after a full claim, the next one
+        # comes as soon as a quarter of the slots are free again.
         limit = self.settings.max_concurrent_verifications
         started: dict[str, int] = {}  # id -> the next_k this tick stepped; a step that failed stays due
         done = 0
@@ -219,14 +219,15 @@ class Engine:
                 owner=self.owner,
                 now=self.clock.now(),
                 lease_s=self.settings.lease_seconds,
-                limit=limit,
+                limit=max(1, limit - len(running)),
                 partition=self.partition,
+                exclude=list(running),  # due still, but being stepped: not read (and decoded) again
             )
-            # Rows still being stepped come back in the claim (still due, our lease): they are not fresh.
             fresh = [v for v in claimed if v.id not in running and started.get(v.id) != v.next_k]
-            ids = {v.id for v in claimed}  # those no longer due (written, or over) leave `started`
-            started = {key: k for key, k in started.items() if key in ids}
-            threshold = 0 if len(claimed) < limit else limit - max(1, limit // 4)
+            due = {v.id for v in claimed} | set(running)  # the others (written, or over) leave `started`
+            started = {key: k for key, k in started.items() if key in due}
+            full = len(claimed) + len(running) >= limit
+            threshold = limit - max(1, limit // 4) if full else 0
             for v in fresh:
                 started[v.id] = v.next_k
                 running[v.id] = asyncio.get_running_loop().create_task(self._step(v))
@@ -234,10 +235,9 @@ class Engine:
             done += len(fresh)
             if not running and not self._again:
                 break
-            # Woken when the slots free up (all of them, when the claim was not full) or a tick asks again.
-            if running:
+            if running:  # woken when slots free up (all of them if the claim was not full), or asked again
                 await self._turn.wait()
-            if not running and not self._again and len(claimed) < limit:
+            if not running and not self._again and not full:
                 break
         return done
 

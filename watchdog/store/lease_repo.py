@@ -6,6 +6,7 @@ that lost its lease writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
@@ -45,8 +46,12 @@ class LeaseRepo(StoreBase):
         lease_s: float,
         limit: int,
         partition: tuple[int, int] | None = None,
+        exclude: Collection[str] = (),
     ) -> list[VerificationRow]:
-        """`partition` (index, count): of the unleased rows, only this worker's share (`serve --workers`)."""
+        """`partition` (index, count): of the unleased rows, only this worker's share (`serve --workers`).
+
+        `exclude`: ids the caller is stepping right now (they are due still, and leased to it already).
+        """
         now = rows.ts(now)
         free: ColumnElement[bool] = v.lease_owner.is_(None)
         if partition is not None:
@@ -60,6 +65,7 @@ class LeaseRepo(StoreBase):
                 v.state.in_(_SAMPLING),
                 v.next_sample_at <= now,
                 or_(free, v.lease_until < now, v.lease_owner == owner),
+                *([v.id.not_in(list(exclude))] if exclude else []),
             )
             .order_by(v.next_sample_at, v.id)
             .limit(limit)
