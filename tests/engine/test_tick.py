@@ -70,12 +70,14 @@ async def test_a_hanging_step_does_not_hold_back_the_next_claim(
     await h.engine.tick()  # both start (baselines) and wait for their first sample
     h.clock.advance(60)
     first = asyncio.create_task(h.engine.tick())
-    await _until(lambda: gated.waiting.is_set() and ("fast", "healthz", 1) in gated.calls)
-    # The slow verification's step is still under way; the fast one comes due again, and a scheduled tick
-    # (which finds the running one and asks it for another turn) gets it sampled without waiting.
+    await _until(lambda: gated.waiting.is_set() and len(h.store.samples_for(ids["fast"])) == 2)
+    # The slow verification's step is still under way; the fast one comes due again, and the scheduled ticks
+    # (each finds the running one and asks it for another turn) get it sampled without waiting.
     h.clock.advance(60)
-    assert await h.engine.tick() == 0
-    await _until(lambda: ("fast", "healthz", 2) in gated.calls)
+    async with asyncio.timeout(30):  # a hang guard
+        while ("fast", "healthz", 2) not in gated.calls:
+            assert await h.engine.tick() == 0
+            await asyncio.sleep(0.01)
     assert not first.done()
     assert not any(version == "slow" for version, _, _ in gated.calls)
     gated.gate.set()
