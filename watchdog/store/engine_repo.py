@@ -123,15 +123,7 @@ class EngineRepo(ReadRepo):
             insert_samples = _INSERT_SAMPLES_PG if self._postgres else _INSERT_SAMPLES
             conn.execute(insert_samples, [rows.sample_values(verification_id, x) for x in step["samples"]])
         if note is not None:
-            self._insert_transition(
-                conn,
-                verification_id=verification_id,
-                deployment_id=current.deployment_id,
-                from_state=current.state,
-                to_state=current.state,
-                reason=note,
-                now=now,
-            )
+            self._from_current(conn, current, verification_id, to_state=current.state, reason=note, now=now)
         values: dict[str, Any] = {}
         for key in ("baseline", "verdict", "action", "decided_after_s"):
             if step.get(key) is not None:
@@ -143,15 +135,7 @@ class EngineRepo(ReadRepo):
         if transition is not None:
             to_state, reason = state_name(transition[0]), transition[1]
             values.update(state=to_state, reason=reason, **leaving_sampling(to_state, now))
-            self._insert_transition(
-                conn,
-                verification_id=verification_id,
-                deployment_id=current.deployment_id,
-                from_state=current.state,
-                to_state=to_state,
-                reason=reason,
-                now=now,
-            )
+            self._from_current(conn, current, verification_id, to_state=to_state, reason=reason, now=now)
         next_at = rows.ts_opt(step["next_sample_at"])
         progress = {"b_id": verification_id, "b_next_k": step["next_k"], "b_next_at": next_at}
         if values:  # a start, a verdict or a state change: rare, built for what it sets
@@ -187,15 +171,7 @@ class EngineRepo(ReadRepo):
                 values["failed_checks"] = list(values["failed_checks"])
             values.update(leaving_sampling(to_state, now))
             conn.execute(update(verifications).where(v.id == verification_id).values(**values))
-            self._insert_transition(
-                conn,
-                verification_id=verification_id,
-                deployment_id=current.deployment_id,
-                from_state=current.state,
-                to_state=to_state,
-                reason=reason,
-                now=now,
-            )
+            self._from_current(conn, current, verification_id, to_state=to_state, reason=reason, now=now)
         return True
 
     def create_verification(
@@ -306,6 +282,27 @@ class EngineRepo(ReadRepo):
                 reason=reason,
                 now=rows.ts(now),
             )
+
+    def _from_current(
+        self,
+        conn: Connection,
+        current: Any,
+        verification_id: str,
+        *,
+        to_state: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """A transition from the state `current` (the fenced read) holds."""
+        self._insert_transition(
+            conn,
+            verification_id=verification_id,
+            deployment_id=current.deployment_id,
+            from_state=current.state,
+            to_state=to_state,
+            reason=reason,
+            now=now,
+        )
 
     def _locked_state(self, conn: Connection, verification_id: str) -> Any:
         stmt = select(v.state, v.deployment_id, v.lease_owner, v.lease_epoch).where(v.id == verification_id)
