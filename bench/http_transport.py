@@ -4,7 +4,8 @@ A bare loop does the engine's request mix (2 GETs of /healthz and one of /metric
 the loopback demo service, `--concurrency` requests in flight through one long-lived client whose pool is
 sized to that concurrency. Every variant runs in a fresh process, the variants alternating inside every
 round; it reports requests/s and the client process's CPU per request (min / median / max).
-Writes bench/results/http_transport.json. Usage: python bench/http_transport.py [--rounds 3]
+Writes bench/results/http_transport.json. Usage: python bench/http_transport.py [--rounds 3]; needs
+`pip install httpx-aiohttp==0.2.0 aiohttp==3.14.5 uvloop==0.23.0` (measured, not project dependencies).
 """
 
 from __future__ import annotations
