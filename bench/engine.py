@@ -2,6 +2,7 @@
 
 Prints ticks/s, samples/s, tick lag p50/p99 (how late each sample was taken after it was due), CPU and RSS
 for each N, and writes bench/results/engine.json. Usage: python bench/engine.py [--sizes 100,1000,5000]
+`--before DIR --rounds 3` runs each size in a fresh process per round, alternating DIR's code and this one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The code under test: this checkout, or another one (the A of an A/B run, set by the parent process).
+sys.path.insert(0, os.environ.get("BENCH_CODE", str(ROOT)))
 
 from watchdog.analysis.timing import sample_offset  # noqa: E402
 from watchdog.engine.runtime import build_runtime  # noqa: E402
@@ -226,12 +228,53 @@ def _samples(store: object) -> list[tuple[datetime, datetime, int, float, str, s
         return [(utc(a), utc(b), int(k), float(i), str(o), r, str(v)) for a, b, k, i, o, r, v in rows]
 
 
+KEYS = ("samples_per_s", "lag_p50_s", "lag_p99_s", "startup_s", "cpu_util", "rss_mb", "overload_samples")
+
+
+def ab(args: argparse.Namespace) -> int:
+    """A/B: every round runs each size once per code, in fresh processes, alternating the codes."""
+    codes = {"before": str(args.before.resolve()), "after": str(ROOT)}
+    found: dict[tuple[str, int], list[dict[str, float]]] = {}
+    for _ in range(args.rounds):
+        for n in (int(x) for x in args.sizes.split(",")):
+            for name, code in codes.items():
+                with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                    cmd = [sys.executable, __file__, "--sizes", str(n), "--interval", str(args.interval)]
+                    cmd += ["--measure", str(args.measure), "--child-json", out.name]
+                    env = {**os.environ, "BENCH_CODE": code}
+                    # The children's logs (a line per gap in older code) stay out of the table.
+                    subprocess.run(
+                        cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    )
+                    found.setdefault((name, n), []).append(json.loads(Path(out.name).read_text()))
+    print(f"engine A/B, {args.rounds} rounds alternating, every {args.interval}s; min / median / max")
+    print("| code | verifications | " + " | ".join(KEYS) + " |")
+    print("|" + "---|" * (len(KEYS) + 2))
+    summary = {}
+    for (name, n), runs in found.items():
+        cells = []
+        for key in KEYS:
+            values = sorted(float(r[key]) for r in runs)
+            cells.append(f"{values[0]:g} / {values[len(values) // 2]:g} / {values[-1]:g}")
+        print(f"| {name} | {n} | " + " | ".join(cells) + " |")
+        summary[f"{name}@{n}"] = runs
+    out_path = ROOT / "bench" / "results" / "engine_ab.json"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps({"interval_s": args.interval, "runs": summary}, indent=2))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100,1000,5000")
     parser.add_argument("--interval", type=int, default=30, help="seconds between samples of one check")
     parser.add_argument("--measure", type=float, default=75.0, help="seconds to run each size")
+    parser.add_argument("--before", type=Path, help="another checkout to compare against (A/B)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child-json", help=argparse.SUPPRESS)  # one run of an A/B, its result here
     args = parser.parse_args()
+    if args.before is not None:
+        return ab(args)
     port = free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "watchdog.demo", "--port", str(port), "--rps", "200"],
@@ -257,6 +300,9 @@ def main() -> int:
     finally:
         demo.terminate()
         demo.wait()
+    if args.child_json:
+        Path(args.child_json).write_text(json.dumps(results[-1]))
+        return 0
     header = [
         "verifications",
         "ticks/s",

@@ -86,6 +86,13 @@ class EngineSettings(BaseSettings):
         description="this replica's name in leases; default the host name (keep it stable across restarts)",
     )
     max_concurrent_verifications: int = Field(200, ge=1, description="verifications sampled at once")
+    workers: int | None = Field(
+        None,
+        ge=0,
+        le=4,
+        description="engine processes of `watchdog serve`, sharing the work through the leases as replicas "
+        "do (one also serves the API); default 1, 0 = the CPU count (at most 4); 1 on an in-memory store",
+    )
     sample_jitter: float = Field(
         0.4,
         ge=0,

@@ -56,6 +56,10 @@ class Metrics:
             "watchdog_overload_samples_total",
             "Samples made inconclusive by the daemon's own lateness (queueing, event-loop lag)",
         )
+        self.gap_samples = counter(
+            "watchdog_gap_samples_total",
+            "Samples nobody took in time (daemon down, lease lost or overloaded), recorded as gaps",
+        )
         self.loop_lag = gauge("watchdog_event_loop_lag_seconds", "How late the event loop's last wake-up was")
         self.loop_lag_hist = histogram(
             "watchdog_event_loop_lag_observed_seconds",

@@ -32,6 +32,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--port", type=int, help="listen port (default $WATCHDOG_PORT or 8080)")
     p.add_argument("--demo", action="store_true", help="also run the bundled demo service on 127.0.0.1:8081")
     p.add_argument("--demo-port", type=int, default=8081, help="port of the demo service (default 8081)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        choices=range(5),
+        metavar="N",
+        help="engine processes sharing the work through leases (default $WATCHDOG_WORKERS or 1; 0 = the CPU "
+        "count, at most 4)",
+    )
+    p.add_argument("--engine-worker", help=argparse.SUPPRESS)  # "index/count", on the workers serve starts
     p.set_defaults(handler=run)
 
 
@@ -84,6 +93,11 @@ def run(args: argparse.Namespace) -> int:
     from watchdog.telemetry import setup_logging
 
     setup_logging(level=settings.telemetry.log_level, fmt=settings.telemetry.log_format)
+    if args.engine_worker is not None:
+        from watchdog.cli.workers import run_worker
+
+        index, count = (int(x) for x in args.engine_worker.split("/"))
+        return asyncio.run(run_worker(settings, index=index, count=count))
     from watchdog.cli.ports import PortBusy
 
     if args.demo:
@@ -98,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         print("the daemon did not start: a secret setting above is too weak (docs/security.md)")
         return 1
     try:
-        return asyncio.run(_serve(settings, demo=args.demo, demo_port=args.demo_port))
+        return asyncio.run(_serve(settings, demo=args.demo, demo_port=args.demo_port, workers=args.workers))
     except PortBusy as exc:
         print(f"watchdog serve: {exc}", file=sys.stderr)
         return 1
@@ -130,7 +144,7 @@ def _draining_server(config: Any) -> Any:
     return DrainingServer(config)
 
 
-def _release_leases(store: Any, *, owner: str) -> None:
+def release_leases(store: Any, *, owner: str) -> None:
     """After the drain: nothing of ours runs any more, so our leases need not lapse before others go on."""
     try:
         released = store.release_all(owner=owner)
@@ -140,7 +154,7 @@ def _release_leases(store: Any, *, owner: str) -> None:
     log.info("released %d leases of instance %s", released, owner)
 
 
-async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> int:
+async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081, workers: int | None = None) -> int:
     import uvicorn
 
     from watchdog import __version__
@@ -186,7 +200,14 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stop_accepting, sig)
+    from watchdog.cli import workers as engine_workers
+
+    count = engine_workers.worker_count(settings, workers)
+    if count > 1:
+        runtime.engine.partition = (0, count)
     await runtime.engine.start()
+    # Started once the store is migrated; each is its own replica, this process being the first.
+    others = engine_workers.spawn(settings, count)
     log.info(
         "watchdog %s listening on http://%s:%d (config %s, store %s, instance %s)",
         __version__,
@@ -200,10 +221,14 @@ async def _serve(settings: Settings, *, demo: bool, demo_port: int = 8081) -> in
     try:
         await server.serve(sockets=[sock])
     finally:
-        # Side by side: operator requests and the engine each get their own drain time, not the sum.
-        await asyncio.gather(runtime.engine.requests.stop(), runtime.engine.stop())
+        # Side by side: operator requests, the engine and the other workers each get their own drain time.
+        await asyncio.gather(
+            runtime.engine.requests.stop(),
+            runtime.engine.stop(),
+            engine_workers.stop_all(others, timeout=30),
+        )
         health.cancel()
-        _release_leases(runtime.store, owner=settings.engine.instance_id)
+        release_leases(runtime.store, owner=settings.engine.instance_id)
         runtime.store.close()
         if demo_app is not None:
             demo_app.stop()

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Literal
 
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.engine.control import control_twin
@@ -18,24 +19,30 @@ from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.registry import source_for
 from watchdog.store import Store
-from watchdog.store.records import SampleRow
+from watchdog.store.records import SampleRow, StableRow
 
 log = logging.getLogger(__name__)
 
 WEEK = timedelta(days=7)
 
 
-async def with_stable(store: Store, ctx: SampleContext) -> SampleContext:
-    """The context with {{ stable_version }} and {{ stable_artifact }} of the newest other stable artifact."""
-    stable = await asyncio.to_thread(
-        store.rollback_candidate,
-        service=ctx.service,
-        environment=ctx.environment,
-        exclude_artifact=ctx.artifact,
+def stable_of(store: Store, ctx: SampleContext) -> StableRow | None:
+    """The newest stable artifact other than the one being verified (a store read: call it in a thread)."""
+    return store.rollback_candidate(
+        service=ctx.service, environment=ctx.environment, exclude_artifact=ctx.artifact
     )
+
+
+def stable_context(ctx: SampleContext, stable: StableRow | None) -> SampleContext:
+    """The context with {{ stable_version }} and {{ stable_artifact }} of `stable`."""
     if stable is None:
         return ctx
     return dataclasses.replace(ctx, stable_version=stable.version, stable_artifact=stable.artifact)
+
+
+async def with_stable(store: Store, ctx: SampleContext) -> SampleContext:
+    """The context with {{ stable_version }} and {{ stable_artifact }} of the newest other stable artifact."""
+    return stable_context(ctx, await asyncio.to_thread(stable_of, store, ctx))
 
 
 def baseline_from_samples(samples: Sequence[SampleRow]) -> Baseline | None:
@@ -62,15 +69,14 @@ async def capture(
     ctx: SampleContext,
     window: float,
     interval: float,
+    stable: StableRow | Literal["look up"] | None = "look up",
 ) -> dict[str, Baseline | None]:
-    """check name -> Baseline (None: no baseline; the rules then apply only absolute limits)."""
+    """check name -> Baseline (None: no baseline; the rules then apply only absolute limits).
+
+    `stable`: the previous stable artifact when the caller has read it already (one read per start).
+    """
     start, end = ctx.deployed_at - timedelta(seconds=window), ctx.deployed_at
-    stable = await asyncio.to_thread(
-        store.rollback_candidate,
-        service=ctx.service,
-        environment=ctx.environment,
-        exclude_artifact=ctx.artifact,
-    )
+    prior = await asyncio.to_thread(stable_of, store, ctx) if isinstance(stable, str) else stable
 
     async def one(check: AnyCheck) -> Baseline | None:
         if isinstance(check, HttpCheck):
@@ -94,13 +100,13 @@ async def capture(
                 found = Baseline(values=found.values, origin="before: last week's history missing")
         else:
             found = await _history(source, asked, start=start, end=end, interval=interval, ctx=ctx)
-        if found is not None or stable is None:
+        if found is not None or prior is None:
             return found
         rows = await asyncio.to_thread(
             store.stable_samples,
             service=ctx.service,
             environment=ctx.environment,
-            artifact=stable.artifact,
+            artifact=prior.artifact,
             check_name=check.name,
         )
         return baseline_from_samples(rows)

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, timedelta
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -91,6 +92,9 @@ class Engine:
         # The daemon's own lateness (/metrics, /readyz, the dashboard; samples it made late are excused).
         self.looplag = LoopLag(on_lag=self._observe_lag)
         self._again = False
+        # (index, count) when this is one of `serve --workers` engines: new work is split by id between them.
+        self.partition: tuple[int, int] | None = None
+        self._turn = asyncio.Event()  # set when a running tick should claim again (slots freed, or asked)
         self._scheduler: AsyncIOScheduler | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         self._stopping = False
@@ -173,36 +177,68 @@ class Engine:
             start_soon(self._tasks, self.tick)
 
     async def tick(self) -> int:
-        """Claims every due verification (in batches) and steps them concurrently."""
+        """Claims every due verification and steps them concurrently, claiming again as steps finish."""
         if self._tick_lock.locked():
-            self._again = True  # the running tick takes one more turn instead
+            self._again = True  # the running tick takes one more turn instead, without waiting for stragglers
+            self._turn.set()
             return 0
-        done = 0
         if self.store.health.problem is not None:
             # The store is not usable (its health probe says why, once, and /readyz is 503): a tick would only
             # fail its claim and log it again every interval. Resume when the probe finds it healthy.
             return 0
         async with self._tick_lock:
-            limit = self.settings.max_concurrent_verifications
-            seen: set[tuple[str, int]] = set()
-            while not self._stopping:
-                self._again = False
-                claimed = await asyncio.to_thread(
-                    self.store.claim_due,
-                    owner=self.owner,
-                    now=self.clock.now(),
-                    lease_s=self.settings.lease_seconds,
-                    limit=limit,
-                )
-                # A step that failed leaves its row due; it waits for the next tick rather than spinning here.
-                fresh = [v for v in claimed if (v.id, v.next_k) not in seen]
-                seen.update((v.id, v.next_k) for v in claimed)
-                if fresh:
-                    await asyncio.gather(*(self._step(v) for v in fresh))
-                done += len(fresh)
-                if not fresh or (len(claimed) < limit and not self._again):
-                    break
+            running: dict[str, asyncio.Task[None]] = {}
+            try:
+                return await self._claim_and_step(running)
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                return 0  # the scheduler's shutdown cancels the job; its steps still finish below
+            finally:
+                # Stopping: the steps under way finish (their writes are short) before the lock is let go.
+                if running:
+                    await asyncio.gather(*running.values(), return_exceptions=True)
+
+    async def _claim_and_step(self, running: dict[str, asyncio.Task[None]]) -> int:
+        # No barrier between batches: a slow step holds its own slot only; after a full claim, the next one
+        # comes as soon as a quarter of the slots are free again.
+        limit = self.settings.max_concurrent_verifications
+        started: dict[str, int] = {}  # id -> the next_k this tick stepped; a step that failed stays due
+        done = 0
+        while not self._stopping:
+            self._again = False
+            self._turn.clear()
+            claimed = await asyncio.to_thread(
+                self.store.claim_due,
+                owner=self.owner,
+                now=self.clock.now(),
+                lease_s=self.settings.lease_seconds,
+                limit=max(1, limit - len(running)),
+                partition=self.partition,
+                exclude=list(running),  # due still, but being stepped: not read (and decoded) again
+            )
+            fresh = [v for v in claimed if v.id not in running and started.get(v.id) != v.next_k]
+            due = {v.id for v in claimed} | set(running)  # the others (written, or over) leave `started`
+            started = {key: k for key, k in started.items() if key in due}
+            full = len(claimed) + len(running) >= limit
+            threshold = limit - max(1, limit // 4) if full else 0
+            for v in fresh:
+                started[v.id] = v.next_k
+                running[v.id] = asyncio.get_running_loop().create_task(self._step(v))
+                running[v.id].add_done_callback(partial(self._finished, running, v.id, threshold))
+            done += len(fresh)
+            if not running and not self._again:
+                break
+            if running:  # woken when slots free up (all of them if the claim was not full), or asked again
+                await self._turn.wait()
+            if not running and not self._again and not full:
+                break
         return done
+
+    def _finished(self, running: dict[str, asyncio.Task[None]], vid: str, threshold: int, _: object) -> None:
+        running.pop(vid, None)
+        if len(running) <= threshold:
+            self._turn.set()
 
     async def _step(self, v: VerificationRow) -> None:
         try:

@@ -63,6 +63,36 @@ class _Tally:
 _tally = _Tally()
 
 
+class Gaps:
+    """Missed samples said once per minute at most, with the count, instead of a line per gap.
+
+    Each gap stays in the verification's own history (a transition note); the log only summarises.
+    """
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self.last = time.monotonic()
+        self.verifications = 0
+        self.missed = 0
+
+    def add(self, missed: int) -> None:
+        self.verifications += 1
+        self.missed += missed
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        log.warning(
+            "%d samples of %d verifications missed since the last report (nobody sampled in time: daemon "
+            "down, lease lost or overloaded); recorded as gaps, not invented",
+            self.missed,
+            self.verifications,
+        )
+        self.last, self.verifications, self.missed = now, 0, 0
+
+
+gaps = Gaps()
+
+
 def _excuse(waited: looplag.Waited, measurement: Measurement) -> str | None:
     """The overload reason when a probe failed for want of the daemon's attention, else None."""
     failed = measurement.error is not None or waited.network_failure

@@ -22,14 +22,15 @@ from watchdog.clock import Clock
 from watchdog.engine import baselines, consequences
 from watchdog.engine.control import control_twin
 from watchdog.engine.progress import log_progress
-from watchdog.engine.sampling import sample_all
-from watchdog.events import SAMPLING, State
+from watchdog.engine.sampling import gaps, sample_all
+from watchdog.engine.step_writer import StepWriter
+from watchdog.events import State
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.registry import source_for
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
-from watchdog.store.records import DeploymentRow, SampleRow, VerificationRow
+from watchdog.store.records import DeploymentRow, SampleRow, StableRow, VerificationRow
 from watchdog.telemetry import Metrics
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ class Verifier:
     owner: str
     jitter: float = 0.0  # share of an interval each verification's samples are offset by
     _cache: dict[str, Prepared] = dataclasses.field(default_factory=dict, init=False)
+    # Steps share a transaction with the steps that finish beside them (one fsync per batch).
+    steps: StepWriter = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.steps = StepWriter(self.store)
 
     def forget(self, verification_id: str) -> None:
         """This replica is done with the verification (a verdict, a cancel, a rollback, a lost lease).
@@ -84,15 +90,14 @@ class Verifier:
         """Starts or samples `v`; returns the verdict when this step wrote one (with its pending actions)."""
         try:
             if v.state == State.PENDING:
-                await self._start(v)
-                v = await asyncio.to_thread(self.store.get_verification, v.id)
+                started = await self._start(v)
                 # A verification that starts late (a rollback check, a delayed event) samples at once.
                 if (
-                    v.state in SAMPLING
-                    and v.next_sample_at is not None
-                    and v.next_sample_at <= self.clock.now()
+                    started is not None
+                    and started.next_sample_at is not None
+                    and started.next_sample_at <= self.clock.now()
                 ):
-                    return await self._sample(v)
+                    return await self._sample(started)
                 return None
             return await self._sample(v)
         except BaseException:
@@ -102,8 +107,10 @@ class Verifier:
 
     # ---- start: capture the baseline ----
 
-    async def _start(self, v: VerificationRow) -> None:
-        dep = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
+    async def _start(self, v: VerificationRow) -> VerificationRow | None:
+        """The row as this start wrote it (no re-read), or None when the write was fenced out."""
+        # One thread hop for the start's reads: the deployment and the previous stable artifact.
+        dep, stable = await asyncio.to_thread(self._start_reads, v)
         policy = _policy_of(v)
         now = self.clock.now()
         moved: datetime | None = None
@@ -112,13 +119,15 @@ class Verifier:
             # check watches what runs from now on, rather than judging a window nobody sampled.
             moved = now
             v = dataclasses.replace(v, starts_at=now)
-        ctx = await baselines.with_stable(self.store, self._context(v, dep))
+        ctx = baselines.stable_context(self._context(v, dep), stable)
         timing = Timing.of(policy.verification)
         restored = None
         if v.kind == "rollback":  # compared with the stable version's own baseline, not the bad version's
             restored = await baselines.of_restored_version(
                 store=self.store, deployment_id=v.deployment_id, checks=policy.checks
             )
+        # The priming scrape goes out beside the baseline queries, not after them.
+        primed = asyncio.ensure_future(self._prime(policy, ctx))
         found = restored or await baselines.capture(
             store=self.store,
             sources=self.sources,
@@ -126,24 +135,26 @@ class Verifier:
             ctx=ctx,
             window=policy.verification.baseline_window,
             interval=timing.interval,
+            stable=stable,
         )
-        await self._prime(policy, ctx)
+        await primed
         missing = [c.name for c in policy.checks if c.type != "http" and found.get(c.name) is None]
         warm = timing.warmup >= timing.interval
         state = State.WARMING if warm else State.VERIFYING
         reason = "verification started"
         if any(c.type != "http" for c in policy.checks):
             reason += "; no baseline for " + ", ".join(missing) if missing else "; baseline captured"
-        ok = await asyncio.to_thread(
-            self.store.record_step,
+        next_at = v.starts_at + timedelta(seconds=timing.interval + self._offset(v))
+        baseline = {name: (b.to_json() if b else None) for name, b in found.items()}
+        ok = await self.steps.record(
             verification_id=v.id,
             owner=self.owner,
             epoch=v.lease_epoch,
             now=self.clock.now(),
             samples=[],
             next_k=1,
-            next_sample_at=v.starts_at + timedelta(seconds=timing.interval + self._offset(v)),
-            baseline={name: (b.to_json() if b else None) for name, b in found.items()},
+            next_sample_at=next_at,
+            baseline=baseline,
             transition=(state.value, reason),
             actions=consequences.on_start(v, policy),
             starts_at=moved,
@@ -159,6 +170,22 @@ class Verifier:
                 ctx=ctx,
                 last_k=0,
             )
+        if not ok:
+            return None
+        # What the store now holds, built from what was written rather than read back.
+        return dataclasses.replace(
+            v,
+            state=state.value,
+            reason=reason,
+            next_k=1,
+            next_sample_at=next_at,
+            baseline=baseline,
+            lease_owner=self.owner,
+        )
+
+    def _start_reads(self, v: VerificationRow) -> tuple[DeploymentRow, StableRow | None]:
+        dep = self.store.get_deployment(v.deployment_id)
+        return dep, baselines.stable_of(self.store, self._context(v, dep))
 
     # ---- sample the due index ----
 
@@ -201,12 +228,11 @@ class Verifier:
         due = v.next_k
         if k_now > total:
             # The window ended while nobody held this verification: decide on what was seen, invent nothing.
-            if due <= total:
-                await self._note_gap(v, first=due, last=total, interval=interval)
-            return await self._write(v, p, k=due - 1, judgements=[], decision=p.evaluator.finish())
+            note = self._gap(first=due, last=total, interval=interval) if due <= total else None
+            final = p.evaluator.finish()
+            return await self._write(v, p, k=due - 1, judgements=[], decision=final, note=note)
         k = max(due, k_now)
-        if k > due:
-            await self._note_gap(v, first=due, last=k - 1, interval=interval)
+        note = self._gap(first=due, last=k - 1, interval=interval) if k > due else None
         at = v.starts_at + timedelta(seconds=k * interval)
         self.metrics.tick_lag.observe(max(0.0, (now - at).total_seconds()))
         # How late the daemon itself is (tick queueing, a busy loop): measured as the probes go out.
@@ -236,7 +262,7 @@ class Verifier:
             )
             for j in judgements
         ]
-        return await self._write(v, p, k=k, judgements=rows, decision=decision, raw=judgements)
+        return await self._write(v, p, k=k, judgements=rows, decision=decision, raw=judgements, note=note)
 
     async def _write(
         self,
@@ -247,6 +273,7 @@ class Verifier:
         judgements: list[SampleRow],
         decision: Decision | None,
         raw: list[Judgement] | None = None,
+        note: str | None = None,
     ) -> Decision | None:
         interval = v.interval_s
         transition: tuple[str, str] | None = None
@@ -275,8 +302,7 @@ class Verifier:
         next_at: datetime | None = None
         if decision is None:
             next_at = v.starts_at + timedelta(seconds=(k + 1) * interval + self._offset(v))
-        ok = await asyncio.to_thread(
-            self.store.record_step,
+        ok = await self.steps.record(
             verification_id=v.id,
             owner=self.owner,
             epoch=v.lease_epoch,
@@ -286,7 +312,8 @@ class Verifier:
             next_sample_at=next_at,
             transition=transition,
             actions=actions,
-            **fields,  # type: ignore[arg-type]
+            note=note,  # a gap this step found, in the same transaction
+            **fields,
         )
         if not ok:
             log.info("verification %s moved on elsewhere (superseded, cancelled or lease lost)", v.id)
@@ -312,29 +339,21 @@ class Verifier:
 
     async def _prime(self, policy: EnvironmentPolicy, ctx: SampleContext) -> None:
         twins = [t for t in (control_twin(c) for c in policy.checks) if t is not None]
-        for check in [*policy.checks, *twins]:
-            source = source_for(check, self.sources)
-            if source is not None:
-                await source.prime(check, ctx)
+        primed = [(source, c) for c in [*policy.checks, *twins] if (source := source_for(c, self.sources))]
+        # The primes go out together: a start costs one round trip, not one per check.
+        await asyncio.gather(*(source.prime(c, ctx) for source, c in primed))
 
-    async def _note_gap(self, v: VerificationRow, *, first: int, last: int, interval: float) -> None:
+    def _gap(self, *, first: int, last: int, interval: float) -> str:
+        """The note a step writes for samples nobody took; counted, and logged once a minute in sum."""
         when = (
             f"t={first * interval:g}s" if first == last else f"t={first * interval:g}s-{last * interval:g}s"
         )
         what = f"sample {first}" if first == last else f"samples {first}-{last}"
-        reason = (
+        self.metrics.gap_samples.inc(last - first + 1)
+        gaps.add(last - first + 1)
+        return (
             f"gap: {what} ({when}) missed: nobody sampled in time (daemon down, lease lost or overloaded); "
             "not invented"
-        )
-        log.warning("%s: %s", v.id, reason)
-        await asyncio.to_thread(
-            self.store.add_transition,
-            verification_id=v.id,
-            deployment_id=v.deployment_id,
-            from_state=v.state,
-            to_state=v.state,
-            reason=reason,
-            now=self.clock.now(),
         )
 
     @staticmethod

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any, Required, TypedDict, Unpack
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from watchdog.errors import NotFound
 from watchdog.events import FINAL, SAMPLING, State
@@ -31,6 +34,24 @@ _FINAL = [s.value for s in FINAL]
 _STATE_FIELDS = frozenset({"verdict", "action", "decided_after_s", "failed_checks", "next_sample_at"})
 v = verifications.c  # the columns every query here names
 
+# The hot path's statements, built once: values are bound at execution, so each comes from the
+# compiled cache at once instead of being built (and its cache key computed) per step.
+_LOCKED = select(v.state, v.deployment_id, v.lease_owner, v.lease_epoch).where(v.id == bindparam("vid"))
+_LOCKED_PG = _LOCKED.with_for_update()
+_INSERT_SAMPLES = sqlite_insert(samples).on_conflict_do_nothing(
+    index_elements=[samples.c.verification_id, samples.c.check_name, samples.c.k]
+)
+_INSERT_SAMPLES_PG = pg_insert(samples).on_conflict_do_nothing(
+    index_elements=[samples.c.verification_id, samples.c.check_name, samples.c.k]
+)
+_PROGRESS = (
+    update(verifications)
+    .where(v.id == bindparam("b_id"))
+    .values(
+        next_k=bindparam("b_next_k"), next_sample_at=bindparam("b_next_at"), updated_at=bindparam("b_updated")
+    )
+)
+
 
 def leaving_sampling(to_state: str, now: datetime) -> dict[str, Any]:
     """Columns that change once a verification stops sampling: nothing is due, and it finished (once)."""
@@ -39,53 +60,89 @@ def leaving_sampling(to_state: str, now: datetime) -> dict[str, Any]:
     return {"next_sample_at": None, "finished_at": func.coalesce(v.finished_at, now)}
 
 
+class Step(TypedDict, total=False):
+    """One step's write: its samples, its progress, its transition and what it obliges.
+
+    `note`: a transition to the same state written with it (a gap the step found), in the same write.
+    """
+
+    verification_id: Required[str]
+    owner: Required[str]
+    epoch: Required[int]
+    now: Required[datetime]
+    samples: Required[list[SampleRow]]
+    next_k: Required[int]
+    next_sample_at: Required[datetime | None]
+    baseline: dict[str, Any] | None
+    transition: tuple[str, str] | None
+    verdict: str | None
+    action: str | None
+    decided_after_s: float | None
+    failed_checks: list[str] | None
+    actions: Sequence[ActionSpec]
+    starts_at: datetime | None
+    note: str | None
+
+
 class EngineRepo(ReadRepo):
-    def record_step(
-        self,
-        *,
-        verification_id: str,
-        owner: str,
-        epoch: int,
-        now: datetime,
-        samples: list[SampleRow],
-        next_k: int,
-        next_sample_at: datetime | None,
-        baseline: dict[str, Any] | None = None,
-        transition: tuple[str, str] | None = None,
-        verdict: str | None = None,
-        action: str | None = None,
-        decided_after_s: float | None = None,
-        failed_checks: list[str] | None = None,
-        actions: Sequence[ActionSpec] = (),
-        starts_at: datetime | None = None,
-    ) -> bool:
-        """One step in one transaction: its samples, its progress, its transition and what it obliges."""
-        now = mapping.ts(now)
+    def record_step(self, **step: Unpack[Step]) -> bool:
+        """One step in one transaction (fenced by the lease epoch: False when another holds it)."""
         with self._write() as conn:
-            current = self._locked_state(conn, verification_id)
-            if current.lease_owner != owner or current.lease_epoch != epoch or current.state in _FINAL:
-                return False  # fenced out: another replica holds the lease, or the verification is over
-            self._insert_samples(conn, verification_id, samples)
-            values: dict[str, Any] = {
-                "next_k": next_k,
-                "next_sample_at": mapping.ts_opt(next_sample_at),
-                "updated_at": now,
-            }
-            if baseline is not None:
-                values["baseline"] = baseline
-            if starts_at is not None:
-                values["starts_at"] = mapping.ts(starts_at)
-            optional = {"verdict": verdict, "action": action, "decided_after_s": decided_after_s}
-            values.update({key: value for key, value in optional.items() if value is not None})
-            if failed_checks is not None:
-                values["failed_checks"] = list(failed_checks)
-            if transition is None:
-                conn.execute(update(verifications).where(v.id == verification_id).values(**values))
-            else:
-                self._move(
-                    conn, current, to_state=transition[0], reason=transition[1], now=now, values=values
-                )
-            insert_actions(conn, actions, now=now)
+            return self._record_step(conn, step)
+
+    def record_steps(self, batch: Sequence[Step]) -> list[bool | Exception]:
+        """Many steps in one transaction: one fsync for the whole batch.
+
+        Each step has its own savepoint, so one that fails takes nothing else with it; the answers come
+        back only after the COMMIT, so no step is reported written before it is durable.
+        """
+        results: list[bool | Exception] = []
+        try:
+            with self._write() as conn:
+                for step in batch:
+                    try:
+                        with conn.begin_nested():
+                            results.append(self._record_step(conn, step))
+                    except (NotFound, SQLAlchemyError) as exc:
+                        results.append(exc)
+        except Exception as exc:  # the COMMIT (or the store) failed: nothing of the batch is kept
+            return [exc for _ in batch]
+        return results
+
+    def _record_step(self, conn: Connection, step: Step) -> bool:
+        verification_id, owner, epoch = step["verification_id"], step["owner"], step["epoch"]
+        now, note, transition = mapping.ts(step["now"]), step.get("note"), step.get("transition")
+        current = conn.execute(_LOCKED_PG if self._postgres else _LOCKED, {"vid": verification_id}).first()
+        if current is None:
+            raise NotFound(f"no verification {verification_id!r}")
+        if current.lease_owner != owner or current.lease_epoch != epoch or current.state in _FINAL:
+            return False  # fenced out: another replica holds the lease, or the verification is over
+        if step["samples"]:
+            # The unique (verification, check, k) keeps a redone step from storing a sample twice.
+            insert_samples = _INSERT_SAMPLES_PG if self._postgres else _INSERT_SAMPLES
+            conn.execute(insert_samples, [mapping.sample_values(verification_id, x) for x in step["samples"]])
+        if note is not None:
+            self._from_current(conn, current, verification_id, to_state=current.state, reason=note, now=now)
+        values: dict[str, Any] = {}
+        for key in ("baseline", "verdict", "action", "decided_after_s"):
+            if step.get(key) is not None:
+                values[key] = step.get(key)
+        if (starts_at := step.get("starts_at")) is not None:
+            values["starts_at"] = mapping.ts(starts_at)
+        if (failed := step.get("failed_checks")) is not None:
+            values["failed_checks"] = list(failed)
+        if transition is not None:
+            to_state, reason = state_name(transition[0]), transition[1]
+            values.update(state=to_state, reason=reason, **leaving_sampling(to_state, now))
+            self._from_current(conn, current, verification_id, to_state=to_state, reason=reason, now=now)
+        next_at = mapping.ts_opt(step["next_sample_at"])
+        progress = {"b_id": verification_id, "b_next_k": step["next_k"], "b_next_at": next_at}
+        if values:  # a start, a verdict or a state change: rare, built for what it sets
+            stmt = _PROGRESS.values(**values)
+            conn.execute(stmt, {**progress, "b_updated": now})
+        else:  # the common step: one statement built once, from the compiled cache
+            conn.execute(_PROGRESS, {**progress, "b_updated": now})
+        insert_actions(conn, step.get("actions", ()), now=now)
         return True
 
     def set_state(
@@ -154,6 +211,27 @@ class EngineRepo(ReadRepo):
             now=now,
         )
 
+    def _from_current(
+        self,
+        conn: Connection,
+        current: Any,
+        verification_id: str,
+        *,
+        to_state: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        """A transition from the state `current` (the fenced read) holds."""
+        insert_transition(
+            conn,
+            verification_id=verification_id,
+            deployment_id=current.deployment_id,
+            from_state=current.state,
+            to_state=to_state,
+            reason=reason,
+            now=now,
+        )
+
     def _locked_state(self, conn: Connection, verification_id: str) -> Any:
         stmt = select(v.id, v.state, v.deployment_id, v.lease_owner, v.lease_epoch).where(
             v.id == verification_id
@@ -162,23 +240,3 @@ class EngineRepo(ReadRepo):
         if row is None:
             raise NotFound(f"no verification {verification_id!r}")
         return row
-
-    @staticmethod
-    def _insert_samples(conn: Connection, verification_id: str, new: list[SampleRow]) -> None:
-        """Inserts the samples not stored yet: a redone step must not duplicate (verification, check, k)."""
-        if not new:
-            return
-        s = samples.c
-        keys = {(x.check_name, x.k) for x in new}
-        found = conn.execute(
-            select(s.check_name, s.k).where(
-                s.verification_id == verification_id, s.k.in_(sorted({k for _, k in keys}))
-            )
-        )
-        existing = {(str(name), int(k)) for name, k in found}
-        fresh: dict[tuple[str, int], dict[str, Any]] = {}
-        for x in new:
-            if (x.check_name, x.k) not in existing:
-                fresh.setdefault((x.check_name, x.k), mapping.sample_values(verification_id, x))
-        if fresh:
-            conn.execute(insert(samples), list(fresh.values()))

@@ -6,9 +6,10 @@ that lost its lease writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, update
 
 from watchdog.events import FINAL, SAMPLING, State
 from watchdog.store import mapping
@@ -21,15 +22,50 @@ _FINAL = [s.value for s in FINAL]
 v = verifications.c  # the columns every query here names
 
 
+_HEX = "0123456789abcdef"
+
+
+def _share(index: int, count: int) -> ColumnElement[bool]:
+    """Worker `index` of `count`: the rows whose id (a random hex uuid) begins with one of its digits.
+
+    Worker 0 also takes any id that begins otherwise. A lapsed lease is anyone's (a worker that died).
+    """
+    mine = [c for i, c in enumerate(_HEX) if i % count == index]
+    first = func.substr(v.id, 1, 1)
+    if index == 0:
+        return first.not_in([c for c in _HEX if c not in mine])
+    return first.in_(mine)
+
+
 class LeaseRepo(StoreBase):
-    def claim_due(self, *, owner: str, now: datetime, lease_s: float, limit: int) -> list[VerificationRow]:
+    def claim_due(
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease_s: float,
+        limit: int,
+        partition: tuple[int, int] | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[VerificationRow]:
+        """`partition` (index, count): of the unleased rows, only this worker's share (`serve --workers`).
+
+        `exclude`: ids the caller is stepping right now (they are due still, and leased to it already).
+        """
         now = mapping.ts(now)
+        free: ColumnElement[bool] = v.lease_owner.is_(None)
+        if partition is not None:
+            # A share its worker has not claimed for a lease's length (it died, or is still starting) is
+            # anyone's: a free row is never left unwatched.
+            overdue = v.next_sample_at < now - timedelta(seconds=lease_s)
+            free = and_(free, or_(_share(*partition), overdue))
         return self._claim(
             verifications,
             where=[
                 v.state.in_(_SAMPLING),
                 v.next_sample_at <= now,
-                or_(v.lease_owner.is_(None), v.lease_until < now, v.lease_owner == owner),
+                or_(free, v.lease_until < now, v.lease_owner == owner),
+                *([v.id.not_in(list(exclude))] if exclude else []),
             ],
             order=[v.next_sample_at, v.id],
             limit=limit,
