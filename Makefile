@@ -53,7 +53,9 @@ TEST_WORKERS ?= 4
 
 test: $(STAMP) system-deps lint
 	$(BIN)/watchdog check config
-	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal -m 'not alone'
+	# Load-sensitive tests (a service starved of CPU is slow, not down) run after, with nothing beside them.
+	$(BIN)/pytest -q -p no:cacheprovider -m alone
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m 'not slow'

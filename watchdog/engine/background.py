@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 T = TypeVar("T")
 
@@ -24,3 +27,12 @@ def start_soon(tasks: set[asyncio.Task[T]], work: Callable[[], Coroutine[Any, An
     task = loop.create_task(work())
     tasks.add(task)
     task.add_done_callback(tasks.discard)
+
+
+def every(sched: AsyncIOScheduler, job: Callable[[], Any], *, id: str, **when: Any) -> None:
+    """A periodic job of the engine's scheduler, one run at a time unless `max_instances` says more.
+
+    Runs missed while one was going are folded into one (coalesce); `when` is the interval and any options.
+    """
+    options = {"max_instances": 1, "coalesce": True, **when}
+    sched.add_job(job, "interval", id=id, **options)

@@ -17,7 +17,7 @@ from watchdog.clock import Clock
 from watchdog.engine import consequences as C
 from watchdog.engine import silences
 from watchdog.engine.announcer import Announcer
-from watchdog.engine.background import start_soon
+from watchdog.engine.background import every, start_soon
 from watchdog.engine.outbox import Worker, mark_artifact
 from watchdog.engine.plugins import close_later, refresh
 from watchdog.engine.requests import Requests
@@ -107,37 +107,15 @@ class Engine:
         self.looplag.start()
         await self.worker.run_once()
         sched = AsyncIOScheduler(timezone=UTC)
-        sched.add_job(
-            self.tick,
-            "interval",
-            seconds=self.settings.tick_seconds,
-            id="tick",
-            # A tick longer than the interval is normal under load: the lock inside tick() folds the
-            # overlap into one more turn, so the scheduler need not skip (and warn about) the run.
-            max_instances=3,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
-        sched.add_job(
-            self._renew,
-            "interval",
-            seconds=max(1.0, self.settings.lease_seconds / 3),
-            id="leases",
-            max_instances=1,
-            coalesce=True,
-        )
-        sched.add_job(self._reload, "interval", seconds=5, id="policies", max_instances=1, coalesce=True)
-        sched.add_job(self.purge, "interval", hours=1, id="retention", max_instances=1, coalesce=True)
+        tick_s = self.settings.tick_seconds
+        # A tick longer than the interval is normal under load: the lock inside tick() folds the
+        # overlap into one more turn, so the scheduler need not skip (and warn about) the run.
+        every(sched, self.tick, id="tick", seconds=tick_s, max_instances=3, misfire_grace_time=None)
+        every(sched, self._renew, id="leases", seconds=max(1.0, self.settings.lease_seconds / 3))
+        every(sched, self._reload, id="policies", seconds=5)
+        every(sched, self.purge, id="retention", hours=1)
         # The outbox: pending actions are carried out as their own tasks; a dead replica's lapse and return.
-        sched.add_job(
-            self.worker.run_once,
-            "interval",
-            seconds=self.settings.tick_seconds,
-            id="actions",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
+        every(sched, self.worker.run_once, id="actions", seconds=tick_s, misfire_grace_time=None)
         self.requests.schedule(sched, seconds=self.settings.tick_seconds)
         silences.schedule(self, sched)  # Alertmanager silences held while verifying (engine/silences.py)
         sched.start()

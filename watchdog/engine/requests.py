@@ -14,7 +14,7 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watchdog.clock import Clock
-from watchdog.engine.background import start_soon
+from watchdog.engine.background import every, start_soon
 from watchdog.errors import NotFound, Refused, StoreError
 from watchdog.redact import redact
 from watchdog.store import Store
@@ -47,7 +47,7 @@ class Requests:
 
     def schedule(self, sched: AsyncIOScheduler, *, seconds: float) -> None:
         """One job beside the tick: cheap (one indexed query) when nothing is open."""
-        sched.add_job(self.run, "interval", seconds=seconds, id="requests", max_instances=1, coalesce=True)
+        every(sched, self.run, id="requests", seconds=seconds)
 
     def wake(self) -> None:
         """Looks at the open requests now (after this replica recorded one), not at the next interval."""

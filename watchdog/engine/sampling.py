@@ -32,12 +32,26 @@ LAG_SHARE = 0.2
 OVERLOADED = "watchdog overloaded"
 
 
+class _Throttle:
+    """Yes at most once per `every` seconds: a summary line a minute instead of a line per sample."""
+
+    def __init__(self, every: float = 60.0, *, first_at_once: bool) -> None:
+        self.every = every
+        self.last = -every if first_at_once else time.monotonic()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return False
+        self.last = now
+        return True
+
+
 class _Tally:
     """Overload said once per minute at most, with the numbers, instead of a line per sample."""
 
-    def __init__(self, every: float = 60.0) -> None:
-        self.every = every
-        self.last = -every
+    def __init__(self) -> None:
+        self.throttle = _Throttle(first_at_once=True)
         self.count = 0
         self.worst = {"late": 0.0, "queued": 0.0, "lag": 0.0}
 
@@ -45,8 +59,7 @@ class _Tally:
         self.count += 1
         for key, value in (("late", late), ("queued", queued), ("lag", lag)):
             self.worst[key] = max(self.worst[key], value)
-        now = time.monotonic()
-        if now - self.last < self.every:
+        if not self.throttle.due():
             return
         log.warning(
             "watchdog overloaded: %d samples inconclusive since the last report (worst: taken %.1f s late, "
@@ -56,8 +69,7 @@ class _Tally:
             self.worst["queued"],
             self.worst["lag"],
         )
-        self.last, self.count = now, 0
-        self.worst = dict.fromkeys(self.worst, 0.0)
+        self.count, self.worst = 0, dict.fromkeys(self.worst, 0.0)
 
 
 _tally = _Tally()
@@ -69,17 +81,15 @@ class Gaps:
     Each gap stays in the verification's own history (a transition note); the log only summarises.
     """
 
-    def __init__(self, every: float = 60.0) -> None:
-        self.every = every
-        self.last = time.monotonic()
+    def __init__(self) -> None:
+        self.throttle = _Throttle(first_at_once=False)
         self.verifications = 0
         self.missed = 0
 
     def add(self, missed: int) -> None:
         self.verifications += 1
         self.missed += missed
-        now = time.monotonic()
-        if now - self.last < self.every:
+        if not self.throttle.due():
             return
         log.warning(
             "%d samples of %d verifications missed since the last report (nobody sampled in time: daemon "
@@ -87,7 +97,7 @@ class Gaps:
             self.missed,
             self.verifications,
         )
-        self.last, self.verifications, self.missed = now, 0, 0
+        self.verifications, self.missed = 0, 0
 
 
 gaps = Gaps()

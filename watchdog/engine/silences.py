@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from watchdog.clock import Clock
+from watchdog.engine.background import every
 from watchdog.errors import NotFound
 from watchdog.events import SAMPLING, State
 from watchdog.notify.alertmanager import AlertmanagerNotifier, Silence, comment_for
@@ -154,8 +155,6 @@ def schedule(engine: Engine, sched: AsyncIOScheduler) -> SilenceKeeper:
         clock=engine.clock,
         owner=engine.owner,
     )
-    every = min((am.sync_every_s for am in keeper.alertmanagers().values()), default=5.0)
-    sched.add_job(
-        keeper.sync, "interval", seconds=max(0.2, every), id="silences", max_instances=1, coalesce=True
-    )
+    interval = min((am.sync_every_s for am in keeper.alertmanagers().values()), default=5.0)
+    every(sched, keeper.sync, id="silences", seconds=max(0.2, interval))
     return keeper

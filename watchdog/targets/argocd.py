@@ -21,7 +21,7 @@ from watchdog.policy.secrets import resolve_secret
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.jsonapi import JsonApi, json_client
 from watchdog.targets.retry import Backoff
-from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
+from watchdog.targets.rollback_memo import RollsBackOnce
 from watchdog.targets.transcript import Transcript
 
 _SHA = re.compile(r"[0-9a-f]{7,40}")
@@ -92,13 +92,9 @@ class ArgoCDTarget(RollsBackOnce[ArgoCDTargetConfig]):
         poll_interval: float = 2.0,
         backoff: Backoff | None = None,
     ) -> None:
-        self.name = name
-        self.config = config
-        self._environ = plumbing.environ
+        super().__init__(name, config, plumbing)
         self._poll = poll_interval
-        self._transport = plumbing.transport
         self._backoff = backoff or Backoff()
-        self._memo = RollbackMemo()
         self._ns = f"&appNamespace={quote(config.app_namespace)}" if config.app_namespace else ""
         self._path = f"/api/v1/applications/{quote(config.application, safe='')}"
         self._get = self._path + ("?" + self._ns[1:] if self._ns else "")

@@ -16,7 +16,7 @@ from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.current_probe import probe_current
 from watchdog.targets.retry import Backoff, with_retries
-from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
+from watchdog.targets.rollback_memo import RollsBackOnce
 from watchdog.targets.transcript import RetryNotes, Transcript
 from watchdog.templating import TARGET_NAMES, Context, check_templates, env_names, render
 
@@ -43,12 +43,9 @@ class CommandTarget(RollsBackOnce[CommandTargetConfig]):
     ) -> None:
         templates = [(t, Context.ARGV) for t in (*config.argv, *config.env.values())]
         check_templates(templates, known=TARGET_NAMES, where=f"target {name}")
-        self.name = name
-        self.config = config
-        self._environ = plumbing.environ
+        super().__init__(name, config, plumbing)
         self._backoff = backoff or Backoff(attempts=3)
         self._kill_grace = kill_grace
-        self._memo = RollbackMemo()
 
     async def current(self, req: RollbackRequest) -> Current:
         if self.config.current is not None:

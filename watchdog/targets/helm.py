@@ -18,7 +18,7 @@ from watchdog.policy.connections import HelmTargetConfig
 from watchdog.targets import process
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.retry import Backoff, with_retries
-from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
+from watchdog.targets.rollback_memo import RollsBackOnce
 from watchdog.targets.transcript import RetryNotes, Transcript, excerpt
 
 GOOD = ("deployed", "superseded")
@@ -84,13 +84,10 @@ class HelmTarget(RollsBackOnce[HelmTargetConfig]):
         kill_grace: float = 5.0,
         slack: float = 30.0,
     ) -> None:
-        self.name = name
-        self.config = config
-        self._environ = plumbing.environ
+        super().__init__(name, config, plumbing)
         self._backoff = backoff or Backoff()
         self._kill_grace = kill_grace
         self._slack = slack  # beyond config.timeout: helm's --timeout bounds each step, not its whole run
-        self._memo = RollbackMemo()
         self._major: int | None = None
 
     async def _helm(self, log: Transcript, *args: str, timeout: float) -> str:

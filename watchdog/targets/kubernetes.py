@@ -21,7 +21,7 @@ from watchdog.targets.jsonapi import JsonApi, json_client
 from watchdog.targets.kubeconfig import SERVICE_ACCOUNT_DIR, resolve_auth
 from watchdog.targets.kubeexec import ExecAuth, ExecCache
 from watchdog.targets.retry import Backoff
-from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
+from watchdog.targets.rollback_memo import RollsBackOnce
 from watchdog.targets.transcript import Transcript
 
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -39,14 +39,10 @@ class KubernetesTarget(RollsBackOnce[KubernetesTargetConfig]):
         service_account_dir: Path = SERVICE_ACCOUNT_DIR,
         backoff: Backoff | None = None,
     ) -> None:
-        self.name = name
-        self.config = config
-        self._environ = plumbing.environ
+        super().__init__(name, config, plumbing)
         self._poll = poll_interval
-        self._transport = plumbing.transport
         self._sa_dir = service_account_dir
         self._backoff = backoff or Backoff()
-        self._memo = RollbackMemo()
         self._exec_cache = ExecCache(environ=plumbing.environ)  # exec plugin credentials, across calls
         ns, dep = config.namespace, config.deployment
         self._path = f"/apis/apps/v1/namespaces/{ns}/deployments/{dep}"

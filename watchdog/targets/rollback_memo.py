@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
+from watchdog.plumbing import Plumbing
 from watchdog.targets.base import RollbackRequest, RollbackResult
 
 
@@ -53,6 +54,14 @@ class RollsBackOnce(Generic[_C]):
 
     _memo: RollbackMemo
     config: _C
+
+    def __init__(self, name: str, config: _C, plumbing: Plumbing) -> None:
+        """What every adapter keeps: its name and config, the daemon's environment and transport, a memo."""
+        self.name = name
+        self.config = config
+        self._environ = plumbing.environ
+        self._transport = plumbing.transport
+        self._memo = RollbackMemo()
 
     @property
     def timeout(self) -> float:

@@ -20,7 +20,7 @@ from watchdog.policy.connections import WebhookTargetConfig
 from watchdog.targets.base import Current, RollbackRequest, RollbackResult
 from watchdog.targets.current_probe import probe_current
 from watchdog.targets.retry import Backoff, raise_for_status, transport_error, with_retries
-from watchdog.targets.rollback_memo import RollbackMemo, RollsBackOnce
+from watchdog.targets.rollback_memo import RollsBackOnce
 from watchdog.targets.transcript import RetryNotes, Transcript, excerpt
 from watchdog.templating import (
     TARGET_NAMES,
@@ -55,12 +55,8 @@ class WebhookTarget(RollsBackOnce[WebhookTargetConfig]):
             *((s, Context.JSON) for s in strings_in(config.body)),
         ]
         check_templates(templates, known=TARGET_NAMES, where=f"target {name}")
-        self.name = name
-        self.config = config
-        self._environ = plumbing.environ
-        self._transport = plumbing.transport
+        super().__init__(name, config, plumbing)
         self._backoff = dataclasses.replace(backoff or Backoff(), attempts=config.retries + 1)
-        self._memo = RollbackMemo()
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
