@@ -92,6 +92,11 @@ class StoreBase:
             problem = redact(f"the state store does not answer ({type(exc).__name__}: {str(exc.orig)[:200]})")
             raise StoreUnavailable(problem) from exc
 
+    def _reading(self, query: Callable[[Connection, str], R], key: str) -> R:
+        """`query(conn, key)` in a read transaction of its own: a public read over its in-transaction form."""
+        with self._read() as conn:
+            return query(conn, key)
+
     def _lock(self, stmt: Select[Any]) -> Select[Any]:
         """`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already holds the only write lock."""
         return stmt.with_for_update() if self._postgres else stmt

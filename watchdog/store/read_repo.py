@@ -8,8 +8,9 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, or_, select
 
 from watchdog.errors import StoreError
 from watchdog.store import mapping
@@ -40,26 +41,33 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise StoreError(f"invalid cursor {cursor!r}") from exc
 
 
+def _of(table: Table, deployment_id: str, *order: ColumnElement[Any], **equal: str) -> Select[Any]:
+    """The rows of `table` that belong to one deployment (and match `equal`), in `order`."""
+    where = [table.c.deployment_id == deployment_id, *(table.c[k] == value for k, value in equal.items())]
+    return select(table).where(*where).order_by(*order)
+
+
+def _transitions_of(deployment_id: str) -> Select[Any]:
+    return _of(transitions, deployment_id, transitions.c.at, transitions.c.id)
+
+
 class ReadRepo(StoreBase):
     def get_deployment(self, deployment_id: str) -> DeploymentRow:
-        with self._read() as conn:
-            return self._get_deployment(conn, deployment_id)
+        return self._reading(self._get_deployment, deployment_id)
 
     def _get_deployment(self, conn: Connection, deployment_id: str) -> DeploymentRow:
         stmt = select(deployments).where(deployments.c.id == deployment_id)
         return self._one(conn, stmt, mapping.deployment, f"no deployment {deployment_id!r}")
 
     def get_verification(self, verification_id: str) -> VerificationRow:
-        with self._read() as conn:
-            return self._get_verification(conn, verification_id)
+        return self._reading(self._get_verification, verification_id)
 
     def _get_verification(self, conn: Connection, verification_id: str) -> VerificationRow:
         stmt = select(verifications).where(verifications.c.id == verification_id)
         return self._one(conn, stmt, mapping.verification, f"no verification {verification_id!r}")
 
     def deploy_verification(self, deployment_id: str) -> VerificationRow:
-        with self._read() as conn:
-            return self._deploy_verification(conn, deployment_id)
+        return self._reading(self._deploy_verification, deployment_id)
 
     def _deploy_verification(self, conn: Connection, deployment_id: str) -> VerificationRow:
         stmt = (
@@ -70,8 +78,7 @@ class ReadRepo(StoreBase):
         return self._one(conn, stmt, mapping.verification, f"no verification of deployment {deployment_id!r}")
 
     def samples_for(self, verification_id: str) -> list[SampleRow]:
-        with self._read() as conn:
-            return self._samples_for(conn, verification_id)
+        return self._reading(self._samples_for, verification_id)
 
     def _samples_for(self, conn: Connection, verification_id: str) -> list[SampleRow]:
         stmt = (
@@ -83,38 +90,18 @@ class ReadRepo(StoreBase):
 
     def transitions_for(self, deployment_id: str) -> list[TransitionRow]:
         with self._read() as conn:
-            stmt = (
-                select(transitions)
-                .where(transitions.c.deployment_id == deployment_id)
-                .order_by(transitions.c.at, transitions.c.id)
-            )
-            return self._all(conn, stmt, mapping.transition)
+            return self._all(conn, _transitions_of(deployment_id), mapping.transition)
 
     def deployment_detail(self, deployment_id: str) -> DeploymentDetail:
         with self._read() as conn:
             deployment = self._get_deployment(conn, deployment_id)
             verification = self._deploy_verification(conn, deployment_id)
-            transition_rows = self._all(
-                conn,
-                select(transitions)
-                .where(transitions.c.deployment_id == deployment_id)
-                .order_by(transitions.c.at, transitions.c.id),
-                mapping.transition,
-            )
-            rollback_rows = self._all(
-                conn,
-                select(rollbacks)
-                .where(rollbacks.c.deployment_id == deployment_id)
-                .order_by(rollbacks.c.requested_at, rollbacks.c.id),
-                mapping.rollback,
-            )
-            others = self._all(
-                conn,
-                select(verifications)
-                .where(verifications.c.deployment_id == deployment_id, verifications.c.kind == "rollback")
-                .order_by(verifications.c.created_at, verifications.c.id),
-                mapping.verification,
-            )
+            transition_rows = self._all(conn, _transitions_of(deployment_id), mapping.transition)
+            r, rv = rollbacks.c, verifications.c
+            rollback_stmt = _of(rollbacks, deployment_id, r.requested_at, r.id)
+            rollback_rows = self._all(conn, rollback_stmt, mapping.rollback)
+            others_stmt = _of(verifications, deployment_id, rv.created_at, rv.id, kind="rollback")
+            others = self._all(conn, others_stmt, mapping.verification)
             incident = self._first(
                 conn, select(incidents).where(incidents.c.deployment_id == deployment_id), mapping.incident
             )
