@@ -113,7 +113,12 @@ def test_refused_rollback_pages_and_exports_then_a_manual_rollback_resolves(tmp_
 
                 app.deploy("1.1.0-bad")
                 bad = daemon.notify(service="shop", environment="production", version="1.1.0-bad")
-                failed = daemon.wait_state(bad, {"failed"}, timeout=30)
+                daemon.wait_state(bad, {"failed"}, timeout=30)
+                # The decision is the outbox's first action after the verdict: visible a moment later.
+                daemon.wait_for(
+                    lambda: daemon.deployment(bad)["rollback"] is not None, what="the refusal", timeout=10
+                )
+                failed = daemon.deployment(bad)
                 assert failed["rollback"]["state"] == "refused"
                 wait_for("the page", lambda: dedup_key(bad) in pd.incidents)
                 assert pd.incidents[dedup_key(bad)].status == "triggered"
