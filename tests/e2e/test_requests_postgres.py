@@ -28,10 +28,15 @@ def database(pg_url: str) -> Iterator[str]:
 
 
 def long_window(config: Path) -> None:
-    """30 s windows: the operator acts while the verification runs and its lease is held."""
+    """30 s windows: the operator acts while the verification runs and its lease is held.
+
+    The restored version's check gets 10 s at 1 s: one sample taken late on a busy machine (a gap) leaves
+    it conclusive, where 3 samples made one gap an unverified rollback.
+    """
     path = config / "services" / "shop.yaml"
     policy = yaml.safe_load(path.read_text())
     policy["defaults"]["verification"]["duration"] = "30s"
+    policy["defaults"]["rollback"]["verification"]["duration"] = "10s"
     path.write_text(yaml.safe_dump(policy))
 
 
