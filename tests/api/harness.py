@@ -6,12 +6,15 @@ RecordingEngine (wake/request_rollback/promote) by default; or the runtime `watc
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 import yaml
 
@@ -193,3 +196,15 @@ def github_headers(body: bytes, *, delivery: str, kind: str = "deployment_status
 
 def dumps(data: Any) -> bytes:
     return json.dumps(data).encode()
+
+
+@contextlib.asynccontextmanager
+async def read_locked(tmp_path: Path, *, read_token: str) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
+    """An in-process client of a daemon whose reads need `read_token`, and its runtime (closed after)."""
+    from watchdog.api.app import create_app
+
+    rt = make_runtime(tmp_path, read_token=read_token)
+    transport = httpx.ASGITransport(app=create_app(rt))
+    async with httpx.AsyncClient(transport=transport, base_url="http://watchdog.test") as c:
+        yield c, rt
+    rt.store.close()

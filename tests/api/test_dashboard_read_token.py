@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.harness import ADMIN_TOKEN, T0, make_runtime, snapshot
+from tests.api.harness import ADMIN_TOKEN, T0, read_locked, snapshot
 from tests.fakes.history import seed
-from watchdog.api.app import create_app
 from watchdog.engine.runtime import Runtime
 
 READ_TOKEN = "dashboard-read-token-0123456789"
@@ -37,11 +36,8 @@ CROSS_SITE = {
 
 @pytest.fixture
 async def locked(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
-    rt = make_runtime(tmp_path, read_token=READ_TOKEN)
-    transport = httpx.ASGITransport(app=create_app(rt))
-    async with httpx.AsyncClient(transport=transport, base_url="http://watchdog.test") as c:
-        yield c, rt
-    rt.store.close()
+    async with read_locked(tmp_path, read_token=READ_TOKEN) as locked_client:
+        yield locked_client
 
 
 async def test_a_basic_login_reads_the_dashboard_and_its_fragments(

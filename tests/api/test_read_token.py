@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.harness import ADMIN_TOKEN, T0, dumps, event, generic_headers, make_runtime
-from watchdog.api.app import create_app
+from tests.api.harness import ADMIN_TOKEN, T0, dumps, event, generic_headers, read_locked
 from watchdog.engine.runtime import Runtime
 
 READ_TOKEN = "read-token-for-tests-0123"
@@ -23,11 +22,8 @@ OPEN = ["/healthz", "/metrics", "/openapi.json"]
 
 @pytest.fixture
 async def locked(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
-    rt = make_runtime(tmp_path, read_token=READ_TOKEN)
-    transport = httpx.ASGITransport(app=create_app(rt))
-    async with httpx.AsyncClient(transport=transport, base_url="http://watchdog.test") as c:
-        yield c, rt
-    rt.store.close()
+    async with read_locked(tmp_path, read_token=READ_TOKEN) as locked_client:
+        yield locked_client
 
 
 @pytest.mark.parametrize("path", READS)
