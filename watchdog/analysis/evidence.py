@@ -89,9 +89,9 @@ class ErrorEvidence:
             self.inc = RateEProcess(p0=up, deflate=deflate)
             self.inc_down = RateEProcess(p0=low, deflate=deflate, below=True)
         self._pending = [0.0, 0.0]
-        # The split's own dispersion starts from the baseline's overdispersion (what the whole service showed
-        # bounds what one version adds on its own) but not its autocorrelation: slow common swings cancel.
-        self.split = SplitDispersion(prior=self.noise.dispersion if self.noise is not None else 1.0)
+        # The split's own dispersion is not the baseline's: shocks both versions share cancel in it, so it
+        # starts from a canary's own wander (dispersion.py) and is learnt from the pairs.
+        self.split = SplitDispersion()
         self.slices_used = 0
         self.pooled_errors = 0.0
         self.pooled_requests = 0.0
@@ -112,7 +112,7 @@ class ErrorEvidence:
             ce, cr = m.values.get("control_errors"), m.values.get("control_requests")
             if self.control and ce is not None and cr is not None and cr > 0:
                 # shared shocks cancel in the split: temper by the dispersion of the pairs so far
-                d = self.split.factor()
+                d = self.split.factor(max(errors, 0.0) + max(ce, 0.0))
                 self.ratio.add(errors=errors, requests=requests, ctl_errors=ce, ctl_requests=cr, deflate=d)
                 self.ratio_down.add(
                     errors=errors, requests=requests, ctl_errors=ce, ctl_requests=cr, deflate=d
