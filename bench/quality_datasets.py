@@ -21,7 +21,7 @@ from bench.datasets_to_scenarios import (
     check_for,
     read_series,
 )
-from bench.quality_corpus import Case, doc
+from bench.quality_cases import Case, doc
 
 HEALTHY_PER_FILE = 4
 FILES = (
