@@ -1,11 +1,13 @@
-"""The HTTP client path alone: httpx's own transport vs httpx-aiohttp's, each on asyncio's loop and uvloop.
+"""The HTTP client path alone: httpx's own transport vs the sources' aiohttp one (or httpx-aiohttp, uvloop).
 
 A bare loop does the engine's request mix (2 GETs of /healthz and one of /metrics per verification) against
 the loopback demo service, `--concurrency` requests in flight through one long-lived client whose pool is
 sized to that concurrency. Every variant runs in a fresh process, the variants alternating inside every
 round; it reports requests/s and the client process's CPU per request (min / median / max).
-Writes bench/results/http_transport.json. Usage: python bench/http_transport.py [--rounds 3]; needs
-`pip install httpx-aiohttp==0.2.0 aiohttp==3.14.5 uvloop==0.23.0` (measured, not project dependencies).
+Writes bench/results/http_transport.json. Usage: python bench/http_transport.py [--rounds 3]
+[--variants httpx/asyncio,watchdog/asyncio]; `watchdog` is watchdog/sources/transport.py, what the sources
+use. The `aiohttp` (httpx-aiohttp) and uvloop variants need `pip install httpx-aiohttp==0.2.0
+uvloop==0.23.0` (measured, not project dependencies).
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("httpx/asyncio", "aiohttp/asyncio", "httpx/uvloop", "aiohttp/uvloop")
+VARIANTS = ("httpx/asyncio", "watchdog/asyncio")  # the default A/B: httpx's own pool vs the sources' one
 
 
 def _transport(kind: str, concurrency: int) -> httpx.AsyncBaseTransport:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    if kind == "watchdog":
+        from watchdog.sources.transport import AiohttpTransport as Ours
+
+        return Ours(limit=concurrency)
     if kind == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
@@ -83,6 +89,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated transport/loop")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -90,7 +97,8 @@ def main() -> int:
         result = child(args.child, port=args.port, concurrency=args.concurrency, seconds=args.seconds)
         print(json.dumps(result))
         return 0
-    found: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+    variants = args.variants.split(",")
+    found: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     sys.path.insert(0, str(ROOT))
     from watchdog.demo.app import DemoApp
 
@@ -98,7 +106,7 @@ def main() -> int:
     with DemoApp(port=0, version="1.0.0", rps=200).start() as demo:
         port = int(demo.url.rsplit(":", 1)[1])
         for _ in range(args.rounds):
-            for variant in VARIANTS:
+            for variant in variants:
                 cmd = [sys.executable, __file__, "--child", variant, "--port", str(port)]
                 cmd += ["--seconds", str(args.seconds), "--concurrency", str(args.concurrency)]
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

@@ -132,7 +132,8 @@ async def test_unreachable_exposition_is_an_error() -> None:
 
 
 async def test_unparseable_exposition_is_an_error(server: Exposition, source: ScrapeSource) -> None:
-    server.script(Reply(200, b"this is { not an exposition"))
+    # Only the lines of the metrics a check names are parsed: a malformed one of those is an error.
+    server.script(Reply(200, b'x{code="200" this is { not an exposition'))
     m = await source.sample(metric("x"), at=NOW, interval=30, ctx=ctx())
     assert m.error is not None and m.error.startswith("cannot parse the exposition from app")
 

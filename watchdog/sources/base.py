@@ -53,8 +53,9 @@ class SampleContext:
 class Source(Protocol):
     """Everything the engine calls on a source; subclass it to inherit the no-op defaults.
 
-    The engine calls `prime` when a verification starts (and again when a replica takes it over),
-    `sample` once per interval, `history` for the baseline, `forget` when the verification ends.
+    The engine calls `prime` when a verification starts on time (and again when a replica takes it over),
+    not when it starts late enough to sample at once; `sample` once per interval, `history` for the
+    baseline, `forget` when the verification ends.
     """
 
     name: str

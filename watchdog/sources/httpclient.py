@@ -17,6 +17,7 @@ from watchdog.errors import SourceError
 from watchdog.plumbing import BARE, Plumbing
 from watchdog.redact import redact
 from watchdog.resilience import ErrorKind
+from watchdog.sources.transport import AiohttpTransport
 
 # Retrying a non-idempotent request could act twice upstream; only reads are retried.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -70,13 +71,16 @@ class SourceHttp:
 
     def _get_client(self) -> httpx.AsyncClient:
         if self._client is None:
+            # An injected transport (tests) as given; otherwise aiohttp's pool, a fraction of httpcore's
+            # CPU per request (docs/performance.md, "The HTTP path"), sized to the same concurrency.
+            transport = self._transport or AiohttpTransport(limit=self._concurrency)
             self._client = httpx.AsyncClient(
                 base_url=self._base_url,
                 timeout=httpx.Timeout(self.timeout),
-                transport=self._transport,
+                transport=transport,
                 follow_redirects=False,
-                # No more connections than requests allowed at once: a bigger idle pool only costs
-                # httpcore time on every request assignment.
+                # For httpx's own transports (proxy mounts from the environment): no more connections than
+                # requests allowed at once, as the aiohttp connector's limit.
                 limits=httpx.Limits(
                     max_connections=self._concurrency, max_keepalive_connections=self._concurrency
                 ),

@@ -5,12 +5,11 @@ A check's query is a selector; counters give their increase since the previous s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from prometheus_client.parser import text_string_to_metric_families
-
+from watchdog import looplag
 from watchdog.analysis.models import Measurement
 from watchdog.errors import ConfigError, SourceError
 from watchdog.plumbing import BARE, Plumbing
@@ -20,6 +19,7 @@ from watchdog.policy.secrets import expand_env
 from watchdog.redact import redact
 from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.sources.counts import zero_missing_errors
+from watchdog.sources.exposition import Series, parse_exposition, sample_names
 from watchdog.sources.httpclient import SourceHttp
 from watchdog.sources.selector import Selector, parse_selector
 from watchdog.templating import Context, render
@@ -27,19 +27,28 @@ from watchdog.templating import Context, render
 FIRST_SCRAPE = "first scrape: no previous value"
 # Bounds memory between forget() calls (many verifications at once); the oldest keys go first.
 MAX_KEYS = 20_000
-_COUNTER_PARTS = ("_bucket", "_count", "_sum")
 _ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
 
 SeriesKey = tuple[str, frozenset[tuple[str, str]]]
 StateKey = tuple[str, str, str]  # (verification_id, check name, role)
+FetchKey = tuple[str, tuple[tuple[str, str], ...]]  # (rendered URL, its headers, sorted)
 
 
-@dataclass(frozen=True)
-class Series:
-    name: str
-    labels: Mapping[str, str]
-    value: float
-    counter: bool  # monotonic: judged by its increase, not its level
+@dataclass
+class _Answer:
+    """One fetched exposition, and its parses by the set of names asked for (checks asking alike share)."""
+
+    text: str
+    parsed: dict[frozenset[str], list[Series]] = field(default_factory=dict)
+
+
+@dataclass
+class _Flight:
+    """A fetch's outcome and what it waited in the daemon, handed to every sample that joined it."""
+
+    answer: _Answer | None
+    error: SourceError | None
+    waited: looplag.Waited
 
 
 class ScrapeSource(Source):
@@ -47,7 +56,9 @@ class ScrapeSource(Source):
 
     The engine calls `prime(check, ctx)` when a verification starts, so that the first sample
     already has a previous scrape to measure counter increases against; without it the first sample of
-    each (verification, check) is inconclusive ("first scrape: no previous value").
+    each (verification, check) is inconclusive ("first scrape: no previous value"). A start so late that
+    it samples at once is not primed (a reading milliseconds earlier measures nothing): its first sample
+    is that inconclusive one.
     `forget(verification_id)` drops a finished verification's state. A bare exposition has no past, so
     `history` is the default None: the engine falls back to the previous stable version's samples.
     """
@@ -70,6 +81,7 @@ class ScrapeSource(Source):
             plumbing=plumbing,
         )
         self._previous: dict[StateKey, dict[SeriesKey, float]] = {}
+        self._flights: dict[FetchKey, asyncio.Task[_Flight]] = {}
 
     async def prime(self, check: AnyCheck, ctx: SampleContext) -> Measurement:
         """Remembers the current counter values as the starting point; an error comes back, never raised."""
@@ -85,6 +97,10 @@ class ScrapeSource(Source):
             del self._previous[key]
 
     async def aclose(self) -> None:
+        flights = list(self._flights.values())
+        for task in flights:
+            task.cancel()
+        await asyncio.gather(*flights, return_exceptions=True)
         await self._http.aclose()
 
     async def _measure(self, check: AnyCheck, *, ctx: SampleContext, remember_only: bool) -> Measurement:
@@ -96,7 +112,8 @@ class ScrapeSource(Source):
                 role: parse_selector(render(q, ctx.placeholders(), context=Context.SELECTOR))
                 for role, q in roles.items()
             }
-            series = await self._scrape(ctx)
+            names = frozenset(n for sel in selectors.values() for n in sample_names(sel.name))
+            series = await self._scrape(ctx, names)
         except (ConfigError, SourceError) as exc:
             return Measurement(error=redact(str(exc)))
         values: dict[str, float | None] = {}
@@ -114,7 +131,7 @@ class ScrapeSource(Source):
         joined = FIRST_SCRAPE if notes and all(FIRST_SCRAPE in n for n in notes) else "; ".join(notes)
         return Measurement(values=values, note=joined or None)
 
-    async def _scrape(self, ctx: SampleContext) -> list[Series]:
+    async def _scrape(self, ctx: SampleContext, names: frozenset[str]) -> list[Series]:
         try:
             url = render(
                 self.config.url,
@@ -127,11 +144,53 @@ class ScrapeSource(Source):
             headers.update({k: expand_env(v, environ=self._environ) for k, v in self.config.headers.items()})
         except ConfigError as exc:
             raise SourceError(f"source {self.name}: {exc}", kind="config") from None
-        response = await self._http.request("GET", url, headers=headers)
+        answer = await self._fetch((url, tuple(sorted(headers.items()))))
+        parsed = answer.parsed.get(names)
+        if parsed is None:
+            try:
+                parsed = answer.parsed[names] = parse_exposition(answer.text, names)
+            except ValueError as exc:
+                text = f"cannot parse the exposition from {self.name}: {exc}"
+                raise SourceError(text, kind="parse") from None
+        return parsed
+
+    async def _fetch(self, key: FetchKey) -> _Answer:
+        """The exposition at `key`, joining a fetch of the same URL and headers already in flight.
+
+        Safe to share: the answer arrives after the joiner asked, each verification keeps its own previous
+        values, and nothing is reused once the fetch is done (a verification's next sample fetches anew).
+        """
+        task = self._flights.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._fly(key), name=f"scrape {self.name}")
+            self._flights[key] = task
+            task.add_done_callback(lambda done: self._landed(key, done))
+        # Shielded: a verification that ends (its sample cancelled) does not cancel the others' fetch.
+        flight = await asyncio.shield(task)
+        waited = looplag.current()
+        if waited is not None:  # the shared request's waiting is this sample's too
+            waited.queued_s += flight.waited.queued_s
+            waited.lag_s = max(waited.lag_s, flight.waited.lag_s)
+            waited.wire_s = max(waited.wire_s, flight.waited.wire_s)
+            waited.network_failure = waited.network_failure or flight.waited.network_failure
+        if flight.error is not None:
+            raise flight.error
+        assert flight.answer is not None
+        return flight.answer
+
+    async def _fly(self, key: FetchKey) -> _Flight:
+        # Its own accounting (the task's context is a copy): every joiner adds it to its own sample's.
+        waited = looplag.begin()
+        url, headers = key
         try:
-            return parse_exposition(response.text)
-        except ValueError as exc:
-            raise SourceError(f"cannot parse the exposition from {self.name}: {exc}", kind="parse") from None
+            response = await self._http.request("GET", url, headers=dict(headers))
+        except SourceError as exc:
+            return _Flight(answer=None, error=exc, waited=waited)
+        return _Flight(answer=_Answer(response.text), error=None, waited=waited)
+
+    def _landed(self, key: FetchKey, task: asyncio.Task[_Flight]) -> None:
+        if self._flights.get(key) is task:
+            del self._flights[key]
 
     def _value(self, selector: Selector, series: list[Series], *, key: StateKey) -> tuple[float | None, str]:
         matching = [s for s in series if _name_matches(selector.name, s) and selector.matches(s.labels)]
@@ -167,24 +226,3 @@ def _name_matches(wanted: str, series: Series) -> bool:
         return True
     # A counter may be asked for with or without its `_total` suffix.
     return series.counter and (series.name == wanted + "_total" or wanted == series.name + "_total")
-
-
-def parse_exposition(text: str) -> list[Series]:
-    """Every sample of a text exposition, marked counter-like (counters, histogram parts) or not."""
-    out: list[Series] = []
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.endswith("_created"):
-                counter = False
-            elif family.type == "counter":
-                counter = True
-            elif family.type in ("histogram", "summary"):
-                counter = sample.name.endswith(_COUNTER_PARTS)
-            else:
-                counter = False
-            out.append(
-                Series(
-                    name=sample.name, labels=dict(sample.labels), value=float(sample.value), counter=counter
-                )
-            )
-    return out
