@@ -226,3 +226,18 @@ async def test_events_are_counted_by_source_and_outcome(client: httpx.AsyncClien
     assert value("watchdog_events_total", {"source": "generic", "outcome": "accepted"}) == 1
     assert value("watchdog_events_total", {"source": "generic", "outcome": "duplicate"}) == 1
     assert value("watchdog_events_total", {"source": "generic", "outcome": "bad_signature"}) == 1
+
+
+async def test_the_dumped_policy_cache_stays_bounded(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its key comes from event fields: a sender naming ever new environments must not grow it forever.
+    from watchdog.api import routes_events
+
+    monkeypatch.setattr(routes_events, "_DUMPED_MAX", 1)
+    for i, environment in enumerate(["staging", "production", "staging"]):
+        resp = await post(client, dumps(event(environment=environment)), msg_id=f"msg_bound_{i}")
+        assert resp.status_code == 202, resp.text
+        assert len(routes_events._DUMPED) == 1
+        stored = runtime.store.get_deployment(resp.json()["deployment_id"])
+        assert stored.environment == environment

@@ -13,7 +13,7 @@ from watchdog.analysis.models import Baseline
 from watchdog.api.views_deployment import deployment_view
 from watchdog.events import SAMPLING, State
 from watchdog.policy.connections import SourceConfig
-from watchdog.policy.service import EnvironmentPolicy
+from watchdog.policy.interned import shared_policy
 from watchdog.redact import redact
 from watchdog.reports.charts import render_chart
 from watchdog.reports.model import CheckEvidence, ReportInput, evidence, fmt
@@ -86,7 +86,7 @@ def _report_input(
     raw = detail.verification.baseline or {}
     return ReportInput(
         detail=detail,
-        policy=EnvironmentPolicy.model_validate(detail.deployment.policy),
+        policy=shared_policy(detail.deployment.policy),
         previous_stable=previous,
         baselines={name: (Baseline.from_json(b) if b else None) for name, b in raw.items()},
         links={},

@@ -22,6 +22,7 @@ from watchdog.errors import IntakeError
 from watchdog.events import DeployEvent
 from watchdog.intake import PARSERS
 from watchdog.intake.headers import check_content_length, check_content_type
+from watchdog.policy.interned import shared_document
 from watchdog.policy.policyset import PolicySet
 from watchdog.store.intake_repo import AnsweredBefore
 
@@ -47,8 +48,10 @@ def _secret(runtime: Runtime, source: str) -> str | None:
 
 # (policy set, service, environment) -> its dumped policy: dumping a policy model costs more than storing
 # the event, and a policy set never changes (a reload makes a new one, and a new cache with it).
+# Bounded: the key comes from event fields, and a policy may accept any environment name.
 _DUMPED: dict[tuple[int, str, str], dict[str, Any]] = {}
 _DUMPED_OF: list[object] = []
+_DUMPED_MAX = 20_000  # more (service, environment) pairs than a fleet has; past it, start afresh
 
 
 def _policy(runtime: Runtime, event: DeployEvent) -> dict[str, Any]:
@@ -60,6 +63,8 @@ def _policy(runtime: Runtime, event: DeployEvent) -> dict[str, Any]:
     key = (id(policies), event.service, event.environment)
     dumped = _DUMPED.get(key)
     if dumped is None:
+        if len(_DUMPED) >= _DUMPED_MAX:
+            _DUMPED.clear()
         dumped = _DUMPED[key] = _dump_policy(policies, event)
     return dumped
 
@@ -86,7 +91,8 @@ def _dump_policy(policies: PolicySet, event: DeployEvent) -> dict[str, Any]:
             "unknown_environment",
             f"environment: {event.service} has no policy for {event.environment} (known: {known})",
         )
-    return policy.model_dump(mode="json", by_alias=True)
+    # Shared with every environment whose policy dumps equal (a fleet's environments mostly do).
+    return shared_document(policy.model_dump(mode="json", by_alias=True))
 
 
 def _write_lock(request: Request) -> asyncio.Lock | contextlib.nullcontext[None]:

@@ -5,7 +5,9 @@ A discriminated union on `type`, so a typo fails at `watchdog check`, never duri
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +16,15 @@ from watchdog.policy.durations import Duration
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+M = TypeVar("M", bound=Strict)
+
+
+def shared_default(cls: type[M]) -> Callable[[], M]:
+    """A default_factory handing out one instance of a frozen model, made at first use: every policy that
+    leaves the section out shares it, rather than each holding its own copy of the same defaults."""
+    return functools.cache(cls)
 
 
 class BaselineLimits(Strict):
@@ -70,7 +81,7 @@ class HttpCheck(Strict):
     url: str = Field(description="the URL to probe; may use {{ version }}, {{ service }}, {{ environment }}")
     method: Literal["GET", "HEAD", "POST"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict, description="${NAME} is read from the environment")
-    expect: Expect = Field(default_factory=lambda: Expect())
+    expect: Expect = Field(default_factory=shared_default(Expect))
     timeout: Duration = Field(2.0, description="a slower answer is a failing probe")
     source: str | None = Field(None, description="unused: an http check probes its url")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from watchdog.policy.checks import Strict
+from watchdog.policy.checks import Strict, shared_default
 
 
 class GateRequire(Strict):
@@ -37,5 +37,5 @@ class GateRequire(Strict):
 
 class GatePolicy(Strict):
     require: GateRequire = Field(
-        default_factory=lambda: GateRequire(), description="checklist items the gate insists on"
+        default_factory=shared_default(GateRequire), description="checklist items the gate insists on"
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.policy.connections import DaemonConfig
+from watchdog.policy.interned import shared_policy
 from watchdog.policy.resolve import explicit, merge_layers, raw_layers
 from watchdog.policy.service import EnvironmentPolicy, ServiceFile
 
@@ -52,7 +53,7 @@ class PolicySet:
             if svc is None or environment not in svc.environments:
                 return None
             layers = raw_layers(daemon=self._daemon_raw, service=self._raw[service], environment=environment)
-            self._cache[key] = EnvironmentPolicy.model_validate(merge_layers(layers))
+            self._cache[key] = shared_policy(merge_layers(layers))
         return self._cache[key]
 
     def environments(self, service: str) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from watchdog.policy.checks import Check, Strict
+from watchdog.policy.checks import Check, Strict, shared_default
 from watchdog.policy.durations import Duration
 from watchdog.policy.gate import GatePolicy
 
@@ -59,7 +59,7 @@ class RollbackVerification(Strict):
 class RollbackPolicy(Strict):
     max_per_hour: int = Field(3, ge=0, description="automatic rollbacks per service+environment per hour")
     allow_major: bool = Field(False, description="roll back across a SemVer major version")
-    verification: RollbackVerification = Field(default_factory=lambda: RollbackVerification())
+    verification: RollbackVerification = Field(default_factory=shared_default(RollbackVerification))
 
 
 _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
@@ -95,10 +95,10 @@ class SilencePolicy(Strict):
 
 
 class EnvironmentPolicy(Strict):
-    verification: Verification = Field(default_factory=lambda: Verification())
+    verification: Verification = Field(default_factory=shared_default(Verification))
     on_failure: Action = Field("rollback", description="what a failed verdict does; none = dry run")
     on_inconclusive: Action = Field("alert", description="what an inconclusive verdict does")
-    rollback: RollbackPolicy = Field(default_factory=lambda: RollbackPolicy())
+    rollback: RollbackPolicy = Field(default_factory=shared_default(RollbackPolicy))
     notify: list[str] = Field(default_factory=list, description="notifiers named in config/watchdog.yaml")
     dashboards: dict[str, str] = Field(default_factory=dict, description="title -> URL, linked from reports")
     target: str | None = Field(None, description="a deploy target named in config/watchdog.yaml")
@@ -106,7 +106,7 @@ class EnvironmentPolicy(Strict):
         None, description="the gate: the same artifact must have passed in this environment first"
     )
     checks: list[Check] = Field(default_factory=list)
-    gate: GatePolicy = Field(default_factory=lambda: GatePolicy(), description="the promotion gate")
+    gate: GatePolicy = Field(default_factory=shared_default(GatePolicy), description="the promotion gate")
     on_missing_source: Literal["degrade", "fail_start"] = Field(
         "degrade",
         description="a source whose secret is missing at start: degrade (its checks are inconclusive, the "
