@@ -133,3 +133,33 @@ def test_the_guard_rails_read_the_same_candidate(store: Store) -> None:
     facts = store.rollback_facts(accepted.deployment.id, since=at(0), now=at(30))
     assert facts.candidate is not None and facts.candidate.artifact == "old"
     assert facts.candidate == store.rollback_candidate(**PAIR, exclude_artifact="current")
+
+
+def test_start_reads_answer_many_starts_by_the_same_rule(store: Store) -> None:
+    """start_reads (a claim of starts read together) gives each deployment its row and rollback_candidate."""
+    mark(store, "old", 0)
+    mark(store, "current", 20)
+    here = accept(store, **PAIR, artifact="current", now=at(30))
+    hinted = accept(store, service="checkout", environment="staging", artifact="new", now=at(31))
+    store.mark_stable(
+        service="checkout",
+        environment="staging",
+        version="HINT",
+        artifact="hint",
+        deployment_id=None,
+        now=at(5),
+        status="assumed_stable",
+    )
+    found = store.start_reads(
+        [(here.deployment.id, "current"), (hinted.deployment.id, "new"), ("no-such-deployment", "x")]
+    )
+    assert set(found) == {here.deployment.id, hinted.deployment.id}  # a deployment that is gone: left out
+    for dep, artifact in ((here.deployment, "current"), (hinted.deployment, "new")):
+        row, stable = found[dep.id]
+        assert row == store.get_deployment(dep.id)
+        expected = store.rollback_candidate(
+            service=dep.service, environment=dep.environment, exclude_artifact=artifact
+        )
+        assert stable == expected and stable is not None
+    assert found[here.deployment.id][1].artifact == "old"  # type: ignore[union-attr]
+    assert found[hinted.deployment.id][1].assumed  # type: ignore[union-attr]

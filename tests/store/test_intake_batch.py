@@ -51,6 +51,31 @@ def test_a_duplicate_inside_the_batch_answers_the_first_answer(store: Store) -> 
     assert count_rows(store, "deployments") == 2
 
 
+def _savepoints_of(store: Store, batch: list[dict[str, Any]]) -> tuple[list[Any], int]:
+    """accept_events' answers, and how many SAVEPOINT statements it sent to the database."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    sa.event.listen(store._engine, "before_cursor_execute", record)
+    try:
+        results = store.accept_events(batch)
+    finally:
+        sa.event.remove(store._engine, "before_cursor_execute", record)
+    return results, sum(s.startswith("SAVEPOINT") for s in sent)
+
+
+def test_a_clean_batch_takes_no_savepoint_and_a_failing_one_one_per_event(store: Store) -> None:
+    # A savepoint and its release are two statements per event: paid only when an item fails.
+    clean, savepoints = _savepoints_of(store, [_item(n) for n in range(3)])
+    assert all(isinstance(r, Accepted) for r in clean) and savepoints == 0
+    mixed, savepoints = _savepoints_of(store, [_item(3), _item(4, delivery_id="d-0"), _item(5)])
+    assert [isinstance(r, Accepted) and r.duplicate for r in mixed] == [False, True, False]
+    assert savepoints == 3
+    assert count_rows(store, "deployments") == 5
+
+
 def test_a_bad_item_fails_alone(store: Store) -> None:
     bad_policy = {"verification": {"interval": 0}}
     good, bad = store.accept_events([_item(1), _item(2, policy=bad_policy)])

@@ -32,6 +32,10 @@ from watchdog.store.health import StoreHealth, StoreUnavailable
 from watchdog.store.schema import deployments
 
 R = TypeVar("R")
+# How long a background write (the outbox, lease renewals) waits for SQLite's write lock. Behind a burst of
+# the engine's step batches the connection's 5 s ran out and the job failed "database is locked"; such a
+# write is no one's request waiting for an answer, so it waits its turn instead.
+PATIENT_BUSY_MS = 30_000
 
 
 def new_id() -> str:
@@ -70,18 +74,33 @@ class StoreBase:
         self._engine.dispose()
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self, *, patient: bool = False) -> Iterator[Connection]:
+        """One write transaction; `patient`: a background write, which waits longer for SQLite's lock."""
         # Checked before and again just before COMMIT: a write the store cannot keep is refused, never
         # answered as if it were durable (a deleted SQLite file still takes writes, into the void).
         self.health.check_writable()
         try:
-            with db.write_transaction(self._engine) as conn:
+            slow = patient and not self._postgres
+            with self._patient_write() if slow else db.write_transaction(self._engine) as conn:
                 yield conn
                 self.health.check_writable()
         except (OperationalError, InterfaceError) as exc:
             # Unreachable, locked past busy_timeout, or read-only underneath us: a 503, not a 500.
             problem = redact(f"the state store refused a write ({type(exc).__name__}: {str(exc.orig)[:200]})")
             raise StoreUnavailable(problem) from exc
+
+    @contextmanager
+    def _patient_write(self) -> Iterator[Connection]:
+        """db.write_transaction with PATIENT_BUSY_MS on its connection (set back before it is pooled)."""
+        with self._engine.connect() as conn:
+            raw: Any = conn.connection.dbapi_connection
+            raw.execute(f"PRAGMA busy_timeout={PATIENT_BUSY_MS}")
+            try:
+                conn.execution_options(**{db.WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={db.BUSY_TIMEOUT_MS}")
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -110,13 +129,23 @@ class StoreBase:
         limit: int,
         values: dict[str, Any],
         build: Callable[[RowMapping], R],
+        peek: bool = False,
+        patient: bool = False,
     ) -> list[R]:
-        """Claims up to `limit` rows (oldest by `order` first): one UPDATE of `values`, the rows read back."""
+        """Claims up to `limit` rows (oldest by `order` first): one UPDATE of `values`, the rows read back.
+
+        `peek`: look in a read transaction first and take the write lock only when something is there (a
+        periodic claim that mostly finds nothing must not queue behind, nor stall, the engine's writes).
+        """
+        if peek:
+            with self._read() as conn:
+                if conn.execute(select(table.c.id).where(*where).limit(1)).first() is None:
+                    return []
         due = select(table.c.id).where(*where).order_by(*order).limit(limit)
         if self._postgres:
             # Rows another replica is claiming right now are skipped, not waited for (reliability.md B3).
             due = due.with_for_update(skip_locked=True)
-        with self._write() as conn:
+        with self._write(patient=patient) as conn:
             ids = list(conn.scalars(due))
             if not ids:
                 return []

@@ -118,3 +118,19 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     """One consistent read: several SELECTs see the same snapshot."""
     with engine.connect() as conn, conn.begin():
         yield conn
+
+
+# PostgreSQL's SQLSTATEs for a transaction it rolled back to break a cycle or a conflict: written again
+# as a whole, it may well go through (serialization_failure, deadlock_detected).
+_TRANSIENT = {"40001": "serialization failure", "40P01": "deadlock"}
+
+
+def transient(exc: BaseException | None) -> str | None:
+    """The kind of rollback PostgreSQL chose (see _TRANSIENT) behind `exc` or what it wraps, else None."""
+    seen = 0
+    while exc is not None and seen < 8:  # a wrapped chain is short; the bound guards a cycle
+        kind = _TRANSIENT.get(str(getattr(getattr(exc, "orig", exc), "sqlstate", "")))
+        if kind is not None:
+            return kind
+        exc, seen = exc.__cause__, seen + 1
+    return None

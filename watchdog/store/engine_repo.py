@@ -5,6 +5,9 @@ A step names the lease epoch it holds (lease_repo.py), so a replica that lost it
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Required, TypedDict, Unpack
@@ -18,6 +21,7 @@ from watchdog.errors import NotFound
 from watchdog.events import FINAL, SAMPLING, State
 from watchdog.store import mapping
 from watchdog.store.actions import ActionSpec, insert_actions
+from watchdog.store.db import transient
 from watchdog.store.read_repo import ReadRepo
 from watchdog.store.records import SampleRow, VerificationRow
 from watchdog.store.schema import samples, verifications
@@ -33,11 +37,15 @@ _SAMPLING = [s.value for s in SAMPLING]
 _FINAL = [s.value for s in FINAL]
 _STATE_FIELDS = frozenset({"verdict", "action", "decided_after_s", "failed_checks", "next_sample_at"})
 v = verifications.c  # the columns every query here names
+log = logging.getLogger(__name__)
+_BATCH_ATTEMPTS = 3  # a deadlock met twice in a row is rare; a third is a store in trouble
+_RETRY_PAUSE_S = 0.05  # long enough for the transaction that won to take its row and go on
 
 # The hot path's statements, built once: values are bound at execution, so each comes from the
 # compiled cache at once instead of being built (and its cache key computed) per step.
 _LOCKED = select(v.state, v.deployment_id, v.lease_owner, v.lease_epoch).where(v.id == bindparam("vid"))
 _LOCKED_PG = _LOCKED.with_for_update()
+_LOCK_BATCH = select(v.id).where(v.id.in_(bindparam("ids", expanding=True))).order_by(v.id).with_for_update()
 _INSERT_SAMPLES = sqlite_insert(samples).on_conflict_do_nothing(
     index_elements=[samples.c.verification_id, samples.c.check_name, samples.c.k]
 )
@@ -94,19 +102,38 @@ class EngineRepo(ReadRepo):
         """Many steps in one transaction: one fsync for the whole batch.
 
         Each step has its own savepoint, so one that fails takes nothing else with it; the answers come
-        back only after the COMMIT, so no step is reported written before it is durable.
+        back only after the COMMIT, so no step is reported written before it is durable. A deadlock or a
+        serialization failure rolls the whole batch back and writes it again, after a pause: nothing of it
+        was kept, and a retry at once can take a row back before the transaction that won wakes to take
+        it, the same cycle a second time.
         """
+        attempt = 1
+        while True:
+            try:
+                return self._record_batch(batch, abort_on_transient=attempt < _BATCH_ATTEMPTS)
+            except Exception as exc:  # the COMMIT (or the store) failed: nothing of the batch is kept
+                kind = transient(exc)
+                if kind is None or attempt == _BATCH_ATTEMPTS:
+                    return [exc for _ in batch]
+            attempt += 1
+            log.warning("a batch of %d steps met a %s; written again (try %d)", len(batch), kind, attempt)
+            time.sleep(_RETRY_PAUSE_S * attempt * random.uniform(0.5, 1.5))  # jitter: two victims part
+
+    def _record_batch(self, batch: Sequence[Step], *, abort_on_transient: bool) -> list[bool | Exception]:
         results: list[bool | Exception] = []
-        try:
-            with self._write() as conn:
-                for step in batch:
-                    try:
-                        with conn.begin_nested():
-                            results.append(self._record_step(conn, step))
-                    except (NotFound, SQLAlchemyError) as exc:
-                        results.append(exc)
-        except Exception as exc:  # the COMMIT (or the store) failed: nothing of the batch is kept
-            return [exc for _ in batch]
+        with self._write() as conn:
+            if self._postgres:
+                # The batch's rows locked at once, in id order (renew_leases locks in that order too), so
+                # no other transaction can hold one of them while waiting for another (issue 17).
+                conn.execute(_LOCK_BATCH, {"ids": sorted({step["verification_id"] for step in batch})})
+            for step in batch:
+                try:
+                    with conn.begin_nested():
+                        results.append(self._record_step(conn, step))
+                except (NotFound, SQLAlchemyError) as exc:
+                    if abort_on_transient and transient(exc):
+                        raise  # the whole transaction goes, so the batch can be written again as a whole
+                    results.append(exc)
         return results
 
     def _record_step(self, conn: Connection, step: Step) -> bool:

@@ -5,6 +5,7 @@ Rollback targets and the promotion gate are answered from these rows; scrape bas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partialmethod
 
@@ -19,6 +20,7 @@ from watchdog.store.schema import deployments, samples, stable_artifacts, verifi
 
 _VERIFIED = (State.PASSED.value, State.PROMOTED.value)
 st = stable_artifacts.c  # the columns every query here names
+_CHUNK = 500  # ids per IN (...): well under any driver's limit on bound parameters
 
 
 def rollback_candidate_in(
@@ -85,6 +87,32 @@ class HistoryRepo(StoreBase):
             return rollback_candidate_in(
                 conn, service=service, environment=environment, exclude_artifact=exclude_artifact
             )
+
+    def start_reads(
+        self, starts: Sequence[tuple[str, str]]
+    ) -> dict[str, tuple[DeploymentRow, StableRow | None]]:
+        """What starting verifications read, for many at once: (deployment id, artifact) in, per
+        deployment id its row and the newest stable artifact other than `artifact` (rollback_candidate).
+
+        One read transaction for a whole claim of starts instead of two per start; a deployment that is
+        gone is left out (the caller reads it alone and hears NotFound).
+        """
+        found: dict[str, DeploymentRow] = {}
+        ids = list(dict.fromkeys(dep for dep, _ in starts))
+        out: dict[str, tuple[DeploymentRow, StableRow | None]] = {}
+        with self._read() as conn:
+            for i in range(0, len(ids), _CHUNK):
+                stmt = select(deployments).where(deployments.c.id.in_(ids[i : i + _CHUNK]))
+                found.update((d.id, d) for d in self._all(conn, stmt, mapping.deployment))
+            for dep_id, artifact in starts:
+                dep = found.get(dep_id)
+                if dep is None:
+                    continue
+                stable = rollback_candidate_in(
+                    conn, service=dep.service, environment=dep.environment, exclude_artifact=artifact
+                )
+                out[dep_id] = (dep, stable)
+        return out
 
     def artifact_status(self, *, service: str, environment: str, artifact: str) -> StableRow | None:
         stmt = select(stable_artifacts).where(

@@ -150,7 +150,20 @@ class IntakeRepo(DeliveryRepo):
 
         An item that fails (a duplicate delivery, a bad policy) rolls back its own savepoint only; the
         answers are returned only after the COMMIT, so no caller hears "accepted" before it is durable.
+        The batch is first written without savepoints (two statements per event, a fifth of its cost);
+        only when an item fails is it written again, savepoint by savepoint.
         """
+        try:
+            with self._write() as conn:
+                return [self._accept(conn, **item) for item in batch]
+        except (IntegrityError, StoreError):  # rolled back whole: nothing of the batch was kept
+            pass
+        except Exception as exc:  # the COMMIT (or the store) failed: nothing of the batch is kept
+            return [exc for _ in batch]
+        return self._accept_each(batch)
+
+    def _accept_each(self, batch: list[EventIntake]) -> list[Accepted | Exception]:
+        """accept_events for a batch with a failing item: each item inside its own savepoint."""
         results: list[Accepted | Exception | None] = []
         try:
             with self._write() as conn:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 
 from watchdog.events import FINAL, SAMPLING, State
 from watchdog.store import mapping
@@ -47,10 +47,13 @@ class LeaseRepo(StoreBase):
         limit: int,
         partition: tuple[int, int] | None = None,
         exclude: Collection[str] = (),
+        adopt: Collection[str] = (),
     ) -> list[VerificationRow]:
         """`partition` (index, count): of the unleased rows, only this worker's share (`serve --workers`).
 
         `exclude`: ids the caller is stepping right now (they are due still, and leased to it already).
+        `adopt`: owners known not to run (the serving process's workers that are dead or still starting),
+        whose leases are taken over as if lapsed; the epoch moves, fencing whatever they might still write.
         """
         now = mapping.ts(now)
         free: ColumnElement[bool] = v.lease_owner.is_(None)
@@ -59,12 +62,21 @@ class LeaseRepo(StoreBase):
             # anyone's: a free row is never left unwatched.
             overdue = v.next_sample_at < now - timedelta(seconds=lease_s)
             free = and_(free, or_(_share(*partition), overdue))
+        # On SQLite, `state || ''` keeps the planner off ix_verifications_state: through it every claim read
+        # every running verification and sorted them all (the cost per sample that grew with their
+        # number); the due index's range holds only what is due, already in order.
+        state = v.state if self._postgres else v.state.concat("")
         return self._claim(
             verifications,
             where=[
-                v.state.in_(_SAMPLING),
+                state.in_(_SAMPLING),
                 v.next_sample_at <= now,
-                or_(free, v.lease_until < now, v.lease_owner == owner),
+                or_(
+                    free,
+                    v.lease_until < now,
+                    v.lease_owner == owner,
+                    *([v.lease_owner.in_(list(adopt))] if adopt else []),
+                ),
                 *([v.id.not_in(list(exclude))] if exclude else []),
             ],
             order=[v.next_sample_at, v.id],
@@ -100,13 +112,23 @@ class LeaseRepo(StoreBase):
             return int(result.rowcount) == 1
 
     def renew_leases(self, *, owner: str, now: datetime, lease_s: float) -> int:
+        """Extends every lease `owner` holds; on PostgreSQL its rows are locked in id order first.
+
+        A plain UPDATE locked them in scan order while the owner's step batch (engine_repo, another
+        connection) held some of them in its own order: each waited for a row the other held (issue 17,
+        DeadlockDetected). Now both lock in id order, so neither can wait on the other in a cycle.
+        """
         until = mapping.ts(now) + timedelta(seconds=lease_s)
-        with self._write() as conn:
-            result = conn.execute(
-                update(verifications)
-                .where(v.lease_owner == owner, v.state.not_in(_FINAL))
-                .values(lease_until=until)
-            )
+        mine = [v.lease_owner == owner, v.state.not_in(_FINAL)]
+        where = mine
+        if self._postgres:
+            # MATERIALIZED: the CTE runs once, its LockRows above the sort, and the UPDATE joins it by
+            # primary key (a semi-join's inner side could be rescanned per row when statistics are thin).
+            ordered = select(v.id).where(*mine).order_by(v.id).with_for_update()
+            locked = ordered.cte("mine").prefix_with("MATERIALIZED")
+            where = [v.id == locked.c.id]
+        with self._write(patient=True) as conn:
+            result = conn.execute(update(verifications).where(*where).values(lease_until=until))
             return int(result.rowcount)
 
     def release(self, *, verification_id: str, owner: str) -> None:

@@ -109,11 +109,13 @@ class OutboxRepo(EngineRepo):
             limit=limit,
             values={"claimed_by": owner, "claimed_until": now + timedelta(seconds=lease_s)},
             build=action_row,
+            peek=True,  # every tick interval, and mostly empty
+            patient=True,
         )
 
     def renew_actions(self, *, owner: str, now: datetime, lease_s: float) -> int:
         until = mapping.ts(now) + timedelta(seconds=lease_s)
-        with self._write() as conn:
+        with self._write(patient=True) as conn:
             result = conn.execute(
                 update(pending_actions)
                 .where(pa.claimed_by == owner, pa.state == "pending")
@@ -133,7 +135,7 @@ class OutboxRepo(EngineRepo):
 
     def begin_attempt(self, action_id: str, *, owner: str) -> int | None:
         """Counts an attempt durably before it is made (a target call, a send); None if it is not ours."""
-        with self._write() as conn:
+        with self._write(patient=True) as conn:
             current = self._locked_action(conn, action_id)
             if current is None or current.state != "pending" or current.claimed_by != owner:
                 return None
@@ -143,7 +145,7 @@ class OutboxRepo(EngineRepo):
 
     def defer_action(self, action_id: str, *, owner: str, now: datetime, error: str, delay_s: float) -> None:
         """A failed attempt: try again after `delay_s`, by whoever holds it then."""
-        with self._write() as conn:
+        with self._write(patient=True) as conn:
             conn.execute(
                 update(pending_actions)
                 .where(pa.id == action_id, pa.claimed_by == owner, pa.state == "pending")
@@ -168,7 +170,7 @@ class OutboxRepo(EngineRepo):
     ) -> bool:
         """Marks the action done with its effects and follow-ups, atomically; False if it was not ours."""
         now = mapping.ts(now)
-        with self._write() as conn:
+        with self._write(patient=True) as conn:
             current = self._locked_action(conn, action_id)
             if current is None or current.state != "pending" or current.claimed_by != owner:
                 return False
