@@ -17,8 +17,8 @@ from watchdog.events import State
 from watchdog.notify.dispatcher import Dispatcher
 from watchdog.notify.message import Notification, from_detail
 from watchdog.policy.connections import NotifyEvent
+from watchdog.policy.interned import shared_policy
 from watchdog.policy.reload import PolicyHolder
-from watchdog.policy.service import EnvironmentPolicy
 from watchdog.reports.model import ReportInput
 from watchdog.reports.postmortem import write_report
 from watchdog.reports.summary import check_lines, summary_sentence
@@ -97,7 +97,7 @@ class Announcer:
         raw = detail.verification.baseline or {}
         return ReportInput(
             detail=detail,
-            policy=EnvironmentPolicy.model_validate(dep.policy),
+            policy=shared_policy(dep.policy),
             previous_stable=previous,
             baselines={name: (Baseline.from_json(b) if b else None) for name, b in raw.items()},
             links={},

@@ -18,6 +18,7 @@ from watchdog.engine import consequences as C
 from watchdog.engine import silences
 from watchdog.engine.announcer import Announcer
 from watchdog.engine.background import every, start_soon
+from watchdog.engine.busy import Refusals
 from watchdog.engine.outbox import Worker, mark_artifact
 from watchdog.engine.plugins import close_later, refresh
 from watchdog.engine.requests import Requests
@@ -33,6 +34,7 @@ from watchdog.settings import EngineSettings
 from watchdog.sources.base import Source
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
+from watchdog.store.health import StoreUnavailable
 from watchdog.store.outbox_repo import Conflict, Effect, SetState
 from watchdog.store.records import RollbackRow, VerificationRow
 from watchdog.targets.base import Target
@@ -94,8 +96,11 @@ class Engine:
         self._again = False
         # (index, count) when this is one of `serve --workers` engines: new work is split by id between them.
         self.partition: tuple[int, int] | None = None
+        # Owners whose leases this engine may take over at once: `serve --workers`'s workers not running.
+        self.adopt: frozenset[str] = frozenset()
         self._turn = asyncio.Event()  # set when a running tick should claim again (slots freed, or asked)
         self._scheduler: AsyncIOScheduler | None = None
+        self.refusals = Refusals()  # writes the store refused, said once a minute
         self._tasks: set[asyncio.Task[object]] = set()
         self._stopping = False
 
@@ -110,12 +115,12 @@ class Engine:
         tick_s = self.settings.tick_seconds
         # A tick longer than the interval is normal under load: the lock inside tick() folds the
         # overlap into one more turn, so the scheduler need not skip (and warn about) the run.
-        every(sched, self.tick, id="tick", seconds=tick_s, max_instances=3, misfire_grace_time=None)
+        every(sched, self.tick, id="tick", seconds=tick_s, max_instances=3)
         every(sched, self._renew, id="leases", seconds=max(1.0, self.settings.lease_seconds / 3))
         every(sched, self._reload, id="policies", seconds=5)
         every(sched, self.purge, id="retention", hours=1)
         # The outbox: pending actions are carried out as their own tasks; a dead replica's lapse and return.
-        every(sched, self.worker.run_once, id="actions", seconds=tick_s, misfire_grace_time=None)
+        every(sched, self.worker.run_once, id="actions", seconds=tick_s)
         self.requests.schedule(sched, seconds=self.settings.tick_seconds)
         silences.schedule(self, sched)  # Alertmanager silences held while verifying (engine/silences.py)
         sched.start()
@@ -168,6 +173,10 @@ class Engine:
             running: dict[str, asyncio.Task[None]] = {}
             try:
                 return await self._claim_and_step(running)
+            except StoreUnavailable as exc:
+                # The claim waited out the store's lock: the rows stay due, for the next tick.
+                self.refusals.refused("claims", exc)
+                return 0
             except asyncio.CancelledError:
                 if not self._stopping:
                     raise
@@ -193,6 +202,7 @@ class Engine:
                 lease_s=self.settings.lease_seconds,
                 limit=max(1, limit - len(running)),
                 partition=self.partition,
+                adopt=self.adopt,
                 exclude=list(running),  # due still, but being stepped: not read (and decoded) again
             )
             fresh = [v for v in claimed if v.id not in running and started.get(v.id) != v.next_k]
@@ -200,6 +210,7 @@ class Engine:
             started = {key: k for key, k in started.items() if key in due}
             full = len(claimed) + len(running) >= limit
             threshold = limit - max(1, limit // 4) if full else 0
+            self.verifier.prefetch(fresh)  # the starts among them read together
             for v in fresh:
                 started[v.id] = v.next_k
                 running[v.id] = asyncio.get_running_loop().create_task(self._step(v))
@@ -223,6 +234,8 @@ class Engine:
             decision = await self.verifier.step(v)
             if decision is not None:
                 self.kick()  # its pending actions were written with it: start on them now
+        except StoreUnavailable as exc:  # nothing was written: the verification stays due, as it was
+            self.refusals.refused("steps", exc)
         except Exception as exc:
             log.error(
                 "%s", redact(f"verification {v.id} step failed: {type(exc).__name__}: {exc}"), exc_info=True
@@ -230,8 +243,11 @@ class Engine:
 
     async def _renew(self) -> None:
         now, lease_s = self.clock.now(), self.settings.lease_seconds
-        await asyncio.to_thread(self.store.renew_leases, owner=self.owner, now=now, lease_s=lease_s)
-        await asyncio.to_thread(self.store.renew_actions, owner=self.owner, now=now, lease_s=lease_s)
+        try:
+            await asyncio.to_thread(self.store.renew_leases, owner=self.owner, now=now, lease_s=lease_s)
+            await asyncio.to_thread(self.store.renew_actions, owner=self.owner, now=now, lease_s=lease_s)
+        except StoreUnavailable as exc:  # renewed at the next run, well inside lease_seconds
+            self.refusals.refused("lease renewals", exc)
 
     def kick(self) -> None:
         """Starts on pending actions soon, off the tick (the tick never waits on a target or a notifier)."""

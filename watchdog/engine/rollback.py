@@ -20,6 +20,7 @@ from watchdog.engine.guards import newer_refusal
 from watchdog.engine.rollback_decision import decide, restore_verification
 from watchdog.engine.whatruns import what_runs
 from watchdog.events import SAMPLING, State
+from watchdog.policy.interned import shared_policy
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.redact import redact
 from watchdog.sources.base import Source
@@ -121,7 +122,7 @@ class Rollbacks:
         if attempt is None:
             return  # another instance holds it now
         req = _request(row, deployment)
-        policy = EnvironmentPolicy.model_validate(deployment.policy)
+        policy = shared_policy(deployment.policy)
         result: RollbackResult | None = None
         # The deploy system echoing our own rollback is not a newer deploy to protect.
         newer = facts.newer if facts.newer and facts.newer.artifact != row.to_artifact else None

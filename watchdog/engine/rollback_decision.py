@@ -14,6 +14,7 @@ from watchdog.analysis.timing import samples_total
 from watchdog.engine import consequences as C
 from watchdog.engine.guards import plan_rollback
 from watchdog.events import SAMPLING, State
+from watchdog.policy.interned import shared_policy
 from watchdog.policy.rollback_checks import rollback_verification_policy
 from watchdog.policy.service import EnvironmentPolicy
 from watchdog.store.actions import ActionSpec
@@ -47,7 +48,7 @@ def decide(
 ) -> Decided:
     """The guard rails over one consistent read of the facts, as the writes that record the outcome."""
     dep = facts.deployment
-    policy = EnvironmentPolicy.model_validate(dep.policy)
+    policy = shared_policy(dep.policy)
     plan = plan_rollback(
         deployment=dep,
         candidate=facts.candidate,

@@ -50,6 +50,10 @@ class SilenceKeeper:
     async def sync(self) -> None:
         """One pass: every alertmanager's silences brought in line with the running verifications."""
         ams = self.alertmanagers()
+        if not ams:
+            # Nothing to keep: without this, every pass read (and decoded) every running verification,
+            # a cost that grew with their number on a daemon that holds no silences at all.
+            return
         running = await asyncio.to_thread(self.store.unfinished_verifications)
         now = self.clock.now()
         wanted: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in ams}

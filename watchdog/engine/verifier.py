@@ -9,24 +9,25 @@ import asyncio
 import dataclasses
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from watchdog import faults
 from watchdog.analysis.actions import action_for
 from watchdog.analysis.evaluator import Evaluator
-from watchdog.analysis.models import Baseline, Decision, Judgement, Measurement
+from watchdog.analysis.models import Decision, Judgement, Measurement
 from watchdog.analysis.timing import Timing, sample_offset
 from watchdog.clock import Clock
 from watchdog.engine import baselines, consequences
 from watchdog.engine.control import control_twin
+from watchdog.engine.prepared import Prepared, baselines_of, identity, policy_of
 from watchdog.engine.progress import log_progress
 from watchdog.engine.sampling import gaps, sample_all
 from watchdog.engine.step_writer import StepWriter
 from watchdog.events import State
 from watchdog.policy.service import EnvironmentPolicy
-from watchdog.sources.base import AnyCheck, SampleContext, Source
+from watchdog.sources.base import SampleContext, Source
 from watchdog.sources.registry import source_for
 from watchdog.store import Store
 from watchdog.store.actions import ActionSpec
@@ -35,29 +36,12 @@ from watchdog.telemetry import Metrics
 
 log = logging.getLogger(__name__)
 
+StartReads = dict[str, tuple[DeploymentRow, StableRow | None]]
 VERDICT_STATE = {"passed": State.PASSED, "failed": State.FAILED, "inconclusive": State.INCONCLUSIVE}
 
 
-@dataclass
-class Prepared:
-    """What this process keeps between steps of one verification (rebuilt after a restart or lost lease)."""
-
-    epoch: int
-    deployment: DeploymentRow
-    policy: EnvironmentPolicy
-    checks: list[AnyCheck]
-    evaluator: Evaluator
-    ctx: SampleContext
-    last_k: int
-
-
-def _policy_of(v: VerificationRow) -> EnvironmentPolicy:
-    return EnvironmentPolicy.model_validate(v.policy)
-
-
-def _baselines_of(v: VerificationRow) -> dict[str, Baseline | None]:
-    raw = v.baseline or {}
-    return {name: (Baseline.from_json(b) if b else None) for name, b in raw.items()}
+async def _nothing() -> None:
+    return None
 
 
 @dataclass(kw_only=True, eq=False)
@@ -69,6 +53,10 @@ class Verifier:
     owner: str
     jitter: float = 0.0  # share of an interval each verification's samples are offset by
     _cache: dict[str, Prepared] = dataclasses.field(default_factory=dict, init=False)
+    # Starts claimed together read together (prefetch): verification id -> its claim's one batch read.
+    _start_reads_of: dict[str, asyncio.Future[StartReads]] = dataclasses.field(
+        default_factory=dict, init=False
+    )
     # Steps share a transaction with the steps that finish beside them (one fsync per batch).
     steps: StepWriter = dataclasses.field(init=False)
 
@@ -83,8 +71,23 @@ class Verifier:
         started but never cached has primed sources too.
         """
         self._cache.pop(verification_id, None)
+        self._start_reads_of.pop(verification_id, None)
         for source in list(self.sources.values()):
             source.forget(verification_id)
+
+    def prefetch(self, claimed: Sequence[VerificationRow]) -> None:
+        """Starts the reads of the claimed verifications that are pending, in one thread hop and one read
+        transaction; each start takes its part (a fleet-wide deploy starts thousands at once)."""
+        pending = [v for v in claimed if v.state == State.PENDING]
+        if len(pending) < 2:
+            return  # one start reads alone, as before
+        reads = asyncio.ensure_future(
+            asyncio.to_thread(self.store.start_reads, [(v.deployment_id, v.artifact) for v in pending])
+        )
+        # Retrieved even when no start is left to take it (a cancelled step), so it is never "unawaited".
+        reads.add_done_callback(lambda f: f.cancelled() or f.exception())
+        for v in pending:
+            self._start_reads_of[v.id] = reads
 
     async def step(self, v: VerificationRow) -> Decision | None:
         """Starts or samples `v`; returns the verdict when this step wrote one (with its pending actions)."""
@@ -109,9 +112,9 @@ class Verifier:
 
     async def _start(self, v: VerificationRow) -> VerificationRow | None:
         """The row as this start wrote it (no re-read), or None when the write was fenced out."""
-        # One thread hop for the start's reads: the deployment and the previous stable artifact.
-        dep, stable = await asyncio.to_thread(self._start_reads, v)
-        policy = _policy_of(v)
+        # The deployment and the previous stable artifact: the claim's batch read, or one thread hop.
+        dep, stable = await self._start_reads(v)
+        policy = policy_of(v)
         now = self.clock.now()
         moved: datetime | None = None
         if v.kind == "rollback" and (now - v.starts_at).total_seconds() > v.interval_s:
@@ -126,8 +129,12 @@ class Verifier:
             restored = await baselines.of_restored_version(
                 store=self.store, deployment_id=v.deployment_id, checks=policy.checks
             )
-        # The priming scrape goes out beside the baseline queries, not after them.
-        primed = asyncio.ensure_future(self._prime(policy, ctx))
+        next_at = v.starts_at + timedelta(seconds=timing.interval + self._offset(v))
+        # The priming scrape goes out beside the baseline queries, not after them. A start that samples at
+        # once (it began late) is not primed: a reading milliseconds before the sample measures nothing,
+        # so that sample's own scrape is the first reading instead (a scrape check's first sample is
+        # inconclusive, "first scrape") and the start costs no request of its own.
+        primed = asyncio.ensure_future(self._prime(policy, ctx) if next_at > now else _nothing())
         found = restored or await baselines.capture(
             store=self.store,
             sources=self.sources,
@@ -144,7 +151,6 @@ class Verifier:
         reason = "verification started"
         if any(c.type != "http" for c in policy.checks):
             reason += "; no baseline for " + ", ".join(missing) if missing else "; baseline captured"
-        next_at = v.starts_at + timedelta(seconds=timing.interval + self._offset(v))
         baseline = {name: (b.to_json() if b else None) for name, b in found.items()}
         ok = await self.steps.record(
             verification_id=v.id,
@@ -163,7 +169,7 @@ class Verifier:
             self.metrics.transitions.labels(state.value).inc()
             self._cache[v.id] = Prepared(
                 epoch=v.lease_epoch,
-                deployment=dep,
+                deployment=identity(dep),
                 policy=policy,
                 checks=list(policy.checks),
                 evaluator=Evaluator(checks=policy.checks, timing=timing, baselines=found),
@@ -183,7 +189,18 @@ class Verifier:
             lease_owner=self.owner,
         )
 
-    def _start_reads(self, v: VerificationRow) -> tuple[DeploymentRow, StableRow | None]:
+    async def _start_reads(self, v: VerificationRow) -> tuple[DeploymentRow, StableRow | None]:
+        batch = self._start_reads_of.pop(v.id, None)
+        if batch is not None:
+            try:
+                found = (await asyncio.shield(batch)).get(v.deployment_id)
+            except Exception:  # the batch read failed: this start reads alone (and says why if it fails)
+                found = None
+            if found is not None:
+                return found
+        return await asyncio.to_thread(self._read_alone, v)
+
+    def _read_alone(self, v: VerificationRow) -> tuple[DeploymentRow, StableRow | None]:
         dep = self.store.get_deployment(v.deployment_id)
         return dep, baselines.stable_of(self.store, self._context(v, dep))
 
@@ -194,9 +211,9 @@ class Verifier:
         if cached is not None and cached.epoch == v.lease_epoch and cached.last_k == v.next_k - 1:
             return cached
         dep = await asyncio.to_thread(self.store.get_deployment, v.deployment_id)
-        policy = _policy_of(v)
+        policy = policy_of(v)
         evaluator = Evaluator(
-            checks=policy.checks, timing=Timing.of(policy.verification), baselines=_baselines_of(v)
+            checks=policy.checks, timing=Timing.of(policy.verification), baselines=baselines_of(v)
         )
         rows = await asyncio.to_thread(self.store.samples_for, v.id)
         by_k: dict[int, dict[str, Measurement]] = {}
@@ -209,7 +226,7 @@ class Verifier:
         await self._prime(policy, ctx)
         prepared = Prepared(
             epoch=v.lease_epoch,
-            deployment=dep,
+            deployment=identity(dep),
             policy=policy,
             checks=list(policy.checks),
             evaluator=evaluator,
