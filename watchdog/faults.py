@@ -1,4 +1,4 @@
-"""Named fault-injection points for the crash tests: `point("after_verdict")` can kill or stall the process.
+"""Named fault-injection points for the crash tests: `point("after_verdict")` can kill or stall the daemon.
 
 Inert unless WATCHDOG_TEST_FAULTS=1 is set too: production ignores WATCHDOG_FAULTS whatever it says.
 """
@@ -58,7 +58,7 @@ class Faults:
                 continue
             log.warning("fault injection: %s at %s (pass %d)", what, name, n)
             if what == "kill":
-                os.kill(os.getpid(), signal.SIGKILL)
+                kill_daemon()
             elif what.startswith("sleep:"):
                 time.sleep(float(what.removeprefix("sleep:")))  # blocks the loop on purpose: a stall
             elif what.startswith("block:"):
@@ -69,6 +69,25 @@ class Faults:
 
 
 _faults: Faults | None = None
+# In an engine worker of `serve --workers`, the serving process: a `kill` there kills the whole daemon.
+_daemon: int | None = None
+
+
+def set_daemon(pid: int) -> None:
+    """Called by an engine worker with its serving process's pid."""
+    global _daemon
+    _daemon = pid
+
+
+def kill_daemon() -> None:
+    """SIGKILL to the whole daemon, so "the daemon dies at this point" holds with several processes too.
+
+    The serving process first: dead, it restarts no worker, and every worker dies with it (PR_SET_PDEATHSIG);
+    then this process, in case it is a worker. The parent check keeps a reused pid out of reach.
+    """
+    if _daemon is not None and _daemon != os.getpid() and os.getppid() == _daemon:
+        os.kill(_daemon, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def point(name: str) -> None:

@@ -86,12 +86,13 @@ class EngineSettings(BaseSettings):
         description="this replica's name in leases; default the host name (keep it stable across restarts)",
     )
     max_concurrent_verifications: int = Field(200, ge=1, description="verifications sampled at once")
+    # No upper bound here: a Kubernetes pod may pass its CPU request (8) and get 4; the CLI flag is strict.
     workers: int | None = Field(
         None,
         ge=0,
-        le=4,
         description="engine processes of `watchdog serve`, sharing the work through the leases as replicas "
-        "do (one also serves the API); default 1, 0 = the CPU count (at most 4); 1 on an in-memory store",
+        "do (one also serves the API); default the CPUs the daemon may use (affinity and container quota); "
+        "at most 4 (more counts as 4); 0 = that default; 1 = one process; always 1 on an in-memory store",
     )
     sample_jitter: float = Field(
         0.4,

@@ -125,7 +125,9 @@ class World:
         finally:
             store.close()
 
-    def daemon(self, *, faults: str | None = None) -> Daemon:
+    def daemon(self, *, faults: str | None = None, workers: int | None = None) -> Daemon:
+        """A daemon on the store; `workers` None: the daemon's default (the CPU count, so 2 processes on a
+        two-core machine), which is what the crash suites prove: a fault or SIGKILL takes all of them down."""
         env = {
             "WATCHDOG_DATABASE_URL": self.database,
             "WATCHDOG_AUTO_MIGRATE": "true",
@@ -134,7 +136,7 @@ class World:
         }
         if faults:
             env |= {"WATCHDOG_TEST_FAULTS": "1", "WATCHDOG_FAULTS": faults}
-        d = Daemon(config=self.config, data=self.root / "data", env=env)
+        d = Daemon(config=self.config, data=self.root / "data", env=env, workers=workers)
         if self.daemons:  # the same address as before, as a restarted process would have
             d.port, d.url = self.daemons[0].port, self.daemons[0].url
         self.daemons.append(d)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "watchdog"
 RELEASE = "watchdog"
 NAMESPACE = "deploy-watchdog"
+DEFAULTS: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+HA: dict[str, Any] = yaml.safe_load((CHART / "values-ha.yaml").read_text())
+EXAMPLE: dict[str, Any] = yaml.safe_load((CHART / "values-example.yaml").read_text())
+SCHEMA: dict[str, Any] = yaml.safe_load((CHART / "values.schema.json").read_text())
 
 
 class RenderFailed(Exception):
@@ -68,3 +73,23 @@ def only(documents: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def of_kind(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in documents if d["kind"] == kind]
+
+
+def container(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    (main,) = only(documents, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return dict(main)
+
+
+def env_of(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container(documents).get("env", [])}
+
+
+def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Helm's coalescing, for the schema test: maps merge key by key, anything else replaces."""
+    result = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result

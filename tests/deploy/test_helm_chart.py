@@ -7,36 +7,32 @@ get/list/watch/patch on apps deployments and replicasets; the optional Ingress e
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 import yaml
 
-from tests.deploy.helm_render import CHART, NAMESPACE, ROOT, RenderFailed, lint, of_kind, only, render
+from tests.deploy.helm_render import (
+    DEFAULTS,
+    EXAMPLE,
+    HA,
+    NAMESPACE,
+    ROOT,
+    RenderFailed,
+    container,
+    env_of,
+    lint,
+    of_kind,
+    only,
+    render,
+)
 from tests.deploy.sync_helm_values import example_config
 
-DEFAULTS: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
-HA: dict[str, Any] = yaml.safe_load((CHART / "values-ha.yaml").read_text())
-EXAMPLE: dict[str, Any] = yaml.safe_load((CHART / "values-example.yaml").read_text())
-SCHEMA: dict[str, Any] = yaml.safe_load((CHART / "values.schema.json").read_text())
 ALLOWED_VERBS = {"get", "list", "watch", "patch"}
 ALLOWED_RESOURCES = {"deployments", "replicasets"}
-
-
-def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Helm's coalescing, for the schema test: maps merge key by key, anything else replaces."""
-    result = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +48,6 @@ def example_docs() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def ha_docs() -> list[dict[str, Any]]:
     return render(HA)
-
-
-def container(documents: list[dict[str, Any]]) -> dict[str, Any]:
-    (main,) = only(documents, "Deployment")["spec"]["template"]["spec"]["containers"]
-    return dict(main)
-
-
-def env_of(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {e["name"]: e for e in container(documents).get("env", [])}
 
 
 def kubernetes_target_namespaces(daemon: dict[str, Any]) -> set[str]:
@@ -331,108 +318,6 @@ def test_targets_on_other_clusters_and_other_types_get_no_role() -> None:
     documents = render({"config": {"daemon": yaml.safe_dump(daemon)}, "rbac": {"extraNamespaces": ["ops"]}})
     assert sorted(r["metadata"]["namespace"] for r in of_kind(documents, "Role")) == ["apps", "ops"]
     assert not of_kind(render({**EXAMPLE, "rbac": {"create": False}}), "Role")
-
-
-# ---- refusals -------------------------------------------------------------------------------------------
-
-
-def test_several_replicas_on_sqlite_are_refused() -> None:
-    with pytest.raises(RenderFailed, match="several replicas need a shared PostgreSQL store"):
-        render({"replicaCount": 2})
-    with pytest.raises(RenderFailed, match="several replicas need a shared PostgreSQL store"):
-        render({"replicaCount": 3, "database": {"url": "sqlite:////var/lib/watchdog/watchdog.db"}})
-
-
-def test_several_replicas_on_a_postgresql_url_render() -> None:
-    values = {
-        "replicaCount": 2,
-        "persistence": {"enabled": False},
-        "database": {"url": "postgresql+psycopg://watchdog@postgres:5432/watchdog"},
-    }
-    documents = render(values)
-    assert only(documents, "Deployment")["spec"]["replicas"] == 2
-    assert env_of(documents)["WATCHDOG_DATABASE_URL"]["value"] == values["database"]["url"]  # type: ignore[index]
-
-
-def test_a_password_in_database_url_is_refused() -> None:
-    with pytest.raises(RenderFailed, match=r"database\.url holds a password"):
-        render({"database": {"url": "postgresql://watchdog:hunter2@postgres/watchdog"}})
-
-
-def test_a_shared_readwriteonce_volume_is_refused() -> None:
-    values = {"replicaCount": 2, "database": {"existingSecret": {"name": "db", "key": "url"}}}
-    with pytest.raises(RenderFailed, match="ReadWriteOnce"):
-        render(values)
-
-
-def test_values_the_schema_rejects_do_not_render() -> None:
-    with pytest.raises(RenderFailed, match="replicaCount"):
-        render({"replicaCount": "two"})
-    with pytest.raises(RenderFailed, match="additional properties"):
-        render({"replicas": 2})
-
-
-# ---- optional objects -----------------------------------------------------------------------------------
-
-
-def test_service_monitor_when_enabled() -> None:
-    documents = render({"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}})
-    monitor = only(documents, "ServiceMonitor")
-    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
-    assert monitor["metadata"]["labels"]["release"] == "prometheus"
-    assert monitor["spec"]["endpoints"][0]["port"] == "http"
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
-
-
-def test_image_by_digest_and_existing_claim() -> None:
-    digest = "sha256:" + "ab" * 32
-    documents = render({"image": {"digest": digest}, "persistence": {"existingClaim": "watchdog-state"}})
-    assert container(documents)["image"] == f"ghcr.io/acme/deploy-watchdog@{digest}"
-    assert not of_kind(documents, "PersistentVolumeClaim")
-    volumes = {v["name"]: v for v in only(documents, "Deployment")["spec"]["template"]["spec"]["volumes"]}
-    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == "watchdog-state"
-
-
-# ---- values.schema.json (jsonschema, no renderer needed) ------------------------------------------------
-
-
-def test_values_files_match_the_schema() -> None:
-    validator = jsonschema.Draft7Validator(SCHEMA)
-    jsonschema.Draft7Validator.check_schema(SCHEMA)
-    assert SCHEMA["$schema"] == "http://json-schema.org/draft-07/schema#"
-    assert list(validator.iter_errors(DEFAULTS)) == []
-    assert list(validator.iter_errors(merged(DEFAULTS, HA))) == []
-    assert list(validator.iter_errors(merged(DEFAULTS, EXAMPLE))) == []
-
-
-@pytest.mark.parametrize(
-    "override",
-    [
-        {"replicaCount": "2"},
-        {"replicas": 2},
-        {"database": {"url": "mysql://db/watchdog"}},
-        {"image": {"digest": "latest"}},
-        {"securityContext": {"runAsNonRoot": False}},
-        {"settings": {"logFormat": "xml"}},
-        {"config": {"services": {"../etc/passwd": {}}}},
-        {"ingress": {"enabled": True, "paths": ["/"]}},
-    ],
-)
-def test_schema_rejects_bad_values(override: dict[str, Any]) -> None:
-    validator = jsonschema.Draft7Validator(SCHEMA)
-    assert list(validator.iter_errors(merged(DEFAULTS, override))), override
-
-
-def test_values_hold_no_secret_values() -> None:
-    text = "".join(
-        (CHART / name).read_text() for name in ("values.yaml", "values-ha.yaml", "values-example.yaml")
-    )
-    assert "whsec_" not in text
-    assert not any(
-        ":" in line.split("://", 1)[-1].split("@")[0]
-        for line in text.splitlines()
-        if "@" in line and "://" in line and not line.lstrip().startswith("#")
-    )
 
 
 # ---- migrations ---------------------------------------------------------------------------------------

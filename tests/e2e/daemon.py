@@ -21,6 +21,13 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import KNOWN_SECRET, free_port, leaked_in, watch
 
+# Daemons here run one engine process unless a test asks otherwise (`workers=None`: the daemon's own
+# default, the CPU count; or `--workers N` in args): most tests are about one lifecycle, not about sharing,
+# and a second process per daemon doubles the start-up and idle CPU of every daemon the suite starts on a
+# two-core machine. The worker and crash tests run the default; E2E_DAEMON_WORKERS=0 runs every e2e daemon
+# with it (to re-prove a file: `E2E_DAEMON_WORKERS=0 pytest tests/e2e/test_daemon.py`).
+WORKERS = int(os.environ.get("E2E_DAEMON_WORKERS", "1"))
+
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ADMIN = f"admin-{KNOWN_SECRET}"
 watch(SECRET, SECRET.removeprefix("whsec_"))
@@ -28,7 +35,13 @@ watch(SECRET, SECRET.removeprefix("whsec_"))
 
 class Daemon:
     def __init__(
-        self, *, config: Path, data: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+        self,
+        *,
+        config: Path,
+        data: Path,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        workers: int | None = WORKERS,
     ) -> None:
         self.config = config
         self.data = data
@@ -37,6 +50,7 @@ class Daemon:
         self.log = data / "daemon.log"
         self.extra_env = env or {}
         self.args = args or []
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
@@ -51,6 +65,8 @@ class Daemon:
             # Set but never to be seen: stop() asserts it never reached the daemon's output.
             WATCHDOG_GITHUB_WEBHOOK_SECRET=KNOWN_SECRET,
         )
+        if self.workers is not None:
+            env["WATCHDOG_WORKERS"] = str(self.workers)  # `--workers` in args still wins
         env.update(self.extra_env)
         return env
 
@@ -89,10 +105,25 @@ class Daemon:
             return False
 
     def kill(self) -> None:
-        """SIGKILL: no drain, no goodbye; leases are left to expire."""
+        """SIGKILL to the serving process: no drain, no goodbye; leases are left to expire.
+
+        Its engine workers die with it (they hold PR_SET_PDEATHSIG): waited for here, so the next daemon
+        never starts beside a process of this one.
+        """
         assert self.proc is not None
+        workers = self.workers_pids()
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+        deadline = time.monotonic() + 10  # a hang guard: they die with the kernel's exit of the parent
+        while any(alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [p for p in workers if alive(p)]
+        assert not left, f"engine workers {left} outlived their SIGKILLed daemon"
+
+    def workers_pids(self) -> list[int]:
+        """The serving process's engine workers now running (Linux /proc: their parent is the daemon)."""
+        assert self.proc is not None
+        return children(self.proc.pid, marker="--engine-worker")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -157,3 +188,29 @@ class Daemon:
             time.sleep(0.2)
         tail = self.log.read_text()[-4000:] if self.log.exists() else ""
         raise AssertionError(f"timed out waiting for {what} ({detail() if detail else ''})\n{tail}")
+
+
+def children(pid: int, *, marker: str) -> list[int]:
+    """The live child processes of `pid` whose command line has `marker` in it."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The command name in field 2 may hold spaces: the fields after its ")" are the fixed ones.
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == pid and marker.encode() in cmdline and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def alive(pid: int) -> bool:
+    """Running: a zombie (exited, not yet reaped) is not."""
+    try:
+        os.kill(pid, 0)
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except (ProcessLookupError, FileNotFoundError):
+        return False

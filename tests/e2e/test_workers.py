@@ -79,9 +79,9 @@ def test_two_workers_split_the_work_and_drain_on_sigterm(tmp_path: Path) -> None
     )
     try:
         daemon.start()
-        # The other worker's share waits for it (a lease's length at most): events go out once it runs.
+        # Until w1 runs the serving engine takes every share: events go out once w1 takes its own.
         daemon.wait_for(
-            lambda: "engine worker wd-w1 running" in daemon.log.read_text(), what="w1", timeout=60
+            lambda: "engine worker wd-w1 takes its share" in daemon.log.read_text(), what="w1", timeout=60
         )
         ids = [daemon.notify(service="shop", environment=env, version="1.0.0") for env in ENVIRONMENTS]
         finals = [daemon.wait_state(d, {"passed", "failed", "inconclusive"}, timeout=60) for d in ids]
@@ -114,6 +114,8 @@ def test_two_workers_split_the_work_and_drain_on_sigterm(tmp_path: Path) -> None
         log = daemon.log.read_text()
         released = set(re.findall(r"released \d+ leases of instance (\S+)", log))
         assert released == {"wd", "wd-w1"}, log[-3000:]  # both drained and let their leases go
+        # And closed their sources' connections, rather than leaving them to the garbage collector.
+        assert "Unclosed client session" not in log and "Unclosed connector" not in log, log[-3000:]
     finally:
         daemon.stop()
         service.stop()

@@ -9,13 +9,12 @@ import argparse
 import sys
 from typing import Any
 
-from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchdog.errors import StoreError
 from watchdog.redact import redact
 from watchdog.settings import load_settings
-from watchdog.store import db, migrate
+from watchdog.store import db
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -34,6 +33,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Alembic loads here, not at import: every command's module is imported to build the parser, and an
+    # engine worker of `serve` would otherwise carry alembic's 10 MB for nothing.
+    from alembic.util import CommandError
+
+    from watchdog.store import migrate
+
     url: str = args.url or load_settings().resolved_database_url
     try:
         engine = db.create_engine(url)
