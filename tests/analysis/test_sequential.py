@@ -128,3 +128,22 @@ def test_rate_eprocess_is_the_weighted_average_of_binomial_likelihood_ratios() -
     assert math.exp(e.log_e()) == pytest.approx(
         sum(w * d for w, d in zip(weights, direct, strict=True)), rel=1e-9
     )
+
+
+def test_a_lone_capped_spike_fails_only_while_the_test_has_seen_little() -> None:
+    """What docs/judging.md says of one spike at the 5-sd cap, at the value test's own prior scale:
+    at alpha 0.05 it crosses as the first value for a long-run factor under ~2.5, as the second under ~1.3,
+    never as the third, and never at alpha 0.01."""
+    from watchdog.analysis.valuetest import TAU
+
+    def crosses(lrv: float, before: int, alpha: float) -> bool:
+        e = GaussianMixtureEProcess(lrv=lrv, tau=TAU)
+        for _ in range(before):
+            e.add(0.0)
+        e.add(1e6)  # far past the cap: the cap is what it weighs
+        return e.log_e() >= level(alpha)
+
+    assert crosses(1.0, 0, ALPHA) and crosses(2.4, 0, ALPHA) and not crosses(2.7, 0, ALPHA)
+    assert crosses(1.2, 1, ALPHA) and not crosses(1.4, 1, ALPHA)
+    assert not crosses(1.0, 2, ALPHA)
+    assert not any(crosses(1.0, before, 0.01) for before in range(3))
