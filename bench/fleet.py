@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench.engine import _samples, free_port  # noqa: E402
 from bench.engine import write_config as engine_config  # noqa: E402
 from bench.intake import SECRET  # noqa: E402
+from tests.store.conftest import fresh_pg_database  # noqa: E402
 from watchdog.clock import utc  # noqa: E402
 from watchdog.intake.signatures import sign_standard  # noqa: E402
 from watchdog.store.db import normalize_url  # noqa: E402
@@ -121,19 +122,8 @@ def database(store: str | None) -> Iterator[str | None]:
     if store is None:
         yield None
         return
-    base = normalize_url(store)
-    name = f"bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield base.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
+    with fresh_pg_database(store) as url:
+        yield url
 
 
 class Fleet:
