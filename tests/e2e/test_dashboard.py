@@ -1,12 +1,15 @@
 """The dashboard in a real Chromium against a real daemon and the demo service: live progress, colours,
 operator actions with and without the token, an axe-core accessibility check, and the screenshots.
 
-Screenshots of a passed, a rolled-back and a failed-rollback deployment are written to docs/dashboard/.
+Screenshots of a passed, a rolled-back and a failed-rollback deployment, the list and the ledger are taken
+into the test's temp dir; with WATCHDOG_UPDATE_SCREENSHOTS=1 into docs/dashboard/ (a test run leaves the
+checkout as it found it).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -25,7 +28,7 @@ from tests.e2e.daemon import ADMIN, Daemon
 
 pytestmark = pytest.mark.slow
 __all__ = ["axe_js", "browser"]  # fixtures, imported for pytest
-SHOTS = ROOT / "docs" / "dashboard"
+DOCS_SHOTS = ROOT / "docs" / "dashboard"
 
 
 def demo_config(dest: Path, demo_port: int) -> Path:
@@ -80,7 +83,8 @@ def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
     )
     daemon.start()
     env = {**daemon.env(), "WATCHDOG_DEMO_URL": f"http://127.0.0.1:{demo_port}", "WATCHDOG_URL": daemon.url}
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = DOCS_SHOTS if os.environ.get("WATCHDOG_UPDATE_SCREENSHOTS") == "1" else tmp_path / "shots"
+    shots.mkdir(parents=True, exist_ok=True)
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         good = deploy("1.0.0", env=env)
@@ -103,7 +107,7 @@ def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
         assert len(charts) >= 2, f"the chart did not update while running: {charts}"
         page.locator("#detail-state[data-state='passed']").wait_for(timeout=20_000)
         assert "passed verification" in page.locator("#summary").inner_text()
-        page.screenshot(path=str(SHOTS / "passed.png"), full_page=True)
+        page.screenshot(path=str(shots / "passed.png"), full_page=True)
 
         bad = deploy("1.1.0-bad", env=env)
         daemon.wait_state(bad, {"rolled_back", "rollback_failed", "inconclusive", "passed"}, timeout=60)
@@ -113,7 +117,7 @@ def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
         # The chart of the bad deploy goes on past the decision with the restored version's samples.
         svg = httpx.get(f"{daemon.url}/deployments/{bad}/charts/0.svg", timeout=10).text
         assert 'id="restored"' in svg and 'id="rollback-marker"' in svg
-        page.screenshot(path=str(SHOTS / "rolled-back.png"), full_page=True)
+        page.screenshot(path=str(shots / "rolled-back.png"), full_page=True)
         problems = axe_problems(page, axe_js)
         assert not problems, "\n".join(problems)
 
@@ -123,7 +127,7 @@ def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
         daemon.wait_state(broken, {"rollback_failed", "rolled_back"}, timeout=90)
         page.goto(f"{daemon.url}/deployments/{broken}")
         page.locator("#detail-state[data-state='rollback_failed']").wait_for(timeout=10_000)
-        page.screenshot(path=str(SHOTS / "rollback-failed.png"), full_page=True)
+        page.screenshot(path=str(shots / "rollback-failed.png"), full_page=True)
 
         # Distinct colours per state: rolled back must not look like passed.
         colours = {s: badge_colour(page, s) for s in ("passed", "rolled_back", "rollback_failed", "failed")}
@@ -168,7 +172,7 @@ def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
         assert httpx.get(f"{daemon.url}/v1/freezes", headers=admin).json()["items"] == []
 
         page.goto(f"{daemon.url}/ledger")
-        page.screenshot(path=str(SHOTS / "ledger.png"), full_page=True)
+        page.screenshot(path=str(shots / "ledger.png"), full_page=True)
         ledger = page.locator("#ledger").inner_text()
         assert "demo" in ledger
         stats = httpx.get(f"{daemon.url}/v1/stats", params={"since": "1d"}).json()["items"]
@@ -179,7 +183,7 @@ def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:
             problems = axe_problems(page, axe_js)
             assert not problems, f"{url}:\n" + "\n".join(problems)
         page.goto(daemon.url + "/")
-        page.screenshot(path=str(SHOTS / "list.png"), full_page=True)
+        page.screenshot(path=str(shots / "list.png"), full_page=True)
         page.goto(f"{daemon.url}/?state=rolled_back")
         assert page.locator(f'tr[data-id="{bad}"]').count() == 1
         assert page.locator(f'tr[data-id="{good}"]').count() == 0
