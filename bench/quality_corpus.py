@@ -259,11 +259,11 @@ def at_the_edge(runs: int = 60, seed: int = 11) -> Iterator[Case]:
             heavy=True,
             worse=step(1.3),
         )
-    # Added with issue 13's dispersion work (after the rows above, so their draws are unchanged): a canary
+    # Added with the split-dispersion work (after the rows above, so their draws are unchanged): a canary
     # whose error rate wanders on its own by 30% per sample, against a calm control and a calm baseline.
     # Shared shocks cancel in a control comparison; this noise does not, and nothing before the first pair
     # shows it: at 1,000 req/s one pair at a binomial spread would carry the whole test.
-    # Then (issue 13's second round, after every row above) the same canary wandering by 50% per sample,
+    # Then (its second round, after every row above) the same canary wandering by 50% per sample,
     # beyond the split's own prior: the pairs themselves must show it.
     edge_control = control_of(edge_errors)
     for own in (0.3, 0.5):

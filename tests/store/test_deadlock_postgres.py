@@ -1,4 +1,4 @@
-"""Issue 17: an owner's lease renewal and its step batch, on two connections, never deadlock on PostgreSQL.
+"""An owner's lease renewal and its step batch, on two connections, never deadlock on PostgreSQL.
 
 And a batch that PostgreSQL does pick as a deadlock's victim is written again as a whole: no step lost.
 """

@@ -89,8 +89,8 @@ class ControlEProcess:
     Conditional on a sample's errors in both arms, the new version's share is Binomial(total, theta) with
     theta = rho n / (rho n + m) for request counts n (new) and m (control): the nuisance (the common rate,
     and any shock both arms share) cancels, and a zero-error control needs no special case. One likelihood
-    ratio per alternative rho1 = rho0 x g, multiplied over samples, averaged over g (Lindon et al., 2022)
-    with the weights of up_weights.
+    ratio per alternative rho1 = rho0 x g, multiplied over samples, averaged over g with the weights
+    of up_weights: a mixture, so the average is an e-process whatever g is true.
     """
 
     rho0: float

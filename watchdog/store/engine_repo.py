@@ -124,7 +124,7 @@ class EngineRepo(ReadRepo):
         with self._write() as conn:
             if self._postgres:
                 # The batch's rows locked at once, in id order (renew_leases locks in that order too), so
-                # no other transaction can hold one of them while waiting for another (issue 17).
+                # no other transaction can hold one of them while waiting for another (a deadlock).
                 conn.execute(_LOCK_BATCH, {"ids": sorted({step["verification_id"] for step in batch})})
             for step in batch:
                 try:

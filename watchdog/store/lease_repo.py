@@ -115,8 +115,8 @@ class LeaseRepo(StoreBase):
         """Extends every lease `owner` holds; on PostgreSQL its rows are locked in id order first.
 
         A plain UPDATE locked them in scan order while the owner's step batch (engine_repo, another
-        connection) held some of them in its own order: each waited for a row the other held (issue 17,
-        DeadlockDetected). Now both lock in id order, so neither can wait on the other in a cycle.
+        connection) held some of them in its own order: each waited for a row the other held
+        (DeadlockDetected). Now both lock in id order, so neither can wait on the other in a cycle.
         """
         until = mapping.ts(now) + timedelta(seconds=lease_s)
         mine = [v.lease_owner == owner, v.state.not_in(_FINAL)]
