@@ -21,9 +21,16 @@ class Waited:
     """What one sample's work spent waiting in the daemon (not on the wire), filled in by the HTTP layer."""
 
     queued_s: float = 0.0  # behind a source's concurrency limit
-    lag_s: float = 0.0  # how far the event loop ran behind while its request was in flight (summed)
-    wire_s: float = 0.0  # how long its request was on the wire
-    network_failure: bool = False  # it came back as a timeout or a failed connection
+    lag_s: float = 0.0  # how far the event loop ran behind while a request was in flight (the most of any)
+    wire_s: float = 0.0  # how long a request was on the wire (the longest)
+    network_failure: bool = False  # a request came back as a timeout or a failed connection
+
+    def join(self, other: Waited) -> None:
+        """Counts `other`'s waiting (a request this sample shared) as this sample's own."""
+        self.queued_s += other.queued_s
+        self.lag_s = max(self.lag_s, other.lag_s)
+        self.wire_s = max(self.wire_s, other.wire_s)
+        self.network_failure = self.network_failure or other.network_failure
 
 
 _current: contextvars.ContextVar[Waited | None] = contextvars.ContextVar("watchdog_waited", default=None)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from watchdog.analysis.models import Baseline
 from watchdog.api.views_deployment import deployment_view
+from watchdog.engine.prepared import baselines_of
 from watchdog.events import SAMPLING, State
 from watchdog.policy.connections import SourceConfig
 from watchdog.policy.interned import shared_policy
@@ -83,12 +83,11 @@ def _report_input(
     now: datetime,
     sources: dict[str, SourceConfig],
 ) -> ReportInput:
-    raw = detail.verification.baseline or {}
     return ReportInput(
         detail=detail,
         policy=shared_policy(detail.deployment.policy),
         previous_stable=previous,
-        baselines={name: (Baseline.from_json(b) if b else None) for name, b in raw.items()},
+        baselines=baselines_of(detail.verification),
         links={},
         now=now,
         sources=sources,

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
-from watchdog.analysis.models import Baseline
 from watchdog.clock import Clock
+from watchdog.engine.prepared import baselines_of
 from watchdog.events import State
 from watchdog.notify.dispatcher import Dispatcher
 from watchdog.notify.message import Notification, from_detail
@@ -94,12 +94,11 @@ class Announcer:
             environment=dep.environment,
             exclude_artifact=dep.artifact,
         )
-        raw = detail.verification.baseline or {}
         return ReportInput(
             detail=detail,
             policy=shared_policy(dep.policy),
             previous_stable=previous,
-            baselines={name: (Baseline.from_json(b) if b else None) for name, b in raw.items()},
+            baselines=baselines_of(detail.verification),
             links={},
             now=self.clock.now(),
             sources=dict(self.policies.current.daemon.sources),

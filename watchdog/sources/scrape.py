@@ -169,10 +169,7 @@ class ScrapeSource(Source):
         flight = await asyncio.shield(task)
         waited = looplag.current()
         if waited is not None:  # the shared request's waiting is this sample's too
-            waited.queued_s += flight.waited.queued_s
-            waited.lag_s = max(waited.lag_s, flight.waited.lag_s)
-            waited.wire_s = max(waited.wire_s, flight.waited.wire_s)
-            waited.network_failure = waited.network_failure or flight.waited.network_failure
+            waited.join(flight.waited)
         if flight.error is not None:
             raise flight.error
         assert flight.answer is not None
