@@ -42,7 +42,7 @@ def demo_config(dest: Path, demo_port: int) -> Path:
     (config / "watchdog.yaml").write_text(yaml.safe_dump(daemon))
     demo = yaml.safe_load((config / "services" / "demo.yaml").read_text())
     demo["defaults"]["verification"].update(duration="10s", interval="1s", warmup="1s")
-    demo["defaults"]["rollback"]["verification"] = {"duration": "4s", "interval": "1s"}
+    demo["defaults"]["rollback"]["verification"] = {"duration": "6s", "interval": "2s"}
     local = demo["environments"]["local"]
     demo["environments"]["edge"] = {"target": "broken", "checks": local["checks"]}
     (config / "services" / "demo.yaml").write_text(yaml.safe_dump(demo))

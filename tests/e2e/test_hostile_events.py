@@ -60,7 +60,7 @@ def write_config(root: Path, sink: RecordingSink) -> Path:
         "defaults": {
             "verification": {"duration": "4s", "interval": "1s", "warmup": "0s", "failure_limit": 2},
             "on_failure": "rollback",
-            "rollback": {"max_per_hour": 20, "verification": {"duration": "2s", "interval": "1s"}},
+            "rollback": {"max_per_hour": 20, "verification": {"duration": "4s", "interval": "2s"}},
         },
         "environments": {
             "production": {

@@ -83,7 +83,7 @@ def write_config(root: Path, kube: ClusterWithApp) -> Path:
                 "defaults": {
                     "verification": {"duration": "4s", "interval": "1s", "warmup": "0s", "failure_limit": 2},
                     "on_failure": "rollback",
-                    "rollback": {"max_per_hour": 1, "verification": {"duration": "3s", "interval": "1s"}},
+                    "rollback": {"max_per_hour": 1, "verification": {"duration": "6s", "interval": "2s"}},
                 },
                 "environments": {
                     "production": {

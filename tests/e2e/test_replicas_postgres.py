@@ -50,7 +50,7 @@ def write_config(root: Path, app: DemoApp) -> Path:
                         "min_conclusive": 0.5,
                     },
                     "on_failure": "rollback",
-                    "rollback": {"verification": {"duration": "3s", "interval": "1s"}},
+                    "rollback": {"verification": {"duration": "6s", "interval": "2s"}},
                 },
                 "environments": {
                     "production": {

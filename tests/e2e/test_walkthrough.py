@@ -35,7 +35,7 @@ def shipped_config_with_short_windows(dest: Path, demo_port: int) -> Path:
         demo.read_text(),
     )
     text = text.replace(
-        "verification: {duration: 20s, interval: 5s}", "verification: {duration: 3s, interval: 1s}"
+        "verification: {duration: 20s, interval: 5s}", "verification: {duration: 6s, interval: 2s}"
     )
     demo.write_text(text)
     return config

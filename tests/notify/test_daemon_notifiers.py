@@ -52,7 +52,7 @@ def config(
         "service": "shop",
         "defaults": {
             "verification": {"duration": "5s", "interval": "1s", "warmup": "1s", "baseline_window": "1m"},
-            "rollback": {"verification": {"duration": "3s", "interval": "1s"}},
+            "rollback": {"verification": {"duration": "6s", "interval": "2s"}},
             "on_failure": "rollback",
             "target": "demo",
             "notify": ["pd", "gh", "grafana"],
