@@ -1,6 +1,7 @@
 """An owner's lease renewal and its step batch, on two connections, never deadlock on PostgreSQL.
 
-And a batch that PostgreSQL does pick as a deadlock's victim is written again as a whole: no step lost.
+A batch that PostgreSQL does pick as a deadlock's victim is written again as a whole: no step lost. An
+intake batch takes its services' live rows in the same id order.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.store.conftest import _empty_tables, accept, at, count_rows
-from watchdog.store import Store
+from tests.store.conftest import POLICY, _empty_tables, accept, at, count_rows, make_event
+from watchdog.store import Accepted, Store
 from watchdog.store.db import normalize_url
 from watchdog.store.engine_repo import Step
 from watchdog.store.records import SampleRow
@@ -147,3 +148,43 @@ def test_a_batch_chosen_as_a_deadlock_victim_is_written_again_whole(
     assert caplog.text.count("deadlock; written again") == cycles
     assert f"written again (try {cycles + 1})" in caplog.text
     assert count_rows(pg_store, "samples") == 3
+
+
+def test_an_intake_batch_locks_its_services_live_rows_in_id_order(pg_store: Store) -> None:
+    """A batch naming two services waits for the lower id first, holding nothing another writer wants."""
+    live = {name: accept(pg_store, service=name, now=at(0)).verification.id for name in ("svc-a", "svc-b")}
+    low, high = sorted(live.values())
+    # Events in the order of the higher id's service first: locked event by event, the batch would hold
+    # `high` while it waited for `low`.
+    order = sorted(live, key=lambda name: live[name], reverse=True)
+    batch: list[Any] = [
+        {
+            "event": make_event(service=name, version="2.0.0"),
+            "source": "generic",
+            "delivery_id": f"d-{name}",
+            "policy": POLICY,
+            "now": at(5),
+        }
+        for name in order
+    ]
+    intruder = sa.create_engine(normalize_url(pg_store.url))
+    lock = sa.text("SELECT id FROM verifications WHERE id = :id FOR UPDATE")
+    try:
+        with intruder.connect() as conn, intruder.connect() as watcher, ThreadPoolExecutor(1) as pool:
+            pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+            conn.execute(lock, {"id": low})  # another writer, in id order, holds the lower row
+            results = pool.submit(pg_store.accept_events, batch)
+            assert _waiting_on_a_lock(watcher, but=pid)
+            # NOWAIT: had the batch taken `high` before waiting, this would fail at once (and, waiting,
+            # would close a deadlock cycle).
+            conn.execute(
+                sa.text("SELECT id FROM verifications WHERE id = :id FOR UPDATE NOWAIT"), {"id": high}
+            )
+            conn.commit()
+            answers = results.result()
+    finally:
+        intruder.dispose()
+    assert all(isinstance(a, Accepted) and not a.duplicate for a in answers), answers
+    assert sorted(s for a in answers if isinstance(a, Accepted) for s in a.superseded) == sorted(
+        pg_store.get_verification(v).deployment_id for v in live.values()
+    )

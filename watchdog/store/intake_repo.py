@@ -1,7 +1,7 @@
 """Intake writes: a deploy event becomes deployment + verification + transition + delivery in one transaction.
 
 Deliveries are unique per (source, delivery_id), so a sender's retry gets the first answer and writes nothing.
-accept_events writes a batch of events in one transaction (one fsync), each inside its own savepoint.
+accept_events writes a batch of events in one transaction (one fsync); a failing item fails alone.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NotRequired, TypedDict, Unpack, cast
 
-from sqlalchemy import Connection, bindparam, exists, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from watchdog.analysis.timing import samples_total
@@ -85,6 +85,23 @@ _LIVE_SAME_SERVICE = (
     .order_by(verifications.c.created_at)
 )
 _LIVE_SAME_SERVICE_LOCKED = _LIVE_SAME_SERVICE.with_for_update(of=verifications)
+# PostgreSQL: the live verifications of every service+environment of a batch, locked at its start in id
+# order (the engine's step batches and renew_leases lock in that order too). Locked event by event, two
+# batches naming two services in opposite orders each held a row the other wanted: a deadlock, a retry
+# and, met again, 503s for the whole batch.
+_LOCK_LIVE_OF_KEYS = (
+    select(verifications.c.id)
+    .where(
+        verifications.c.state.in_(_SAMPLING_STATES),
+        verifications.c.kind == "deploy",
+        exists().where(
+            deployments.c.id == verifications.c.deployment_id,
+            tuple_(deployments.c.service, deployments.c.environment).in_(bindparam("keys", expanding=True)),
+        ),
+    )
+    .order_by(verifications.c.id)
+    .with_for_update(of=verifications)
+)
 
 
 class EventIntake(TypedDict):
@@ -155,6 +172,7 @@ class IntakeRepo(DeliveryRepo):
         """
         try:
             with self._write() as conn:
+                self._lock_live(conn, batch)
                 return [self._accept(conn, **item) for item in batch]
         except (IntegrityError, StoreError):  # rolled back whole: nothing of the batch was kept
             pass
@@ -167,6 +185,7 @@ class IntakeRepo(DeliveryRepo):
         results: list[Accepted | Exception | None] = []
         try:
             with self._write() as conn:
+                self._lock_live(conn, batch)
                 for item in batch:
                     try:
                         with conn.begin_nested():
@@ -197,6 +216,12 @@ class IntakeRepo(DeliveryRepo):
             else:
                 done.append(self._duplicate(first))
         return done
+
+    def _lock_live(self, conn: Connection, batch: list[EventIntake]) -> None:
+        """PostgreSQL, a batch of more than one service+environment: their live rows locked in id order."""
+        keys = sorted({(item["event"].service, item["event"].environment) for item in batch})
+        if self._postgres and len(keys) > 1:
+            conn.execute(_LOCK_LIVE_OF_KEYS, {"keys": keys})
 
     def _duplicate(self, first: DeliveryRow) -> Accepted:
         if first.deployment_id is None:
