@@ -102,7 +102,10 @@ class EngineSettings(BaseSettings):
         "stable per verification, so a fleet's probes spread out (0 = all at k x interval)",
     )
     retention_days: float = Field(
-        90.0, gt=0, description="samples of verifications finished longer ago are deleted (hourly)"
+        90.0,
+        gt=0,
+        description="samples of verifications finished longer ago, and CI statuses received longer ago, "
+        "are deleted (hourly)",
     )
     delivery_retention_days: float = Field(
         14.0, gt=0, description="webhook ids are remembered this long: a redelivery within it is a replay"

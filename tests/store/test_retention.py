@@ -1,4 +1,4 @@
-"""Store contract, retention: old samples of finished verifications and old webhook ids go; the rest stays.
+"""Store contract, retention: old samples, webhook ids and CI statuses go; the record of deploys stays.
 
 Runs on SQLite and PostgreSQL through the `store` fixture.
 """
@@ -33,3 +33,24 @@ def test_purge_keeps_running_verifications_and_the_record(store: Store) -> None:
 
     assert store.purge(samples_before=at(200), deliveries_before=at(10)).deliveries == 2
     assert store.find_delivery(source="generic", delivery_id="d-old") is None
+
+
+def test_purge_drops_ci_statuses_older_than_their_horizon(store: Store) -> None:
+    for n, received in enumerate((at(0), at(50), at(300))):
+        store.record_ci_run(
+            source="gitlab",
+            delivery_id=f"p-{n}",
+            response={"recorded": True},
+            service="shop",
+            commit=f"c{n}",
+            status="success",
+            ref="main",
+            url=None,
+            now=received,
+        )
+    purged = store.purge(samples_before=at(100), deliveries_before=at(-1))
+    assert purged.ci_runs == 2  # by default CI statuses live as long as samples do
+    assert store.latest_ci_run(service="shop", commits=["c0", "c1"]) is None
+    assert store.latest_ci_run(service="shop", commits=["c2"]) is not None
+    kept = store.purge(samples_before=at(100), deliveries_before=at(-1), ci_runs_before=at(400))
+    assert kept.ci_runs == 1

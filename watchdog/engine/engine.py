@@ -268,8 +268,13 @@ class Engine:
             samples_before=now - timedelta(days=self.settings.retention_days),
             deliveries_before=now - timedelta(days=self.settings.delivery_retention_days),
         )
-        if purged.samples or purged.deliveries:
-            log.info("retention: %d samples and %d webhook ids deleted", purged.samples, purged.deliveries)
+        if purged.samples or purged.deliveries or purged.ci_runs:
+            log.info(
+                "retention: %d samples, %d webhook ids and %d CI statuses deleted",
+                purged.samples,
+                purged.deliveries,
+                purged.ci_runs,
+            )
 
     async def _reload(self) -> None:
         # In a thread: a parse (a large or hostile file) must not stall the API or the ticks. The swap
