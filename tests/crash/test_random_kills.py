@@ -20,7 +20,7 @@ POSTGRES_RUNS = 2
 
 
 def run_once(root: Path, database: str, seed: int) -> None:
-    delay = random.Random(seed).uniform(0.2, 12.0)  # from before the first sample to after the rollback
+    delay = random.Random(seed).uniform(0.2, 22.0)  # from before the first sample to after the rollback
     with world(root, database, services=("shop", "cart")) as w:
         first = w.daemon()
         bad = w.deploy(first, "shop", "1.1.0-bad")
