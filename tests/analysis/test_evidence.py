@@ -14,8 +14,9 @@ import pytest
 from tests.analysis.test_dispersion import CHECK as CONTROL_CHECK
 from tests.analysis.test_noise import wander_series
 from watchdog.analysis import Baseline, Evaluator, Measurement, Timing, Verdict
-from watchdog.analysis.evidence import evidence_for
+from watchdog.analysis.evidence import BASELINE_SHARE, ErrorEvidence, evidence_for
 from watchdog.analysis.judge import judge_absolute
+from watchdog.analysis.sequential import RateEProcess, level
 from watchdog.policy.checks import ErrorRateCheck, LatencyCheck
 
 ALPHA = 0.05
@@ -105,6 +106,45 @@ def test_error_counts_at_the_edge_of_tolerance_cross_at_most_alpha() -> None:
         data[0, 60:] = rng.binomial(data[1, 60:], 0.015)
         fails += run_errors(error_check(), data, 60)
     assert fails / runs <= margin(runs)
+
+
+@pytest.mark.parametrize(
+    ("base_rate", "new_rate"),
+    [
+        (0.004, 0.006),  # both limits bind at once: 1.5 x 0.4% = 0.4% + 0.2%
+        (0.002, 0.004),  # only max_increase binds: twice the baseline, the ratio test crosses readily
+    ],
+)
+def test_error_counts_at_the_edge_of_both_limits_cross_at_most_alpha(
+    base_rate: float, new_rate: float
+) -> None:
+    """max_ratio and max_increase together: where the increase is the binding limit, its own test (against
+    the baseline's bound plus the increase, capped at d x r / (r - 1)) must hold the level by itself."""
+    rng = np.random.default_rng(27)
+    check = error_check(max_ratio=1.5, max_increase=0.002)
+    runs, fails = 800, 0
+    for _ in range(runs):
+        data = counts(rng, points=60 + 18, per=3000, p=base_rate, sd=0.0, rho=0.0)
+        data[0, 60:] = rng.binomial(data[1, 60:], new_rate)
+        fails += run_errors(check, data, 60)
+    assert fails / runs <= margin(runs)
+
+
+def test_the_increase_test_is_not_held_back_by_the_baseline_where_the_ratio_answers() -> None:
+    """A thin baseline (10 errors in 1,800 requests) has a wide upper bound; above 0.6% (0.2% x 1.5 / 0.5) a
+    rate within max_increase is beyond max_ratio anyway, so the increase test is against 0.6%, not the
+    bound plus 0.2%: 12 errors in 360 requests are evidence against the first and not against the second."""
+    check = error_check(max_ratio=1.5, max_increase=0.002)
+    base = Baseline(values={"errors": ([1.0] + [0.0] * 5) * 10, "requests": [30.0] * 60})
+    ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=18)
+    assert isinstance(ev, ErrorEvidence) and ev.inc is not None and ev.noise is not None
+    assert ev.inc.p0 == pytest.approx(0.006)
+    uncapped = RateEProcess(p0=ev.noise.rate_upper(ALPHA * BASELINE_SHARE) + 0.002, deflate=ev.inc.deflate)
+    assert uncapped.p0 > 0.009
+    for e in [1.0, 0.0, 2.0, 1.0, 0.0, 1.0, 2.0, 1.0, 1.0, 0.0, 2.0, 1.0]:
+        ev.step(Measurement(values={"errors": e, "requests": 30.0}), position=0)
+        uncapped.add(errors=e, requests=30.0)
+    assert ev.inc.log_e() >= level(ev.a_inc) > uncapped.log_e()
 
 
 def test_error_counts_double_is_caught_at_100_per_second() -> None:

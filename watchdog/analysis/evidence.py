@@ -31,6 +31,21 @@ def threshold(b: float, limits: BaselineLimits) -> float:
     return min(max(edge), 1.0 - 1e-9)
 
 
+def increase_cap(limits: BaselineLimits) -> float:
+    """The highest rate at which `max_increase` alone can keep a deploy within tolerance: d x r / (r - 1).
+
+    The increase test only has to be right where the ratio test is wrong, i.e. where the new rate p is
+    above r x b yet at most b + d. Then b < p / r, so p < p / r + d, so p < d x r / (r - 1), whatever the
+    baseline's b is. Testing the rate against the smaller of this and the baseline's bound plus d stays
+    valid (the intersection of the two tests still errs only where one of its nulls holds) and, at a
+    baseline rate above d / (r - 1), does not pay for the baseline's uncertainty twice.
+    """
+    r, d = limits.max_ratio, limits.max_increase
+    if r is None or d is None or r <= 1.0:
+        return 1.0
+    return d * r / (r - 1.0)
+
+
 def fmt_e(log_e: float) -> str:
     if log_e > 700:
         return "> 1e300"
@@ -85,6 +100,7 @@ class ErrorEvidence:
         if self.limits.max_increase is not None and self.noise is not None and not control:
             a_base = alpha * BASELINE_SHARE
             up = min(self.noise.rate_upper(a_base) + self.limits.max_increase, 1.0 - 1e-9)
+            up = min(up, increase_cap(self.limits))
             low = self.noise.rate_lower(a_base) + self.limits.max_increase
             self.inc = RateEProcess(p0=up, deflate=deflate)
             self.inc_down = RateEProcess(p0=low, deflate=deflate, below=True)
