@@ -130,6 +130,43 @@ def test_error_counts_at_the_edge_of_both_limits_cross_at_most_alpha(
     assert fails / runs <= margin(runs)
 
 
+@pytest.mark.parametrize("per", [3000, 30_000])
+def test_against_a_control_at_the_edge_of_max_increase_crosses_at_most_alpha(per: int) -> None:
+    """Control at 0.2%, canary at 0.4%: twice the control's rate (beyond max_ratio 1.5) but exactly
+    +max_increase, so within tolerance. The ratio test rightly crosses; the increase test must not. Compared
+    on the estimates, the check failed 27% (100 req/s) and 68% (1,000 req/s) of these deploys."""
+    rng = np.random.default_rng(29)
+    check = ErrorRateCheck.model_validate(
+        {
+            **CONTROL_CHECK.model_dump(by_alias=True),
+            "baseline": {"compare_to": "control", "max_ratio": 1.5, "max_increase": 0.002},
+        }
+    )
+    runs, fails = 300, 0
+    for _ in range(runs):
+        r = rng.poisson(per, 60).astype(float)
+        base = Baseline(
+            values={
+                "errors": rng.binomial(r.astype(int), 0.002).astype(float).tolist(),
+                "requests": r.tolist(),
+            }
+        )
+        ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=18)
+        assert ev is not None
+        for i in range(18):
+            n, m = int(rng.poisson(per)), int(rng.poisson(per))
+            values = {
+                "errors": float(rng.binomial(n, 0.004)),
+                "requests": float(n),
+                "control_errors": float(rng.binomial(m, 0.002)),
+                "control_requests": float(m),
+            }
+            if ev.step(Measurement(values=values), position=i).crossed:
+                fails += 1
+                break
+    assert fails / runs <= margin(runs)
+
+
 def test_the_increase_test_is_not_held_back_by_the_baseline_where_the_ratio_answers() -> None:
     """A thin baseline (10 errors in 1,800 requests) has a wide upper bound; above 0.6% (0.2% x 1.5 / 0.5) a
     rate within max_increase is beyond max_ratio anyway, so the increase test is against 0.6%, not the
