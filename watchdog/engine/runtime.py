@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -12,13 +13,15 @@ from typing import TYPE_CHECKING
 from watchdog.clock import Clock, SystemClock
 from watchdog.policy.reload import PolicyHolder
 from watchdog.settings import Settings
-from watchdog.store import Store
+from watchdog.store import Store, db
 from watchdog.telemetry import Metrics
 
 if TYPE_CHECKING:
     from watchdog.engine.engine import Engine
     from watchdog.sources.base import Source
     from watchdog.targets.base import Target
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,8 +59,14 @@ def build_runtime(
     clock = clock or SystemClock()
     metrics = Metrics()
     store = store or Store(settings.resolved_database_url)
-    if settings.should_auto_migrate:
-        store.upgrade()
+    if settings.should_auto_migrate and store.upgrade():
+        # Said once, loudly: on a first start it is expected; after a lost or misplaced database file it is
+        # the only sign that the stable versions to roll back to and every open verification are gone.
+        log.warning(
+            "store: %s held no schema; created an empty store (a first start, or the database was lost: "
+            "no earlier deployment, stable version or open verification is known)",
+            db.describe(store.url),
+        )
     policies = PolicyHolder(settings.files.config_dir)
     daemon = policies.current.daemon
     # A replaced entry is never built (no client of it is opened); the http prober opens its client lazily.

@@ -56,11 +56,13 @@ class StoreBase:
     def __repr__(self) -> str:
         return f"Store({db.describe(self.url)!r})"
 
-    def upgrade(self) -> None:
-        """Alembic `upgrade head` on this store's database."""
+    def upgrade(self) -> bool:
+        """Alembic `upgrade head` on this store's database; True when it held no schema at all before."""
         from watchdog.store import migrate  # alembic loads only when a migration is asked for
 
+        empty = migrate.current(self._engine) is None
         migrate.upgrade(self._engine)
+        return empty
 
     def ping(self) -> bool:
         try:
