@@ -44,7 +44,7 @@ run: $(RUN_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check watchdog tests bench
 	$(BIN)/ruff format --check watchdog tests bench
-	$(BIN)/mypy
+	$(BIN)/mypy  # strict, on watchdog, tests and bench (pyproject.toml's [tool.mypy] files)
 	$(BIN)/lint-imports
 
 # Most of the suite waits on real daemons' verification windows, so it runs in parallel workers

@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -186,7 +187,8 @@ async def run(args: argparse.Namespace, demo_port: int, counter_port: int, url: 
     }
 
 
-COLUMNS = [
+# header, and the cell it shows of a run's result
+COLUMNS: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
     ("samples/s (asked)", lambda r: f"{r['samples_per_s']} ({r['asked_samples_per_s']})"),
     ("lag p50 / p99 s", lambda r: f"{r['lag_p50_s']} / {r['lag_p99_s']}"),
     (

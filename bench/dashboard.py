@@ -36,7 +36,8 @@ class IdleEngine:
 
 
 def seed(store: Any, now: datetime) -> None:
-    dep_rows, ver_rows = [], []
+    dep_rows: list[dict[str, Any]] = []
+    ver_rows: list[dict[str, Any]] = []
     for i in range(N):
         at = now - timedelta(minutes=5 * (N - i))
         state = STATES[i % len(STATES)]
@@ -128,12 +129,12 @@ async def main() -> int:
         seed(store, now)
         seeded_s = time.perf_counter() - t0
         runtime = Runtime(
-            settings=Settings(data_dir=root, instance_id="bench"),
+            settings=Settings.model_validate({"data_dir": root, "instance_id": "bench"}),
             store=store,
             policies=PolicyHolder(root / "config"),
             clock=SystemClock(),
             metrics=Metrics(),
-            engine=IdleEngine(),  # type: ignore[arg-type]
+            engine=IdleEngine(),  # type: ignore[arg-type]  # a stand-in (wake() only), not an Engine
         )
         transport = httpx.ASGITransport(app=create_app(runtime))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -59,13 +58,12 @@ def wait_port(port: int, *, timeout: float = 20) -> None:
 def services() -> Iterator[tuple[int, int]]:
     """The demo service (healthz + /metrics, 200 synthetic req/s) and the probe counter: their ports."""
     demo_port, counter_port = free_port(), free_port()
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    quiet = subprocess.DEVNULL
     demo_cmd = [sys.executable, "-m", "watchdog.demo", "--port", str(demo_port), "--rps", "200"]
+    counter_cmd = [sys.executable, str(ROOT / "bench" / "probe_counter.py"), "--port", str(counter_port)]
     procs = [
-        subprocess.Popen(demo_cmd, cwd=ROOT, **quiet),  # type: ignore[call-overload]
-        subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "probe_counter.py"), "--port", str(counter_port)], **quiet
-        ),
+        subprocess.Popen(demo_cmd, cwd=ROOT, stdout=quiet, stderr=quiet),
+        subprocess.Popen(counter_cmd, stdout=quiet, stderr=quiet),
     ]
     try:
         wait_port(demo_port)
@@ -359,4 +357,4 @@ def rows_per_deployment(db: sa.Engine, check: str) -> tuple[Counter[str], Counte
 
 def sample_rows(db: sa.Engine) -> list[tuple[datetime, datetime, int, float, str, str | None, str]]:
     """bench/engine.py's sample rows (taken, starts, k, interval, outcome, reason, verification id)."""
-    return _samples(SimpleNamespace(engine=db))
+    return _samples(db)

@@ -36,7 +36,8 @@ def _transport(kind: str, concurrency: int) -> httpx.AsyncBaseTransport:
     if kind == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
-        return AiohttpTransport(limits=limits)
+        transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=limits)
+        return transport
     return httpx.AsyncHTTPTransport(limits=limits)
 
 
@@ -80,7 +81,8 @@ def child(variant: str, *, port: int, concurrency: int, seconds: float) -> dict[
     if loop == "uvloop":
         import uvloop
 
-        return uvloop.run(coro)
+        result: dict[str, float] = uvloop.run(coro)
+        return result
     return asyncio.run(coro)
 
 

@@ -5,7 +5,7 @@ under AR(1) wander, overdispersion and heavy tails), the scenario document, and 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,7 +119,7 @@ def doc(
     name: str,
     *,
     checks: list[dict[str, Any]],
-    data: dict[str, dict[str, list[list[float]]]],
+    data: Mapping[str, Mapping[str, Sequence[Sequence[float | None]]]],  # a None point is a gap
     expect: str,
     interval: float = 30.0,
     duration: float = 600.0,

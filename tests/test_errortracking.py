@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import sentry_sdk
+from sentry_sdk.types import Event
 
 from tests.conftest import KNOWN_SECRET
 from tests.notify.receiver import receiver
@@ -31,7 +32,7 @@ def test_without_dsn_nothing_is_set_up() -> None:
 
 
 def test_hook_scrubs_messages_exceptions_breadcrumbs_and_drops_bodies() -> None:
-    event = {
+    event: Event = {
         "message": f"token {KNOWN_SECRET} refused",
         "exception": {"values": [{"type": "TargetError", "value": f"argocd said {KNOWN_SECRET}"}]},
         "breadcrumbs": {"values": [{"message": f"GET https://x?api_key={KNOWN_SECRET}"}]},
@@ -42,11 +43,13 @@ def test_hook_scrubs_messages_exceptions_breadcrumbs_and_drops_bodies() -> None:
             "headers": {"X-Hub-Signature-256": "sha256=abcd", "Authorization": "Bearer x", "Accept": "*/*"},
         },
     }
-    out = before_send(event, {})  # type: ignore[arg-type]
+    out = before_send(event, {})
     assert out is not None
     text = repr(out)
     assert KNOWN_SECRET not in text and "webhook-body-7c1e" not in text and "abcd" not in text
-    assert out["request"]["headers"]["Accept"] == "*/*"
+    headers = out["request"]["headers"]
+    assert isinstance(headers, dict)
+    assert headers["Accept"] == "*/*"
     assert "data" not in out["request"] and "cookies" not in out["request"]
     assert out["exception"]["values"][0]["value"] == "argocd said ***"
 
@@ -57,7 +60,7 @@ def _decode(body: bytes, encoding: str | None) -> bytes:
     if encoding == "deflate":
         return zlib.decompress(body)
     if encoding == "br":
-        import brotli  # type: ignore[import-not-found]
+        import brotli
 
         return bytes(brotli.decompress(body))
     return body

@@ -31,7 +31,7 @@ def test_each_group_reads_its_flat_variables(monkeypatch: pytest.MonkeyPatch, tm
 
 
 def test_flat_overrides_go_to_their_group_and_replace_keeps_the_rest(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, instance_id="a", sample_jitter=0)
+    settings = Settings.model_validate({"data_dir": tmp_path, "instance_id": "a", "sample_jitter": 0})
     moved = settings.replace(config_dir=tmp_path / "c")
     assert (moved.files.config_dir, moved.files.data_dir) == (tmp_path / "c", tmp_path)
     assert (moved.engine.instance_id, moved.engine.sample_jitter) == ("a", 0)

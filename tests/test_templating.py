@@ -35,7 +35,7 @@ HOSTILE = [
 ]
 
 # Any text an event could carry (no lone surrogates: no encoding carries them, intake refuses them).
-values = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+values = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 sneaky = st.lists(st.sampled_from(["${SECRET}", "{{ version }}", "{{ artifact }}", "$", "{", "}"]) | values)
 tricky = sneaky.map("".join)
 # Every placeholder an event fills (the stable_* names come from the store, escaped alike).
@@ -88,7 +88,10 @@ def test_event_values_never_reach_the_host(value: str) -> None:
 
 def _matchers(query: str) -> dict[str, tuple[str, str]]:
     # sum(rate(up{...}[30s])): aggregation -> call -> matrix selector -> vector selector.
-    expr = promql_parser.parse(query).expr.args[0].vector_selector
+    aggregation = promql_parser.parse(query)
+    assert isinstance(aggregation, promql_parser.AggregateExpr)
+    assert isinstance(aggregation.expr, promql_parser.Call)
+    expr = aggregation.expr.args[0].vector_selector
     assert isinstance(expr, promql_parser.VectorSelector) and expr.name == "up"
     return {m.name: (str(m.op), m.value) for m in expr.matchers.matchers}
 

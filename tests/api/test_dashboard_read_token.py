@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.harness import ADMIN_TOKEN, T0, read_locked, snapshot
+from tests.api.harness import ADMIN_TOKEN, T0, RecordingEngine, read_locked, snapshot
 from tests.fakes.history import seed
 from watchdog.engine.runtime import Runtime
 
@@ -84,7 +84,8 @@ async def test_a_cross_site_request_with_only_a_basic_login_cannot_act(
         assert r.status_code == 401, (method, url, r.status_code, r.text)
         assert "Bearer" in r.json()["detail"]
     assert snapshot(rt.store) == before
-    assert rt.engine.calls == []  # type: ignore[attr-defined]
+    assert isinstance(rt.engine, RecordingEngine)
+    assert rt.engine.calls == []
     # The same action with the admin token in the header, as the page sends it, is done.
     done = await client.put(
         "/v1/freezes/checkout/production",

@@ -13,16 +13,16 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from tests.api.harness import T0, WEBHOOK_SECRET, dumps, event, generic_headers, snapshot
+from tests.api.harness import T0, WEBHOOK_SECRET, RecordingEngine, dumps, event, generic_headers, snapshot
 from watchdog.engine.runtime import Runtime
 
 
 async def post(
-    client: httpx.AsyncClient, body: bytes, *, msg_id: str = "msg_1", **kw: object
+    client: httpx.AsyncClient, body: bytes, *, msg_id: str = "msg_1", headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    headers = generic_headers(body, msg_id=msg_id, at=T0)
-    headers.update(kw.pop("headers", {}) or {})  # type: ignore[arg-type]
-    return await client.post("/v1/events", content=body, headers=headers)
+    sent = generic_headers(body, msg_id=msg_id, at=T0)
+    sent.update(headers or {})
+    return await client.post("/v1/events", content=body, headers=sent)
 
 
 async def test_accepted_event_is_stored_pending_and_wakes_the_engine(
@@ -35,7 +35,8 @@ async def test_accepted_event_is_stored_pending_and_wakes_the_engine(
     d = runtime.store.get_deployment(body["deployment_id"])
     assert (d.service, d.environment, d.version, d.source) == ("checkout", "staging", "2.4.1", "generic")
     assert d.labels == {"team": "payments"}
-    assert runtime.engine.wakes == 1  # type: ignore[attr-defined]
+    assert isinstance(runtime.engine, RecordingEngine)
+    assert runtime.engine.wakes == 1
     assert runtime.store.find_delivery(source="generic", delivery_id="msg_1") is not None
 
 
@@ -54,7 +55,8 @@ async def test_replayed_delivery_gets_the_first_answer_and_changes_nothing(
     again = await post(client, body, msg_id="msg_replay")
     assert (again.status_code, again.json()) == (first.status_code, first.json())
     assert snapshot(runtime.store) == before
-    assert runtime.engine.wakes == 1  # type: ignore[attr-defined]
+    assert isinstance(runtime.engine, RecordingEngine)
+    assert runtime.engine.wakes == 1
 
 
 async def test_signed_by_the_standardwebhooks_library(client: httpx.AsyncClient, runtime: Runtime) -> None:

@@ -6,6 +6,8 @@ table is tests/engine/test_gate.py; here the HTTP side: query parameters, status
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from tests.api.harness import GITLAB_TOKEN, T0, dumps, snapshot
@@ -17,8 +19,9 @@ from watchdog.engine.runtime import Runtime
 ART = "registry.example/checkout@sha256:aaa"
 
 
-def checks(body: dict[str, object]) -> dict[str, bool]:
-    return {c["name"]: c["ok"] for c in body["checks"]}  # type: ignore[attr-defined, index]
+def checks(body: dict[str, Any]) -> dict[str, bool]:
+    """The gate answer's checks (a JSON body): name -> ok."""
+    return {c["name"]: c["ok"] for c in body["checks"]}
 
 
 async def gate(

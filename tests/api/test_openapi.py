@@ -6,10 +6,12 @@ Bounded and derandomized (20 examples per operation) so it stays fast and repeat
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.api.harness import ADMIN_TOKEN, make_runtime
@@ -43,11 +45,11 @@ def test_operation_conforms(tmp_path: Path, method: str, path: str) -> None:
     runtime = make_runtime(tmp_path)
     operation = schemathesis.openapi.from_asgi("/openapi.json", create_app(runtime))[path][method.upper()]
     # An opaque cursor cannot be described by a schema: a made-up one is rightly refused with 400.
-    excluded = [positive_data_acceptance] if path == "/v1/deployments" else []
+    excluded: list[CheckFunction] = [positive_data_acceptance] if path == "/v1/deployments" else []
 
     @given(case=operation.as_strategy())
     @settings(max_examples=20, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
-    def run(case: schemathesis.Case) -> None:
+    def run(case: schemathesis.Case[Any]) -> None:
         # With the admin token, so admin operations get past authentication and are exercised for real.
         case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, excluded_checks=excluded)
 

@@ -72,7 +72,7 @@ def test_signed_fuzzed_events_never_answer_5xx(
     @settings(
         max_examples=CASES[mode], derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
     )
-    def run(case: schemathesis.Case) -> None:
+    def run(case: schemathesis.Case[Any]) -> None:
         SEEN[key] += 1
         n = sum(SEEN.values())
         data = None if isinstance(case.body, NotSet) else steer(path, case.body, n)

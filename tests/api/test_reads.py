@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 
 from tests.api.harness import T0, dumps, event, generic_headers
+from watchdog.clock import FakeClock
 from watchdog.engine.runtime import Runtime
 
 
@@ -26,7 +27,8 @@ async def test_list_filters_and_pages_newest_first(client: httpx.AsyncClient, ru
                 client, f"m{i}", version=f"1.0.{i}", environment="staging" if i % 2 else "production"
             )
         )
-        runtime.clock.advance(1)  # type: ignore[attr-defined]
+        assert isinstance(runtime.clock, FakeClock)
+        runtime.clock.advance(1)
     page = (await client.get("/v1/deployments", params={"limit": 2})).json()
     assert [d["id"] for d in page["items"]] == ids[::-1][:2]
     seen = [d["id"] for d in page["items"]]

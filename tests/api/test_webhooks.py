@@ -6,6 +6,7 @@ Refused requests must leave every table as it was; ignored ones are acknowledged
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +30,7 @@ def argocd_headers(body: bytes, *, token: str = ARGOCD_TOKEN) -> dict[str, str]:
     return {"content-type": "application/json", "x-watchdog-token": token}
 
 
-def _success_status() -> dict[str, object]:
+def _success_status() -> dict[str, Any]:
     example = next(e for e in examples("deployment_status") if e["deployment_status"]["state"] == "success")
     example["deployment"]["payload"] = {"service": "checkout", "version": "2.4.1"}
     example["deployment_status"]["environment"] = "staging"

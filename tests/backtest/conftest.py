@@ -6,7 +6,7 @@ History ends four hours before now, so every sample sits in a block outside Prom
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +72,6 @@ def write_config(root: Path, *, sources: str, policy: str = POLICY) -> Path:
     return root
 
 
-def write_deploys(path: Path, deploys: list[Deploy], *, extra: list[str] = ()) -> Path:  # type: ignore[assignment]
+def write_deploys(path: Path, deploys: list[Deploy], *, extra: Sequence[str] = ()) -> Path:
     path.write_text("\n".join([*extra, *(d.line() for d in deploys)]) + "\n")
     return path

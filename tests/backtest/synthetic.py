@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from watchdog.backtest.deploys import Label
+
 STEP = 15  # seconds between the points of every series
 DAY = 86400
 HEALTHY_ERRORS = 0.005
@@ -27,7 +29,7 @@ class Deploy:
     index: int
     at: int  # epoch seconds, a multiple of 30
     version: str
-    label: str  # good | bad
+    label: Label  # good | bad
     error_rate: float = HEALTHY_ERRORS  # while this version serves (for REGRESSION_S)
     latency_factor: float = 1.0
     # Which verdicts any sane rule gives it: failed for a clear regression, passed for a healthy deploy;

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.backtest.conftest import POLICY, Shop, write_config
+from watchdog.backtest.build import Prepared
 from watchdog.backtest.deploys import PastDeploy
 from watchdog.backtest.history import HistoryFetcher
 from watchdog.backtest.policyfile import load_policy
@@ -37,10 +38,10 @@ def test_last_week_is_read_from_history_beside_the_window(tmp_path: Path, shop: 
     )
     policy_set, policy = load_policy(config=config, service="shop", environment="production")
     chosen = [d for d in shop.deploys if d.index in (12, 13, 15, 16)]  # each has a week of history behind it
-    deploys = [PastDeploy(d.version, datetime.fromtimestamp(d.at, UTC), d.version, d.label) for d in chosen]  # type: ignore[arg-type]
+    deploys = [PastDeploy(d.version, datetime.fromtimestamp(d.at, UTC), d.version, d.label) for d in chosen]
     fetcher = HistoryFetcher()
 
-    async def go() -> list[object]:
+    async def go() -> list[Prepared]:
         source = build_source("prom", policy_set.daemon.sources["prom"])
         try:
             return list(
@@ -61,9 +62,9 @@ def test_last_week_is_read_from_history_beside_the_window(tmp_path: Path, shop: 
     # Fetches per deploy (each one query_range per role): errors this week and last week, p99 this week.
     assert fetcher.requests == len(deploys) * 3
     for p in prepared:
-        times = p.data["errors"]["requests"].times  # type: ignore[attr-defined]
+        times = p.data["errors"]["requests"].times
         assert times[0] == -WEEK - 1800 and any(-WEEK <= t < -WEEK + 1800 for t in times)
-    rows = replay(prepared, policy)  # type: ignore[arg-type]
+    rows = replay(prepared, policy)
     for d, row in zip(chosen, rows, strict=True):
         assert row.verdict is not None and row.verdict.value in d.allowed, (d, row)
 
@@ -89,10 +90,10 @@ def test_control_is_read_at_the_same_times_from_the_stable_versions_queries(
     )
     policy_set, policy = load_policy(config=config, service="shop", environment="production")
     chosen = [d for d in shop.deploys if d.index in (2, 4, 5, 7, 8)]
-    deploys = [PastDeploy(d.version, datetime.fromtimestamp(d.at, UTC), d.version, d.label) for d in chosen]  # type: ignore[arg-type]
+    deploys = [PastDeploy(d.version, datetime.fromtimestamp(d.at, UTC), d.version, d.label) for d in chosen]
     fetcher = HistoryFetcher()
 
-    async def go() -> list[object]:
+    async def go() -> list[Prepared]:
         source = build_source("prom", policy_set.daemon.sources["prom"])
         try:
             return list(
@@ -111,17 +112,17 @@ def test_control_is_read_at_the_same_times_from_the_stable_versions_queries(
 
     prepared = asyncio.run(go())
     first = prepared[0]
-    assert first.why_not is None  # type: ignore[attr-defined]
+    assert first.why_not is None
     assert first.skipped == {
         "healthz": "not replayable: http probes keep no history and the deploy is not in the store"
-    }  # type: ignore[attr-defined]
+    }
     # The first deploy has no earlier good one to name as stable: compared with `before`, no control data.
-    assert set(first.data["errors"]) == {"errors", "requests"}  # type: ignore[attr-defined]
+    assert set(first.data["errors"]) == {"errors", "requests"}
     for p in prepared[1:]:
-        roles = p.data["errors"]  # type: ignore[attr-defined]
+        roles = p.data["errors"]
         assert set(roles) == {"errors", "requests", "control_errors", "control_requests"}
         assert min(roles["control_requests"].times) == 0.0
         assert all(v is not None for v in roles["control_requests"].values)
-    rows = replay(prepared, policy)  # type: ignore[arg-type]
+    rows = replay(prepared, policy)
     for d, row in zip(chosen, rows, strict=True):
         assert row.verdict is not None and row.verdict.value in d.allowed, (d, row)

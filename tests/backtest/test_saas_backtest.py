@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,7 +84,7 @@ def sentry(chosen: History) -> Iterator[FakeSentry]:
 
 def _backtest(
     tmp_path: Path, chosen: History, *, sources: str, policy: str, capsys: pytest.CaptureFixture[str]
-) -> list[dict]:  # type: ignore[type-arg]
+) -> list[dict[str, Any]]:
     config = write_config(tmp_path / "config", sources=sources, policy=policy)
     deploys = write_deploys(tmp_path / "deploys.jsonl", chosen.deploys)
     argv = ["backtest", "--service", "shop", "--environment", "production", "--config", str(config),
@@ -94,7 +95,7 @@ def _backtest(
     return [json.loads(line) for line in out.splitlines()]
 
 
-def _check_rows(lines: list[dict], chosen: History, *, blind: frozenset[str] = frozenset()) -> None:  # type: ignore[type-arg]
+def _check_rows(lines: list[dict[str, Any]], chosen: History, *, blind: frozenset[str] = frozenset()) -> None:
     rows, summary = lines[:-1], lines[-1]["summary"]
     assert [r["version"] for r in rows] == [d.version for d in chosen.deploys]
     for d, row in zip(chosen.deploys, rows, strict=True):

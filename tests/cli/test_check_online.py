@@ -79,7 +79,7 @@ def test_all_ok(app: DemoApp, prom: FakePrometheus) -> None:
 
 
 def test_failures_are_reported_and_exit_1(app: DemoApp, prom: FakePrometheus) -> None:
-    checks = [
+    checks: list[dict[str, Any]] = [
         {"name": "lag", "type": "metric", "source": "prom", "query": "lag"},
         {"name": "empty", "type": "metric", "source": "prom", "query": "nothing_here"},
         {"name": "down", "type": "http", "url": f"http://127.0.0.1:{free_port()}/healthz"},

@@ -18,7 +18,7 @@ from watchdog import __version__
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def watchdog(*args: str, cwd: Path | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+def watchdog(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WATCHDOG_", "DD_", "SENTRY_"))}
     return subprocess.run(
         [sys.executable, "-m", "watchdog", *args],
@@ -28,7 +28,6 @@ def watchdog(*args: str, cwd: Path | None = None, **kw: object) -> subprocess.Co
         env=env,
         cwd=cwd,
         check=False,
-        **kw,  # type: ignore[call-overload]
     )
 
 

@@ -60,6 +60,7 @@ def test_check_names_the_degraded_sources_and_notifiers_of_the_shipped_config() 
 def test_readyz_lists_a_degraded_source(tmp_path: Path) -> None:
     daemon = Daemon(config=config(tmp_path / "config", on_missing="degrade"), data=tmp_path / "data")
     full = daemon.env()
+    # The daemon's environment without the secrets: its method replaced, on purpose.
     daemon.env = lambda: {k: v for k, v in full.items() if k not in SECRETS}  # type: ignore[method-assign]
     daemon.start()
     try:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port
 from watchdog.demo.config import DemoState, demo_config_dir
+from watchdog.policy.connections import ScrapeSourceConfig, WebhookTargetConfig
 from watchdog.policy.loader import load_config_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,8 +71,10 @@ def test_demo_on_another_port_gets_a_config_naming_that_port(tmp_path: Path) -> 
     generated = demo_config_dir(ROOT / "config", port=18081, data_dir=tmp_path)
     assert generated == tmp_path / "demo-config"
     demo = load_config_dir(generated).daemon
-    assert demo.sources["demo-metrics"].url == "http://127.0.0.1:18081/metrics"  # type: ignore[union-attr]
-    assert demo.targets["demo-app"].url == "http://127.0.0.1:18081/deploy"  # type: ignore[union-attr]
+    metrics, app = demo.sources["demo-metrics"], demo.targets["demo-app"]
+    assert isinstance(metrics, ScrapeSourceConfig) and isinstance(app, WebhookTargetConfig)
+    assert metrics.url == "http://127.0.0.1:18081/metrics"
+    assert app.url == "http://127.0.0.1:18081/deploy"
     assert "8081/" not in (generated / "services" / "demo.yaml").read_text().replace("18081/", "")
     # the original is untouched
     assert "127.0.0.1:8081" in (ROOT / "config" / "services" / "demo.yaml").read_text()

@@ -18,7 +18,7 @@ from watchdog.settings import Settings
 
 
 def settings(tmp_path: Path, **overrides: object) -> Settings:
-    return Settings(data_dir=tmp_path, instance_id="wd", **overrides)  # type: ignore[arg-type]
+    return Settings(data_dir=tmp_path, instance_id="wd", **overrides)
 
 
 def test_the_default_is_the_usable_cpus_at_most_four(tmp_path: Path) -> None:
@@ -149,8 +149,12 @@ def test_the_serving_engine_takes_every_share_until_each_worker_says_it_runs(tmp
 
     def spawn(_: Settings, index: int, count: int, ready_fd: int) -> subprocess.Popen[bytes]:
         script = next(scripts)
-        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
-        proc = subprocess.Popen([sys.executable, "-c", script, str(ready_fd)], pass_fds=(ready_fd,), **pipes)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script, str(ready_fd)],
+            pass_fds=(ready_fd,),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         if script == runs:
             assert proc.stdout is not None and proc.stdout.readline() == b"said\n"
             alive.append(proc)

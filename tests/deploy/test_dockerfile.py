@@ -232,7 +232,9 @@ def replay(dockerfile: Dockerfile, tmp_path_factory: pytest.TempPathFactory) -> 
             _copy_sources(instruction, image.context)
         elif instruction.keyword == "RUN":
             # The venv's Python comes from this interpreter's base install, as `python` does in the image.
-            command = image.map(instruction.args).replace("python -m venv", f"{sys._base_executable} -m venv")
+            # (CPython's private sys._base_executable is not in typeshed.)
+            base = sys._base_executable  # type: ignore[attr-defined]
+            command = image.map(instruction.args).replace("python -m venv", f"{base} -m venv")
             result = subprocess.run(
                 ["bash", "-c", command],
                 cwd=image.context,

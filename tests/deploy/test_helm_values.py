@@ -38,14 +38,14 @@ def test_several_replicas_on_sqlite_are_refused() -> None:
 
 
 def test_several_replicas_on_a_postgresql_url_render() -> None:
-    values = {
+    values: dict[str, Any] = {
         "replicaCount": 2,
         "persistence": {"enabled": False},
         "database": {"url": "postgresql+psycopg://watchdog@postgres:5432/watchdog"},
     }
     documents = render(values)
     assert only(documents, "Deployment")["spec"]["replicas"] == 2
-    assert env_of(documents)["WATCHDOG_DATABASE_URL"]["value"] == values["database"]["url"]  # type: ignore[index]
+    assert env_of(documents)["WATCHDOG_DATABASE_URL"]["value"] == values["database"]["url"]
 
 
 def test_a_password_in_database_url_is_refused() -> None:

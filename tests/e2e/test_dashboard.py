@@ -62,16 +62,18 @@ def deploy(version: str, *, env: dict[str, str], environment: str = "local") -> 
 
 
 def live_state(page: Any) -> tuple[int, str, str]:
-    return page.evaluate(
+    samples, running, chart = page.evaluate(
         """() => { const l = document.querySelector('#live'); const img = document.querySelector('img.chart');
                   return [Number(l.dataset.samples), l.dataset.running, img ? img.dataset.chart : '']; }"""
     )
+    return samples, running, chart
 
 
 def badge_colour(page: Any, state: str) -> str:
-    return page.evaluate(
+    colour: str = page.evaluate(
         "(s) => getComputedStyle(document.querySelector('.legend .badge.s-' + s)).backgroundColor", state
     )
+    return colour
 
 
 def test_live_dashboard(tmp_path: Path, browser: Any, axe_js: Path) -> None:

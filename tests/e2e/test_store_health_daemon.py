@@ -11,6 +11,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,7 +52,7 @@ def test_a_damaged_sqlite_file_turns_readiness_and_writes_to_503(tmp_path: Path,
             # A deleted file is either seen gone or, once a new connection of the pool has opened the path
             # (SQLite creates a missing file), seen replaced: both are a damaged store, both refuse writes.
             words = "was deleted|was replaced by another file" if damage == "delete" else "is read-only"
-            seen: dict[str, object] = {}
+            seen: dict[str, Any] = {}  # the last /readyz answer
 
             def unready() -> bool:
                 r = httpx.get(f"{daemon.url}/readyz", timeout=5)
@@ -60,7 +61,7 @@ def test_a_damaged_sqlite_file_turns_readiness_and_writes_to_503(tmp_path: Path,
 
             # The probe runs every tick (0.2 s here); waiting is bounded, never timed.
             daemon.wait_for(unready, what="/readyz to turn 503", timeout=10, detail=lambda: str(seen))
-            assert any(re.search(words, str(r)) for r in seen["reasons"]), seen  # type: ignore[attr-defined]
+            assert any(re.search(words, str(r)) for r in seen["reasons"]), seen
             refused = post_event(daemon, "1.1.0")
             assert refused.status_code == 503, refused.text
             assert refused.json()["error"] == "store_unavailable" and re.search(

@@ -211,7 +211,7 @@ def test_the_readme_pipeline_runs_as_written(tmp_path: Path) -> None:
     # As in the walkthrough: no secret set, `serve --demo` generates one and the CLI finds it.
     env = {k: v for k, v in daemon.env().items() if k != "WATCHDOG_WEBHOOK_SECRET"}
     env.update(WATCHDOG_DEMO_URL=f"http://127.0.0.1:{demo_port}", PATH=f"{BIN}:{env['PATH']}")
-    daemon.env = lambda: env  # type: ignore[method-assign]
+    daemon.env = lambda: env  # type: ignore[method-assign]  # the method replaced on purpose
     daemon.start()
     try:
         first = subprocess.run(

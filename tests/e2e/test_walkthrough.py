@@ -59,7 +59,7 @@ def test_walkthrough(tmp_path: Path) -> None:
     )
     env_without_secret = {k: v for k, v in daemon.env().items() if k != "WATCHDOG_WEBHOOK_SECRET"}
     daemon.extra_env = {}
-    daemon.env = lambda: env_without_secret  # type: ignore[method-assign]
+    daemon.env = lambda: env_without_secret  # type: ignore[method-assign]  # replaced on purpose
     daemon.start()
     try:
         env = {**env_without_secret, "WATCHDOG_DEMO_URL": f"http://127.0.0.1:{demo_port}"}

@@ -231,8 +231,14 @@ def build(
     store.upgrade()
     clock = clock or FakeClock(T0)
     # No sample jitter: the fake clock steps to exact k x interval instants.
-    settings = Settings(
-        data_dir=tmp_path, config_dir=config, instance_id=owner, lease_seconds=30, sample_jitter=0
+    settings = Settings.model_validate(
+        {
+            "data_dir": tmp_path,
+            "config_dir": config,
+            "instance_id": owner,
+            "lease_seconds": 30,
+            "sample_jitter": 0,
+        }
     )
     # The runtime `watchdog serve` builds, with the outside world replaced: scripted sources, the target.
     runtime = build_runtime(

@@ -14,13 +14,13 @@ import pytest
 from tests.sources.helpers import check
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.engine import baselines
-from watchdog.sources.base import AnyCheck, SampleContext
+from watchdog.sources.base import AnyCheck, SampleContext, Source
 from watchdog.store import Store
 
 DEPLOY = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
-class HistorySource:
+class HistorySource(Source):
     """Answers history for windows that start at one of `have` (None otherwise); records every request."""
 
     name = "hist"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from tests.engine.conftest import POLICY, RecordingTarget, build, rate
+from tests.engine.conftest import POLICY, RecordingTarget, ScriptedSource, build, rate
 from watchdog.analysis.models import Measurement
 
 
@@ -32,7 +32,8 @@ async def test_control_twin_is_sampled_and_stored_with_the_check(
     v = h.state(dep)
     assert v.state == "passed"
     source = h.engine.sources["m"]
-    names = {name for _, name, _ in source.calls}  # type: ignore[attr-defined]
+    assert isinstance(source, ScriptedSource)
+    names = {name for _, name, _ in source.calls}
     assert {"errors", "errors (control)"} <= names
     stored = [s.measurement for s in h.store.samples_for(v.id) if s.check_name == "errors" and not s.warmup]
     assert stored and all(m["values"]["control_requests"] == 1000.0 for m in stored)

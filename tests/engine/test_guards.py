@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -70,8 +71,8 @@ FREEZE = FreezeRow(
 )
 
 
-def plan(**kw: object) -> str | None:
-    args: dict[str, object] = dict(
+def plan(**kw: Any) -> str | None:
+    args: dict[str, Any] = dict(
         deployment=DEP,
         candidate=STABLE,
         previous=[],
@@ -82,7 +83,7 @@ def plan(**kw: object) -> str | None:
         trigger="auto",
     )
     args.update(kw)
-    return plan_rollback(**args).refusal  # type: ignore[arg-type]
+    return plan_rollback(**args).refusal
 
 
 @pytest.mark.parametrize(

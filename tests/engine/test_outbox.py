@@ -15,6 +15,7 @@ import pytest
 from tests.engine.conftest import POLICY, RecordingTarget, build
 from tests.engine.test_engine import combined
 from watchdog.faults import Faults
+from watchdog.store import Store
 from watchdog.targets.base import RollbackRequest, RollbackResult
 
 
@@ -164,12 +165,13 @@ async def test_a_target_call_past_its_timeout_asks_what_runs(tmp_path: Path, dep
 class WatchingTarget(RecordingTarget):
     """A call that takes a while, recording which of the deployment's actions were done as it ends."""
 
-    store: object = None
+    store: Store | None = None  # set once the harness has built it
     done_at_call: list[set[str]] = field(default_factory=list)
 
     async def rollback(self, req: RollbackRequest) -> RollbackResult:
         await asyncio.sleep(0.3)  # long enough for anything running beside the call to finish
-        actions = await asyncio.to_thread(self.store.actions_for, req.deployment_id)  # type: ignore[attr-defined]
+        assert self.store is not None
+        actions = await asyncio.to_thread(self.store.actions_for, req.deployment_id)
         self.done_at_call.append({a.kind for a in actions if a.state == "done"})
         return await super().rollback(req)
 

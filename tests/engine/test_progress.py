@@ -23,7 +23,7 @@ def test_a_minute_holds_at_most_its_budget_of_info_lines_and_says_how_many_it_he
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = [1000.0]
-    monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("watchdog.engine.progress.time.monotonic", lambda: now[0])
     monkeypatch.setattr(progress, "_budget", progress._Budget())
     with caplog.at_level(logging.DEBUG, logger="watchdog.progress"):
         for k in range(progress.LINES_PER_MINUTE + 5):

@@ -88,9 +88,9 @@ async def test_a_late_start_samples_at_once_on_one_scrape(
         await h.engine.settle()
         assert exposition.requests_total == 10  # one scrape: the sample's own, no priming one before it
         [first] = [s for s in h.store.samples_for(late) if s.check_name == "errors"]
-        assert (
-            first.outcome == "inconclusive" and FIRST_SCRAPE in Measurement.from_json(first.measurement).note
-        )
+        assert first.outcome == "inconclusive"
+        note = Measurement.from_json(first.measurement).note
+        assert note is not None and FIRST_SCRAPE in note
         # The next sample measures the increase since that one, as a primed start's first sample does.
         h.clock.advance(10)
         await h.engine.tick()

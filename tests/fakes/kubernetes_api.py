@@ -115,7 +115,7 @@ class FakeKubernetes(JsonServer):
     ) -> None:
         """`history`: container name -> image, oldest first; the last one runs now, fully rolled out."""
         labels = {"app": name}
-        dep = {
+        dep: dict[str, Any] = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {

@@ -10,7 +10,7 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 
@@ -78,7 +78,7 @@ class JsonServer:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> JsonServer:
+    def start(self) -> Self:
         self.thread.start()
         return self
 
@@ -114,7 +114,7 @@ class JsonServer:
                     f.times -= 1
                     return f.status, f.body, f.headers
             parts = urlsplit(raw_path)
-            query = dict(p.split("=", 1) if "=" in p else (p, "") for p in parts.query.split("&") if p)
+            query = {k: v for k, _, v in (p.partition("=") for p in parts.query.split("&") if p)}
             status, answer = self.handle(method, parts.path, query, headers, body)
             return status, answer, {}
 

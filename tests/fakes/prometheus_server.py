@@ -118,7 +118,7 @@ def running_prometheus(
 
 def vector(*values: float | str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     """A success envelope holding one vector series per value."""
-    result = [
+    result: list[dict[str, Any]] = [
         {"metric": {**(labels or {}), "i": str(i)}, "value": [0.0, str(v)]} for i, v in enumerate(values)
     ]
     return {"status": "success", "data": {"resultType": "vector", "result": result}}

@@ -6,6 +6,7 @@ Pure functions: no app, no store.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import pytest
 
@@ -19,7 +20,16 @@ from watchdog.intake.signatures import (
     verify_token,
 )
 
-VECTOR = {
+
+class Vector(TypedDict):
+    secret: str
+    msg_id: str
+    timestamp: int
+    body: bytes
+    signature: str
+
+
+VECTOR: Vector = {
     "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     "msg_id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
     "timestamp": 1614265330,
@@ -34,7 +44,7 @@ def test_standard_webhooks_vector() -> None:
         secret=str(VECTOR["secret"]),
         msg_id=str(VECTOR["msg_id"]),
         timestamp=int(str(VECTOR["timestamp"])),
-        body=bytes(VECTOR["body"]),  # type: ignore[arg-type]
+        body=bytes(VECTOR["body"]),
     )
     assert got == VECTOR["signature"]
 

@@ -16,7 +16,7 @@ from watchdog.notify.dispatcher import Dispatcher
 from watchdog.notify.message import Notification
 from watchdog.notify.registry import NOTIFIERS, build_notifiers
 from watchdog.notify.webhook import secret_bytes, sign
-from watchdog.policy.connections import DaemonConfig, NotifierConfig
+from watchdog.policy.connections import DaemonConfig, NotifierConfig, NotifyEvent
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -25,9 +25,9 @@ async def _noop(_: float) -> None:
     return None
 
 
-def notification(event: str = "rolled_back") -> Notification:
+def notification(event: NotifyEvent = "rolled_back") -> Notification:
     return Notification(
-        event=event,  # type: ignore[arg-type]
+        event=event,
         service="checkout",
         environment="production",
         version="2.4.1",
@@ -106,7 +106,7 @@ async def test_datadog_event_through_the_official_client() -> None:
     ("event", "alert_type"),
     [("inconclusive", "warning"), ("rolled_back", "success"), ("passed", "success"), ("started", "info")],
 )
-async def test_datadog_alert_type_by_outcome(event: str, alert_type: str) -> None:
+async def test_datadog_alert_type_by_outcome(event: NotifyEvent, alert_type: str) -> None:
     with receiver(answer=b'{"status": "ok"}', default=202) as rx:
         daemon = config(
             {"dd": {"type": "datadog_event", "host": rx.url, "api_key_env": "K", "events": [event]}}

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -25,15 +26,15 @@ from watchdog.notify.grafana import GrafanaAnnotationNotifier
 from watchdog.notify.message import Notification
 from watchdog.notify.pagerduty import PagerDutyNotifier, dedup_key
 from watchdog.notify.registry import build_notifiers
-from watchdog.policy.connections import DaemonConfig
+from watchdog.policy.connections import DaemonConfig, NotifyEvent
 
 KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 TOKEN = "gh-token-value"
 
 
-def note(event: str, *, dep: str = "dep-1", env: str = "production", **fields: object) -> Notification:
+def note(event: NotifyEvent, *, dep: str = "dep-1", env: str = "production", **fields: Any) -> Notification:
     base = Notification(
-        event=event,  # type: ignore[arg-type]
+        event=event,
         service="checkout",
         environment=env,
         version="2.4.1",
@@ -45,7 +46,7 @@ def note(event: str, *, dep: str = "dep-1", env: str = "production", **fields: o
         report_url=f"https://watchdog.example/v1/incidents/{dep}",
         artifact="registry.example/checkout@sha256:2222",
     )
-    return replace(base, **fields)  # type: ignore[arg-type]
+    return replace(base, **fields)
 
 
 @pytest.fixture
@@ -55,13 +56,13 @@ def pagerduty() -> Iterator[FakePagerDuty]:
     fake.stop()
 
 
-def _pd(fake: FakePagerDuty, **kw: object) -> PagerDutyNotifier:
+def _pd(fake: FakePagerDuty, **kw: Any) -> PagerDutyNotifier:
     return PagerDutyNotifier(
         name="pd",
         routing_key=SecretStr(KEY),
         events=["passed", "failed", "inconclusive", "rolled_back", "rollback_failed"],
         url=fake.enqueue_url,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -125,7 +126,7 @@ def github() -> Iterator[FakeGitHubIssues]:
     fake.stop()
 
 
-def _gh(fake: FakeGitHubIssues, **kw: object) -> GitHubIssueNotifier:
+def _gh(fake: FakeGitHubIssues, **kw: Any) -> GitHubIssueNotifier:
     return GitHubIssueNotifier(
         name="gh",
         token=SecretStr(TOKEN),
@@ -134,7 +135,7 @@ def _gh(fake: FakeGitHubIssues, **kw: object) -> GitHubIssueNotifier:
         api_url=fake.url,
         labels=["deploy-watchdog", "post-mortem"],
         assignees=["oncall-checkout"],
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -39,12 +40,12 @@ def test_make_run_walkthrough_on_other_ports(tmp_path: Path) -> None:
         )
     url = f"http://127.0.0.1:{port}"
 
-    def wait(condition: object, *, what: str, limit: float) -> None:
+    def wait(condition: Callable[[], bool], *, what: str, limit: float) -> None:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             assert run.poll() is None, f"make run exited: {log.read_text()[-3000:]}"
             try:
-                if condition():  # type: ignore[operator]
+                if condition():
                     return
             except httpx.HTTPError:
                 pass

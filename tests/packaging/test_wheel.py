@@ -44,6 +44,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)])
     (wheel,) = dist.glob("deploy_watchdog-*.whl")
     venv = root / "venv"
+    # (CPython's private sys._base_executable is not in typeshed.)
     _run([sys._base_executable, "-m", "venv", str(venv)])  # type: ignore[attr-defined]
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt")]
     _run([*pip, str(wheel)])

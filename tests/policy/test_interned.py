@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import json
+from collections.abc import Mapping
+from typing import cast
 
 import pytest
 from pydantic import ValidationError
@@ -12,14 +14,14 @@ from pydantic import ValidationError
 from watchdog.policy import interned
 from watchdog.policy.service import EnvironmentPolicy
 
-DOC = {
+DOC: dict[str, object] = {
     "verification": {"duration": "10m", "interval": "30s"},
     "checks": [{"name": "healthz", "type": "http", "url": "http://127.0.0.1:1/healthz"}],
 }
 
 
-def copy(doc: dict[str, object]) -> dict[str, object]:
-    return json.loads(json.dumps(doc))
+def copy(doc: Mapping[str, object]) -> dict[str, object]:
+    return cast(dict[str, object], json.loads(json.dumps(doc)))
 
 
 def test_equal_documents_share_one_dict_and_one_model_whatever_their_key_order() -> None:

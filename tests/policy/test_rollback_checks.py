@@ -22,9 +22,9 @@ CHECKS = [
 
 
 def policy(checks: object = None) -> EnvironmentPolicy:
-    rollback: dict[str, object] = {"verification": {"duration": "1m", "interval": "10s"}}
+    rollback: dict[str, dict[str, object]] = {"verification": {"duration": "1m", "interval": "10s"}}
     if checks is not None:
-        rollback["verification"] = {**rollback["verification"], "checks": checks}  # type: ignore[dict-item]
+        rollback["verification"] = {**rollback["verification"], "checks": checks}
     return EnvironmentPolicy.model_validate({"checks": CHECKS, "rollback": rollback})
 
 

@@ -61,6 +61,7 @@ def test_table_is_literal() -> None:
 
 
 def test_unknown_type_fails_loudly() -> None:
+    # A type no config model allows (model_construct skips validation): only the registry can refuse it.
     bogus = ScrapeSourceConfig.model_construct(type="graphite", url="http://x")  # type: ignore[arg-type]
     config = DaemonConfig.model_construct(sources={"g": bogus})
     with pytest.raises(

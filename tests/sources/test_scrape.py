@@ -14,6 +14,7 @@ from tests.fakes.scripted_http import Recorded, Reply, ScriptedServer
 from tests.sources.helpers import NOW, check, ctx
 from watchdog.demo import DemoApp
 from watchdog.policy.connections import ScrapeSourceConfig
+from watchdog.sources.base import AnyCheck
 from watchdog.sources.scrape import FIRST_SCRAPE, ScrapeSource
 from watchdog.sources.selector import SelectorError, parse_selector
 
@@ -55,7 +56,7 @@ async def source(server: Exposition) -> AsyncIterator[ScrapeSource]:
     await src.aclose()
 
 
-def metric(query: str) -> object:
+def metric(query: str) -> AnyCheck:
     return check(type="metric", source="app", query=query)
 
 

@@ -85,7 +85,7 @@ def one_answer_then_close(conn: socket.socket) -> None:
     conn.sendall(OK)
 
 
-async def transport_get(url: str, *, timeout: float = 2.0) -> httpx.Response:
+async def transport_get(url: str, *, timeout: float | httpx.Timeout = 2.0) -> httpx.Response:
     async with httpx.AsyncClient(transport=AiohttpTransport(limit=4), timeout=timeout) as client:
         return await client.get(url)
 
@@ -156,7 +156,7 @@ async def test_a_full_accept_backlog_is_a_connect_timeout() -> None:
             fillers.append(filler)
         timeout = httpx.Timeout(2.0, connect=0.3)
         with pytest.raises(httpx.ConnectTimeout):
-            await transport_get(f"http://127.0.0.1:{port}/", timeout=timeout)  # type: ignore[arg-type]
+            await transport_get(f"http://127.0.0.1:{port}/", timeout=timeout)
     finally:
         for filler in fillers:
             filler.close()

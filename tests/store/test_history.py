@@ -161,5 +161,7 @@ def test_start_reads_answer_many_starts_by_the_same_rule(store: Store) -> None:
             service=dep.service, environment=dep.environment, exclude_artifact=artifact
         )
         assert stable == expected and stable is not None
-    assert found[here.deployment.id][1].artifact == "old"  # type: ignore[union-attr]
-    assert found[hinted.deployment.id][1].assumed  # type: ignore[union-attr]
+    here_stable, hinted_stable = found[here.deployment.id][1], found[hinted.deployment.id][1]
+    assert here_stable is not None and hinted_stable is not None
+    assert here_stable.artifact == "old"
+    assert hinted_stable.assumed

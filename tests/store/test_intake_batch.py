@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from tests.store.conftest import POLICY, at, count_rows, make_event
 from watchdog.api.intake_batcher import IntakeBatcher
 from watchdog.store import Accepted, Store
-from watchdog.store.intake_repo import _LIVE_SAME_SERVICE, AnsweredBefore
+from watchdog.store.intake_repo import _LIVE_SAME_SERVICE, AnsweredBefore, EventIntake
 
 
-def _item(n: int, *, delivery_id: str | None = None, policy: dict[str, Any] | None = None) -> dict[str, Any]:
+def _item(n: int, *, delivery_id: str | None = None, policy: dict[str, Any] | None = None) -> EventIntake:
     return {
         "event": make_event(version=f"2.{n}.0", artifact=f"reg/shop@sha256:{n:064x}"),
         "source": "generic",
@@ -51,7 +51,7 @@ def test_a_duplicate_inside_the_batch_answers_the_first_answer(store: Store) -> 
     assert count_rows(store, "deployments") == 2
 
 
-def _savepoints_of(store: Store, batch: list[dict[str, Any]]) -> tuple[list[Any], int]:
+def _savepoints_of(store: Store, batch: list[EventIntake]) -> tuple[list[Any], int]:
     """accept_events' answers, and how many SAVEPOINT statements it sent to the database."""
     sent: list[str] = []
 

@@ -5,6 +5,8 @@ Runs on SQLite and PostgreSQL through the `store` fixture.
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 import pytest
 
 from tests.store.conftest import T0, accept, at
@@ -46,14 +48,20 @@ def test_list_deployments_pages_newest_first_over_ties(store: Store) -> None:
     assert tied == sorted(tied, reverse=True)
 
 
+class Filters(TypedDict, total=False):
+    service: str
+    environment: str
+    state: str
+
+
 def test_list_deployments_filters(store: Store) -> None:
     a = accept(store, version="1", now=at(0))
     b = accept(store, version="1", environment="staging", now=at(1))
     c = accept(store, version="1", service="cart", now=at(2))
     store.set_state(verification_id=b.verification.id, to_state="verifying", reason="warm", now=at(3))
 
-    def ids(**filters: str) -> list[str]:
-        page, cursor = store.list_deployments(**filters)  # type: ignore[arg-type]
+    def ids(**filters: Unpack[Filters]) -> list[str]:
+        page, cursor = store.list_deployments(**filters)
         assert cursor is None
         return [dep.id for dep, _ in page]
 

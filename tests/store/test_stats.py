@@ -31,7 +31,8 @@ def test_ledger_and_reviews(store: Store) -> None:
     review = store.review_rollback(deployment_id=r, unneeded=True, reason="load test", by="ops", now=T0)
     assert review.unneeded and review.reviewed_by == "ops"
     store.review_rollback(deployment_id=r, unneeded=False, reason="it was needed after all", by="ops", now=T0)
-    assert store.rollback_review(r) is not None and not store.rollback_review(r).unneeded  # type: ignore[union-attr]
+    again = store.rollback_review(r)
+    assert again is not None and not again.unneeded
     with pytest.raises(NotRolledBack):
         store.review_rollback(deployment_id=p, unneeded=True, reason="", by=None, now=T0)
     prod, staging = store.ledger(since=T0 - 7 * day)

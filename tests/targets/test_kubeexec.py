@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,10 +91,10 @@ def runs(tmp_path: Path) -> int:
 
 
 @pytest.fixture
-def kube() -> FakeKubernetes:
+def kube() -> Iterator[FakeKubernetes]:
     server = FakeKubernetes(token="exec-token-1").start()
     server.add_deployment("shop", "checkout", history=[{"app": STABLE}, {"app": FAILED}])
-    yield server  # type: ignore[misc]
+    yield server
     server.stop()
 
 

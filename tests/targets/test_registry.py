@@ -45,7 +45,9 @@ def test_the_design_example_builds_every_adapter() -> None:
         "script": CommandTarget,
     }
     assert all(isinstance(t, Target) and t.name == name for name, t in targets.items())
-    assert targets["k8s-prod"].config.timeout == 300.0  # type: ignore[attr-defined]
+    k8s = targets["k8s-prod"]
+    assert isinstance(k8s, KubernetesTarget)
+    assert k8s.config.timeout == 300.0
 
 
 def test_unknown_type_lists_the_known_ones() -> None:
