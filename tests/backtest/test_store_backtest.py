@@ -6,12 +6,14 @@ The store is written through its own API, as the engine writes it; metrics come 
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.backtest.conftest import Shop, write_config
+from tests.backtest.synthetic import Deploy
 from watchdog.analysis.models import Baseline, Measurement
 from watchdog.cli import main
 from watchdog.events import DeployEvent
@@ -57,6 +59,20 @@ def _record(store: Store, *, version: str, at: datetime, verdict: str, up: list[
     )  # fmt: skip
 
 
+# The recent deploys are the last nine (1.21.0 on), whatever the time of day: the plan's deploys sit at fixed
+# times of day, so a fixed "last 6 days" held two regressions most of the day and one between about 10:00
+# and 11:00 UTC. The window opens ten minutes before 1.21.0 (its neighbours are 16.8 h away).
+FIRST_RECENT = 21
+
+
+def _since_minutes(shop: Shop) -> int:
+    return math.ceil((datetime.now(UTC).timestamp() - shop.deploys[FIRST_RECENT].at) / 60) + 10
+
+
+def _recent(shop: Shop) -> list[Deploy]:
+    return shop.deploys[FIRST_RECENT:]
+
+
 @pytest.fixture
 def store_with_history(tmp_path: Path, shop: Shop, monkeypatch: pytest.MonkeyPatch) -> Store:
     data = tmp_path / "data"
@@ -66,7 +82,7 @@ def store_with_history(tmp_path: Path, shop: Shop, monkeypatch: pytest.MonkeyPat
     store = Store(f"sqlite:///{data / 'watchdog.db'}")
     store.upgrade()
     healthy, down = [1.0] * 20, [1.0, 1.0, 1.0, 0.0, 0.0, 0.0] + [1.0] * 14
-    recent = [d for d in shop.deploys if d.at > datetime.now(UTC).timestamp() - 6 * 86400]
+    recent = _recent(shop)
     for d in recent:
         at = datetime.fromtimestamp(d.at, UTC)
         # The daemon passed 1.25.0 (a regression it missed); 1.26.0's probe was down for a minute and a half.
@@ -90,11 +106,11 @@ def test_deploys_verdicts_and_probe_samples_come_from_the_store(
         tmp_path / "config", sources=f"  prom: {{type: prometheus, url: '{shop.prometheus.url}'}}\n"
     )
     argv = ["backtest", "--service", "shop", "--environment", "production", "--config", str(config),
-            "--since", "6d", "--json"]  # fmt: skip
+            "--since", f"{_since_minutes(shop)}m", "--json"]  # fmt: skip
     assert main(argv) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     rows, summary = {r["version"]: r for r in lines[:-1]}, lines[-1]["summary"]
-    recent = [d for d in shop.deploys if d.at > datetime.now(UTC).timestamp() - 6 * 86400]
+    recent = _recent(shop)
     assert sorted(rows) == sorted(d.version for d in recent)
     first = rows[recent[0].version]
     assert first["not_replayed"] == {
