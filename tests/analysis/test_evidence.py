@@ -18,6 +18,7 @@ from watchdog.analysis.evidence import BASELINE_SHARE, ErrorEvidence, evidence_f
 from watchdog.analysis.judge import judge_absolute
 from watchdog.analysis.sequential import RateEProcess, level
 from watchdog.policy.checks import ErrorRateCheck, LatencyCheck
+from watchdog.policy.rules import AnyCheck
 
 ALPHA = 0.05
 
@@ -319,7 +320,7 @@ def test_pass_early_on_a_busy_clean_deploy() -> None:
 
 
 def test_verification_confidence_splits_alpha_across_statistical_checks() -> None:
-    checks = [error_check(), latency_check()]
+    checks: list[AnyCheck] = [error_check(), latency_check()]
     ev = Evaluator(
         checks=checks,
         timing=_timing(confidence=0.98),
