@@ -1,10 +1,9 @@
 """Each e-process keeps its promise by simulation: on data at the edge of its null it crosses at most alpha.
 
 Fixed seeds and a bounded number of runs; the margin is three binomial standard errors of the estimate.
-The closed forms are checked against direct numerical integration, not against confseq or expectation:
-neither installs in the dev environment (expectation needs Python >= 3.12 and the registry has only a 0.0.2
-placeholder for 3.11; confseq 0.0.11 builds from source against Boost with a pybind11 that no longer compiles
-on Python 3.11), so each estimator's guarantee is checked here and in test_evidence.py by simulation.
+The closed forms are checked here against direct numerical integration, and in test_confseq_oracle.py
+against confseq (`make venv` builds it from source with a current pybind11; its pinned one no longer
+compiles on Python 3.11). expectation is not used: it needs Python >= 3.12.
 """
 
 from __future__ import annotations
