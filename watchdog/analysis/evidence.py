@@ -92,6 +92,15 @@ class ErrorEvidence:
         self.pairing = Pairing(points=len(self.base_r), judged=judged)
         deflate = self.noise.deflate if self.noise is not None else 1.0
         self.rho0 = self.limits.max_ratio or 1.0
+        # With a control and max_increase alone, a rate p within tolerance (p <= c + d) that is above k x the
+        # control's c is below d x k / (k - 1), for any k > 1: the ratio test at k and the rate test against
+        # that bound, both crossing, are a valid test of the increase. k is the ratio the increase allows at
+        # the baseline's rate (fixed before the window, so the choice costs no validity), 2 without one.
+        self.split_k: float | None = None
+        if control and self.limits.max_ratio is None and self.limits.max_increase is not None:
+            base_rate = self.noise.rate if self.noise is not None else 0.0
+            k = 1.0 + self.limits.max_increase / base_rate if base_rate > 0 else 2.0
+            self.split_k = self.rho0 = min(max(k, 1.001), 1000.0)
         self.ratio = ControlEProcess(rho0=self.rho0, deflate=deflate)
         self.ratio_down = ControlEProcess(rho0=self.rho0, deflate=deflate, below=True)
         self.inc: RateEProcess | None = None
@@ -104,6 +113,12 @@ class ErrorEvidence:
             low = self.noise.rate_lower(a_base) + self.limits.max_increase
             self.inc = RateEProcess(p0=up, deflate=deflate)
             self.inc_down = RateEProcess(p0=low, deflate=deflate, below=True)
+        elif self.limits.max_increase is not None and self.split_k is not None:
+            d, k = self.limits.max_increase, self.split_k
+            self.inc = RateEProcess(p0=min(d * k / (k - 1.0), 1.0 - 1e-9), deflate=deflate)
+            # a rate shown below d is within tolerance whatever the control's
+            self.inc_down = RateEProcess(p0=min(d, 1.0 - 1e-9), deflate=deflate, below=True)
+            self.a_inc = alpha
         elif self.limits.max_increase is not None and control and increase_cap(self.limits) < 1.0:
             # Against a control the ratio test answers for every rate above the cap, and the cap needs no
             # baseline: the increase test is the pooled rate against it, at the check's whole level. (The
@@ -217,19 +232,27 @@ class ErrorEvidence:
         crossed, within, best = True, False, log_r
         if lim.max_ratio is not None or self.control:
             crossed = ratio_hit
-            within = ratio_within
-            parts.append(f"ratio evidence {fmt_e(log_r)}")
+            # a split below k x the control's says nothing of the increase: only the rate test can say within
+            within = ratio_within and self.split_k is None
+            against = ""
+            if self.split_k is not None:
+                derived = self.noise is not None and self.noise.rate > 0
+                why = (
+                    "the ratio the increase allows at the baseline's rate"
+                    if derived
+                    else "no baseline to derive it"
+                )
+                against = f" against x{self.split_k:.3g} ({why})"
+            parts.append(f"ratio evidence {fmt_e(log_r)}{against}")
         if lim.max_increase is not None:
             if self.inc is not None:
                 log_i = self.inc.log_e()
                 crossed = crossed and log_i >= level(self.a_inc)
                 if self.inc_down is not None:
                     within = within or self.inc_down.log_e() >= level(self.a_inc / self._limits())
-                best = log_i if lim.max_ratio is None else min(best, log_i)
+                best = log_i if lim.max_ratio is None and self.split_k is None else min(best, log_i)
                 need_i = fmt_e(level(self.a_inc))
                 parts.append(f"increase evidence {fmt_e(log_i)} against {pct(self.inc.p0)} (level {need_i})")
-            elif self.control:
-                crossed = crossed and rate - ref > lim.max_increase  # applied to the estimate with a control
             else:
                 crossed = False
         parts.append(f"level {fmt_e(need)} for confidence {1 - self.alpha:.3g}")
