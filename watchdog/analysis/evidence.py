@@ -31,19 +31,16 @@ def threshold(b: float, limits: BaselineLimits) -> float:
     return min(max(edge), 1.0 - 1e-9)
 
 
-def increase_cap(limits: BaselineLimits) -> float:
-    """The highest rate at which `max_increase` alone can keep a deploy within tolerance: d x r / (r - 1).
+def increase_cap(d: float, r: float) -> float:
+    """The highest rate at which an increase of `d` alone can keep a deploy within tolerance, where the
+    ratio test is at `r`: d x r / (r - 1) (1 when r <= 1: no cap).
 
     The increase test only has to be right where the ratio test is wrong, i.e. where the new rate p is
     above r x b yet at most b + d. Then b < p / r, so p < p / r + d, so p < d x r / (r - 1), whatever the
-    baseline's b is. Testing the rate against the smaller of this and the baseline's bound plus d stays
-    valid (the intersection of the two tests still errs only where one of its nulls holds) and, at a
-    baseline rate above d / (r - 1), does not pay for the baseline's uncertainty twice.
+    comparison's b is. Testing the rate against a bound no lower than this stays valid (the intersection
+    of the two tests still errs only where one of its nulls holds) and needs no baseline.
     """
-    r, d = limits.max_ratio, limits.max_increase
-    if r is None or d is None or r <= 1.0:
-        return 1.0
-    return d * r / (r - 1.0)
+    return min(d * r / (r - 1.0), 1.0 - 1e-9) if r > 1.0 else 1.0
 
 
 def fmt_e(log_e: float) -> str:
@@ -106,25 +103,22 @@ class ErrorEvidence:
         self.inc: RateEProcess | None = None
         self.inc_down: RateEProcess | None = None
         self.a_inc = alpha * (1.0 - BASELINE_SHARE)
-        if self.limits.max_increase is not None and self.noise is not None and not control:
+        d = self.limits.max_increase
+        if d is not None and self.noise is not None and not control:
             a_base = alpha * BASELINE_SHARE
-            up = min(self.noise.rate_upper(a_base) + self.limits.max_increase, 1.0 - 1e-9)
-            up = min(up, increase_cap(self.limits))
-            low = self.noise.rate_lower(a_base) + self.limits.max_increase
+            # the baseline's bound plus d, or the cap where that is lower: a thin baseline is not paid twice
+            up = min(self.noise.rate_upper(a_base) + d, 1.0 - 1e-9, increase_cap(d, self.rho0))
+            low = self.noise.rate_lower(a_base) + d
             self.inc = RateEProcess(p0=up, deflate=deflate)
             self.inc_down = RateEProcess(p0=low, deflate=deflate, below=True)
-        elif self.limits.max_increase is not None and self.split_k is not None:
-            d, k = self.limits.max_increase, self.split_k
-            self.inc = RateEProcess(p0=min(d * k / (k - 1.0), 1.0 - 1e-9), deflate=deflate)
-            # a rate shown below d is within tolerance whatever the control's
-            self.inc_down = RateEProcess(p0=min(d, 1.0 - 1e-9), deflate=deflate, below=True)
-            self.a_inc = alpha
-        elif self.limits.max_increase is not None and control and increase_cap(self.limits) < 1.0:
+        elif d is not None and control and increase_cap(d, self.rho0) < 1.0:
             # Against a control the ratio test answers for every rate above the cap, and the cap needs no
             # baseline: the increase test is the pooled rate against it, at the check's whole level. (The
-            # estimate alone, compared with the increase, failed 27-68% of deploys exactly at +max_increase.)
-            self.inc = RateEProcess(p0=increase_cap(self.limits), deflate=deflate)
+            # estimate alone, compared with the increase, failed 27-85% of deploys exactly at +max_increase.)
+            self.inc = RateEProcess(p0=increase_cap(d, self.rho0), deflate=deflate)
             self.a_inc = alpha
+            if self.split_k is not None:  # a rate shown below d is within tolerance whatever the control's
+                self.inc_down = RateEProcess(p0=min(d, 1.0 - 1e-9), deflate=deflate, below=True)
         self._pending = [0.0, 0.0]
         # The split's own dispersion is not the baseline's: shocks both versions share cancel in it, so it
         # starts from a canary's own wander (dispersion.py) and is learnt from the pairs.
