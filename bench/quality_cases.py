@@ -240,13 +240,18 @@ def p99_case(
     control: bool = False,
     interval: float = 30.0,
     duration: float = 600.0,
+    own: float = 0.0,
 ) -> Case:
+    """`own`: log-scale sd of the new version's own extra noise after the deploy (per sample, independent,
+    not shared by its control): a canary on a pod or two is noisier than the service was before it."""
     base_t, win_t = _times(interval=interval, baseline=1800.0, duration=duration)
     times = base_t + win_t
     sigma = 0.12 if heavy else 0.08
     common = _ar(rng, len(times), sd=sigma, rho=rho, heavy=heavy)
-    own = _ar(rng, len(times), sd=sigma * 0.5, rho=0.0)
-    v = p99s(rng, times, latent=common + own, worse=lambda t: drift(t) * (worse(t) if t > 0 else 1.0))
+    jitter = _ar(rng, len(times), sd=sigma * 0.5, rho=0.0)
+    if own > 0:  # drawn only when asked for, so every other row keeps its draws
+        jitter = jitter + rng.normal(0.0, own, size=len(times)) * (np.array(times) > 0)
+    v = p99s(rng, times, latent=common + jitter, worse=lambda t: drift(t) * (worse(t) if t > 0 else 1.0))
     data: dict[str, list[list[float]]] = {"value": points(times, v)}
     check = P99_CHECK
     if control:
@@ -268,7 +273,7 @@ def p99_case(
         d,
         {"checks": [static_p99()]},
         {"duration": duration, "interval": interval},
-        {"sigma": sigma, "rho": rho, "jitter": sigma * 0.5},
+        {"sigma": sigma, "rho": rho, "jitter": sigma * 0.5, "own": own},
     )
 
 

@@ -282,3 +282,20 @@ def at_the_edge(runs: int = 60, seed: int = 11) -> Iterator[Case]:
             )
             case.doc["policy"]["checks"] = [edge_control]
             yield case
+    # Then (after every row above) a canary p99 exactly at 1.3x its control, under a shared drift, with 30%
+    # noise of its own per sample that the baseline never showed: the control test cannot take the spread
+    # from the baseline (scaled by it, these failed 20% of windows).
+    for _ in range(runs):
+        i += 1
+        yield p99_case(
+            rng,
+            i,
+            "at the tolerance edge",
+            expect="passed",
+            level="canary p99 1.3x, own noise 30%, control, shared drift",
+            worse=step(1.3),
+            control=True,
+            drift=ramp(1.3, start=-1800.0, end=600.0),
+            rho=0.5,
+            own=0.3,
+        )

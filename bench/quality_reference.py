@@ -125,6 +125,8 @@ def _log_told_noise(case: Case, noise: dict[str, float]) -> bool:
     # each series' jitter: on the diagonal only, and not shared between a canary and its control
     series = np.concatenate([np.zeros(len(new)), np.full(len(ref), 1.0 if control else 0.0)])
     cov = cov + noise["jitter"] ** 2 * ((lag == 0) & (series[:, None] == series[None, :]))
+    # the new version's own extra noise after the deploy (the noisy-canary edge row), on its values only
+    cov = cov + noise.get("own", 0.0) ** 2 * np.diag(np.concatenate([np.ones(len(new)), np.zeros(len(ref))]))
     stat = float(np.mean([v[i] for i in new]) - tol - np.mean([c[i] for i in ref]))
     return bool(stat / math.sqrt(float(w @ cov @ w)) > norm.ppf(1.0 - alpha))
 

@@ -46,7 +46,8 @@ def test_missing_datasets_give_no_cases(tmp_path: Path) -> None:
 
 def test_edge_runs_measure_every_edge_row_with_fresh_runs() -> None:
     more = edge_runs(2)
-    assert len(more) == 5  # errors over 10 min and 1 h, p99, and the canary with its own noise (30%, 50%)
+    # errors over 10 min and 1 h, p99, the canary errors with their own noise (30%, 50%), the noisy canary p99
+    assert len(more) == 6
     assert all(v["runs"] == 2 and 0.0 <= v["failed"] <= 1.0 for v in more.values())
 
 
@@ -63,15 +64,17 @@ def test_oracle_is_told_only_error_regressions() -> None:
 def test_reference_holds_its_level_at_the_edge() -> None:
     """The benchmark's reference for "could see", told the generator's noise, says "regression" at most 5%
     of the time exactly at the edge of tolerance (up to the sampling error of 200 runs: above the 99.9%
-    point of 5% fails), on every edge row; the test that takes the samples as independent does not."""
+    point of 5% fails), on every edge row; the test that takes the samples as independent does not, except
+    on the noisy canary p99, whose differences from its control are independent (the drift is shared)."""
     runs = 200
     said = reference_at_the_edge(runs, seed=2027)
-    assert len(said) == 5
+    assert len(said) == 6
     bound = binom.ppf(0.999, runs, 0.05) / runs  # 9.5% at 200 runs
     for level, v in said.items():
         assert v["runs"] == runs
         assert v["visible"] <= bound, (level, v)
-    assert sum(v["visible_if_independent"] > bound for v in said.values()) == 5
+    over = {level for level, v in said.items() if v["visible_if_independent"] > bound}
+    assert over == set(said) - {"canary p99 1.3x, own noise 30%, control, shared drift"}
 
 
 def test_reference_is_the_exact_test_where_the_counts_are_binomial() -> None:

@@ -76,18 +76,12 @@ class SplitDispersion:
 
 @dataclass
 class DiffSpread:
-    """Spread and lag-1 autocorrelation of (new - control) differences, shrunk toward a prior spread."""
+    """Lag-1 autocorrelation of (new - control) differences, shrunk toward independence.
 
-    prior_sd: float
+    Their spread needs no estimate: the t-test (tmixture.py) integrates it out.
+    """
+
     diffs: list[float] = field(default_factory=list)
-
-    def sd(self) -> float:
-        n = len(self.diffs)
-        if n < 2:
-            return self.prior_sd
-        mean = sum(self.diffs) / n
-        ss = sum((d - mean) ** 2 for d in self.diffs)
-        return math.sqrt((PRIOR * self.prior_sd**2 + ss) / (PRIOR + n - 1))
 
     def lrv(self) -> float:
         n = len(self.diffs)

@@ -1,6 +1,7 @@
 """The running test of a latency (log values) or metric check against its comparison, keeping min_effect.
 
-Standardised by the baseline's spread and autocorrelation; the level of a `before` baseline is bounded first.
+Against before: standardised by the baseline's spread and autocorrelation. Against a control: a t-test of
+the differences, whose spread (the canary's own noise) the baseline cannot show.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from watchdog.analysis.models import Measurement
 from watchdog.analysis.noise import LevelNoise
 from watchdog.analysis.pairing import Pairing
 from watchdog.analysis.sequential import GaussianMixtureEProcess, Step, level
+from watchdog.analysis.tmixture import TMixtureEProcess
 from watchdog.policy.checks import LatencyCheck, MetricCheck
 
 TAU = 0.7  # prior scale of the per-sample effect, in baseline standard deviations
@@ -26,7 +28,8 @@ class _Tolerance:
 
 
 class ValueEvidence:
-    """Gaussian-mixture e-processes on (value - edge of tolerance of its comparison) / spread.
+    """Gaussian-mixture e-processes on (value - edge of tolerance of its slice of before) / spread, and
+    t-mixtures on (value - edge of tolerance of the control's value in the same sample).
 
     The comparison of a sample is the control measured with it, or else its own slice of the fixed baseline
     (pairing.py): block means of disjoint baseline slices, so the baseline's sampling error is inside every
@@ -51,13 +54,18 @@ class ValueEvidence:
         self.pairing = Pairing(points=len(base), judged=judged)
         self.up = GaussianMixtureEProcess(lrv=noise.lrv, tau=TAU)
         self.down = GaussianMixtureEProcess(lrv=noise.lrv, tau=TAU, below=True)
+        # Against a control the spread is the canary's own: a t-test, which needs no estimate of it. (Scaled
+        # by the baseline's spread, a canary 30% noisier per sample failed 12.7% exactly at the edge.) It and
+        # the Gaussian test of the samples that fell back to before see disjoint, independent samples: an
+        # e-process each, so their product is one too.
+        self.t_up = TMixtureEProcess()
+        self.t_down = TMixtureEProcess(below=True)
         self.values: list[float] = []
         self.ctl_values: list[float] = []
         self.ref_values: list[float] = []
         self._pending: list[float] = []
         self.fallbacks = 0
-        # the difference of two series with the baseline's spread has at most about sqrt(2) times that spread
-        self.spread = DiffSpread(prior_sd=noise.sd * math.sqrt(2.0))
+        self.spread = DiffSpread()  # the differences' autocorrelation, for the t-test's steps
 
     @classmethod
     def build(
@@ -110,9 +118,9 @@ class ValueEvidence:
         self.up.add(z, lrv=self.noise.lrv)
         self.down.add(z, lrv=self.noise.lrv)
 
-    def _add_control(self, z: float, lrv: float) -> None:
-        self.up.add(z, lrv=lrv)
-        self.down.add(z, lrv=lrv)
+    def _add_control(self, y: float, lrv: float) -> None:
+        self.t_up.add(y, lrv=lrv)
+        self.t_down.add(y, lrv=lrv)
 
     def step(self, m: Measurement, *, position: int) -> Step:
         """What one sample adds: conclusive when it has a value."""
@@ -127,9 +135,8 @@ class ValueEvidence:
             if c is not None and math.isfinite(c):
                 cx = self._x(c)
                 self.ctl_values.append(cx)
-                # shared drift and noise cancel in the difference: scale by the differences seen so far
-                sd, lrv = self.spread.sd(), self.spread.lrv()
-                self._add_control((x - self._edge(cx)) / sd, lrv)
+                # shared drift and noise cancel in the difference; its autocorrelation is learnt from it
+                self._add_control(x - self._edge(cx), self.spread.lrv())
                 self.spread.add(x - cx)
             else:
                 if self.control:
@@ -139,7 +146,7 @@ class ValueEvidence:
         self._close(position)
         if not ok:
             reason = "no data" if m.error is None else f"source error: {m.error}"
-            return Step(False, False, False, reason, self.up.log_e(), level(self.alpha))
+            return Step(False, False, False, reason, self._log_up(), level(self.alpha))
         crossed, within, reason, log_e = self._read()
         return Step(True, crossed, within, note + reason, log_e, level(self.alpha))
 
@@ -156,10 +163,13 @@ class ValueEvidence:
         spread = self.noise.sd * math.sqrt(1.0 / len(new) + 1.0 / len(ref))
         self._add((mean_new - self._edge(mean_ref)) / spread)
 
+    def _log_up(self) -> float:
+        return self.up.log_e() + self.t_up.log_e()
+
     def _read(self) -> tuple[bool, bool, str, float]:
         need = level(self.alpha)
-        log_e = self.up.log_e()
-        crossed, within = log_e >= need, self.down.log_e() >= need
+        log_e = self._log_up()
+        crossed, within = log_e >= need, self.down.log_e() + self.t_down.log_e() >= need
         now = _median([self._back(x) for x in self.values])
         refs = self.ctl_values if self.control and self.ctl_values else self.ref_values
         what = "control" if self.control and self.ctl_values else self.label
