@@ -409,6 +409,27 @@ def test_p99_against_a_control_at_the_edge_crosses_at_most_alpha() -> None:
     assert fails / runs <= margin(runs)
 
 
+def test_p99_level_with_its_control_shows_it_is_within_tolerance() -> None:
+    """pass_early against a control: a canary p99 level with its control (tolerance 1.3x) gathers evidence
+    that any regression is below tolerance, from the differences alone, and never crosses."""
+    rng = np.random.default_rng(35)
+    check = latency_check(compare_to="control", max_ratio=1.3)
+    check = LatencyCheck.model_validate({**check.model_dump(by_alias=True), "control": {"query": "c"}})
+    base = Baseline(values={"value": (0.5 * np.exp(rng.normal(0, 0.08, 60))).tolist()})
+    ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=18)
+    assert ev is not None
+    first_within = None
+    for i in range(18):
+        shared = rng.normal(0, 0.08)
+        v = float(0.5 * math.exp(shared + rng.normal(0, 0.05)))
+        c = float(0.5 * math.exp(shared + rng.normal(0, 0.05)))
+        step = ev.step(Measurement(values={"value": v, "control_value": c}), position=i)
+        assert not step.crossed
+        if step.within and first_within is None:
+            first_within = i + 1
+    assert first_within is not None and first_within <= 6, first_within
+
+
 def test_p99_of_a_canary_noisier_than_the_baseline_at_the_edge_crosses_at_most_alpha() -> None:
     """A canary on a pod or two: exactly 1.3x its control in the log mean, with 30% noise of its own per
     sample that the baseline (the whole service) never showed. Scaled by the baseline's spread this failed
