@@ -2,6 +2,7 @@
 
 A freeze makes the automatic rollback refused (PagerDuty pages, a GitHub issue opens); an operator's
 manual rollback then verifies (the page resolves, the same issue is updated in place, Grafana marks it).
+A page opened before a restart is resolved by the next pass after it.
 """
 
 from __future__ import annotations
@@ -143,6 +144,53 @@ def test_refused_rollback_pages_and_exports_then_a_manual_rollback_resolves(tmp_
                 kinds = [a["tags"][1] for a in grafana.annotations]
                 assert kinds[:2] == ["deploy", "verdict"] and "rollback" in kinds
                 assert all(a["text"] and "shop" in a["text"] for a in grafana.annotations)
+            finally:
+                daemon.stop()
+    finally:
+        pd.stop()
+        gh.stop()
+        grafana.stop()
+
+
+def test_a_pass_after_a_restart_resolves_the_page_opened_before_it(tmp_path: Path) -> None:
+    """The notifier's memory of open pages dies with its process; the store says which earlier deploys
+    since the last pass may have paged, and the next pass resolves them."""
+    pd = FakePagerDuty(routing_key=KEY).start()
+    gh = FakeGitHubIssues(token="gh-token", repositories=["acme/shop"]).start()
+    grafana = FakeGrafana(token="glsa-token").start()
+    try:
+        with DemoApp(port=0, version="1.0.0", rps=300, seed=12).start() as app:
+            env = {"PD_KEY": KEY, "GH_TOKEN": "gh-token", "GRAFANA_TOKEN": "glsa-token"}
+            daemon = Daemon(
+                config=config(tmp_path, app=app, pd=pd, gh=gh, grafana=grafana),
+                data=tmp_path / "data",
+                env=env,
+            )
+            daemon.start()
+            admin = {"Authorization": f"Bearer {ADMIN}"}
+            freeze = f"{daemon.url}/v1/freezes/shop/production"
+            try:
+                good = daemon.notify(service="shop", environment="production", version="1.0.0")
+                daemon.wait_state(good, {"passed"}, timeout=30)
+                r = httpx.put(freeze, json={"reason": "release freeze"}, headers=admin)
+                assert r.status_code == 200, r.text
+                app.deploy("1.1.0-bad")
+                bad = daemon.notify(service="shop", environment="production", version="1.1.0-bad")
+                daemon.wait_state(bad, {"failed"}, timeout=30)
+                wait_for("the page", lambda: dedup_key(bad) in pd.incidents)
+
+                daemon.stop()  # the process that opened the page is gone, and its memory with it
+                daemon.start()
+                assert pd.incidents[dedup_key(bad)].status == "triggered"
+                r = httpx.delete(freeze, headers=admin)
+                assert r.status_code == 204, r.text
+                app.deploy("1.0.1")
+                fixed = daemon.notify(service="shop", environment="production", version="1.0.1")
+                daemon.wait_state(fixed, {"passed"}, timeout=30)
+                wait_for("the resolve", lambda: pd.incidents[dedup_key(bad)].status == "resolved")
+                resolves = [r.body for r in pd.requests_of("POST") if r.body["event_action"] == "resolve"]
+                # the good deploy before the bad one is not named: its pass was before the page
+                assert [b["dedup_key"] for b in resolves] == [dedup_key(bad)]
             finally:
                 daemon.stop()
     finally:

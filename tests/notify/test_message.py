@@ -25,6 +25,7 @@ def test_round_trip_keeps_every_field() -> None:
         extra={"idempotency_key": "k-1"},
         rollback_state="refused",
         rollback_trigger="auto",
+        paged_before=("d-0",),
     )
     back = Notification.from_json(n.to_json())
     assert back == n

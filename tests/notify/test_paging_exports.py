@@ -100,6 +100,21 @@ async def test_failed_rollback_pages_once_per_deployment_and_a_pass_resolves(
     assert pd.open == {("checkout", "production"): set()}
 
 
+async def test_a_fresh_process_resolves_the_pages_its_notification_names(pagerduty: FakePagerDuty) -> None:
+    """After a restart the notifier remembers nothing; the pass names the earlier deploys that may have
+    paged (the announcer reads them from the store) and each is resolved; one that never paged is a no-op."""
+    await _pd(pagerduty).send(note("rollback_failed", dep="dep-1"))
+    fresh = _pd(pagerduty)
+    assert fresh.open == {}
+    await fresh.send(note("passed", dep="dep-5", paged_before=("dep-3", "dep-1")))
+    assert pagerduty.incidents[dedup_key("dep-1")].status == "resolved"
+    assert dedup_key("dep-3") not in pagerduty.incidents
+    resolves = [
+        r.body["dedup_key"] for r in pagerduty.requests_of("POST") if r.body["event_action"] == "resolve"
+    ]
+    assert resolves == [dedup_key("dep-1"), dedup_key("dep-3")]
+
+
 async def test_inconclusive_pages_when_the_policy_says_so(pagerduty: FakePagerDuty) -> None:
     pd = _pd(pagerduty, page_on_inconclusive=True, severity="warning")
     await pd.send(note("inconclusive", dep="dep-7"))

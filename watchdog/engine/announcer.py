@@ -37,6 +37,12 @@ REPORTED = {
 }
 
 
+# The ends of a deploy that may have paged (a refused or failed rollback, an inconclusive verdict), and how
+# many of them a pass resolves at most: older pages than that are an on-call's to close.
+PAGING_ENDS = {State.FAILED, State.INCONCLUSIVE, State.ROLLBACK_FAILED}
+PAGED_BEFORE_LIMIT = 20
+
+
 @dataclass(kw_only=True, eq=False)
 class Announcer:
     store: Store
@@ -77,6 +83,9 @@ class Announcer:
             report_path=str(path) if path else None,
             previous_stable=report.previous_stable.shown if report.previous_stable else None,
         )
+        if notification.event in ("passed", "rolled_back"):
+            earlier = await asyncio.to_thread(self._paged_before, detail)
+            notification = replace(notification, paged_before=earlier)
         out: list[tuple[str, Notification]] = []
         for name in dict.fromkeys(report.policy.notify):
             notifier = self.dispatcher.notifiers.get(name)
@@ -85,6 +94,27 @@ class Announcer:
             elif notification.event in notifier.events:
                 out.append((name, notification))
         return out
+
+    def _paged_before(self, detail: DeploymentDetail) -> tuple[str, ...]:
+        """Earlier deploys of the same service and environment since their previous pass whose end may have
+        paged (failed, inconclusive, rollback_failed), newest first: what a pass or a rollback resolves."""
+        dep = detail.deployment
+        page, _ = self.store.list_deployments(
+            service=dep.service, environment=dep.environment, limit=PAGED_BEFORE_LIMIT + 50
+        )
+        out: list[str] = []
+        seen_self = False
+        for d, v in page:  # newest first
+            if d.id == dep.id:
+                seen_self = True
+            elif seen_self:
+                if v.state in (State.PASSED, State.PROMOTED):
+                    break  # that pass resolved everything before it
+                if v.state in PAGING_ENDS:
+                    out.append(d.id)
+                    if len(out) >= PAGED_BEFORE_LIMIT:
+                        break
+        return tuple(out)
 
     async def _report_input(self, detail: DeploymentDetail) -> ReportInput:
         dep = detail.deployment

@@ -43,6 +43,10 @@ class Notification:
     # paging tells a refused automatic rollback from a plain failed verdict by these.
     rollback_state: str | None = None
     rollback_trigger: str | None = None
+    # On a pass or a rollback: this service and environment's earlier deploys since its previous pass that
+    # ended failed, inconclusive or rollback_failed, newest first (at most PAGED_BEFORE_LIMIT). Read from
+    # the store, so the pages such deploys may have opened are resolved whatever process opened them.
+    paged_before: tuple[str, ...] = ()
 
     @property
     def headline(self) -> str:
@@ -67,6 +71,7 @@ class Notification:
             "rollback_state": self.rollback_state,
             "rollback_trigger": self.rollback_trigger,
             **({"extra": dict(self.extra)} if self.extra else {}),
+            **({"paged_before": list(self.paged_before)} if self.paged_before else {}),
         }
 
     @classmethod
@@ -89,6 +94,7 @@ class Notification:
             extra=dict(data.get("extra") or {}),
             rollback_state=data.get("rollback_state"),
             rollback_trigger=data.get("rollback_trigger"),
+            paged_before=tuple(data.get("paged_before") or ()),
         )
 
 

@@ -88,7 +88,8 @@ class PagerDutyNotifier:
         self._key, self._url, self._severity = routing_key, url, severity
         self._inconclusive = page_on_inconclusive
         self._timeout = timeout
-        # (service, environment) -> dedup keys this process triggered and has not resolved yet.
+        # (service, environment) -> dedup keys this process triggered and has not resolved yet; a restart
+        # loses it, and the notification's paged_before (from the store) covers what it lost.
         self.open: dict[tuple[str, str], set[str]] = {}
 
     async def send(self, n: Notification) -> None:
@@ -99,7 +100,9 @@ class PagerDutyNotifier:
             await self._post(trigger_body(n, routing_key=key, severity=self._severity))
             self.open.setdefault(pair, set()).add(dedup_key(n.deployment_id))
         elif action == "resolve":
-            keys = set(self.open.get(pair, set()))
+            # What this process opened, and what the store says earlier deploys may have opened (a restart
+            # forgets the former; resolving a key that never paged is a no-op in PagerDuty).
+            keys = set(self.open.get(pair, set())) | {dedup_key(d) for d in n.paged_before}
             if n.event == "rolled_back":
                 # A refused rollback that an operator then carried out: its own page is over too.
                 keys.add(dedup_key(n.deployment_id))
