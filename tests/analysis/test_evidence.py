@@ -366,11 +366,16 @@ def test_verification_confidence_splits_alpha_across_statistical_checks() -> Non
     assert alphas == pytest.approx([0.01, 0.01])  # 1 - 0.98 split in two; each check's own 0.05 is looser
 
 
+def control_latency_check() -> LatencyCheck:
+    """The p99 check at max_ratio 1.3 against a control query."""
+    check = latency_check(compare_to="control", max_ratio=1.3)
+    return LatencyCheck.model_validate({**check.model_dump(by_alias=True), "control": {"query": "c"}})
+
+
 def test_control_absorbs_a_ramp_both_versions_share() -> None:
     """p99 rising to 2.5x on both versions: no failure against the control; fails against before."""
     rng = np.random.default_rng(27)
-    check = latency_check(compare_to="control", max_ratio=1.3)
-    check = LatencyCheck.model_validate({**check.model_dump(by_alias=True), "control": {"query": "c"}})
+    check = control_latency_check()
     base = Baseline(values={"value": (0.5 * np.exp(rng.normal(0, 0.05, 60))).tolist()})
     ev_c = evidence_for(check, baseline=base, alpha=ALPHA, judged=18)
     ev_b = evidence_for(latency_check(), baseline=base, alpha=ALPHA, judged=18)
@@ -386,35 +391,44 @@ def test_control_absorbs_a_ramp_both_versions_share() -> None:
     assert crossed_b
 
 
+def control_p99_edge_fails(
+    rng: np.random.Generator, *, runs: int, rho: float, judged: int, jitter: float, own: float = 0.0
+) -> float:
+    """The share of windows failed by a canary p99 exactly 1.3x its control (in the log mean): a shared
+    AR(rho) drift, `jitter` of each series' own, and `own` more of the canary's after the deploy."""
+    check = control_latency_check()
+    fails = 0
+    for _ in range(runs):
+        common = np.log(p99_series(rng, points=60 + judged, rho=rho) / 0.5)
+        base = Baseline(values={"value": (0.5 * np.exp(common[:60] + rng.normal(0, jitter, 60))).tolist()})
+        ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=judged)
+        assert ev is not None
+        for i in range(judged):
+            shared = common[60 + i]
+            extra = rng.normal(0, own) if own > 0 else 0.0
+            v = float(0.5 * 1.3 * math.exp(shared + rng.normal(0, jitter) + extra))
+            c = float(0.5 * math.exp(shared + rng.normal(0, jitter)))
+            if ev.step(Measurement(values={"value": v, "control_value": c}), position=i).crossed:
+                fails += 1
+                break
+    return fails / runs
+
+
 def test_p99_against_a_control_at_the_edge_crosses_at_most_alpha() -> None:
     """Canary p99 exactly 1.3x the control's, a shared autocorrelated drift and noise of its own each: the
     t-test of the differences needs no spread, their autocorrelation is learnt from them; crosses <= alpha.
     """
-    rng = np.random.default_rng(33)
-    check = latency_check(compare_to="control", max_ratio=1.3)
-    check = LatencyCheck.model_validate({**check.model_dump(by_alias=True), "control": {"query": "c"}})
-    runs, fails = 600, 0
-    for _ in range(runs):
-        common = np.log(p99_series(rng, points=60 + 36, rho=0.7) / 0.5)
-        base = Baseline(values={"value": (0.5 * np.exp(common[:60] + rng.normal(0, 0.05, 60))).tolist()})
-        ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=36)
-        assert ev is not None
-        for i in range(36):
-            shared = common[60 + i]
-            v = float(0.5 * 1.3 * math.exp(shared + rng.normal(0, 0.05)))
-            c = float(0.5 * math.exp(shared + rng.normal(0, 0.05)))
-            if ev.step(Measurement(values={"value": v, "control_value": c}), position=i).crossed:
-                fails += 1
-                break
-    assert fails / runs <= margin(runs)
+    runs = 600
+    assert control_p99_edge_fails(np.random.default_rng(33), runs=runs, rho=0.7, judged=36, jitter=0.05) <= (
+        margin(runs)
+    )
 
 
 def test_p99_level_with_its_control_shows_it_is_within_tolerance() -> None:
     """pass_early against a control: a canary p99 level with its control (tolerance 1.3x) gathers evidence
     that any regression is below tolerance, from the differences alone, and never crosses."""
     rng = np.random.default_rng(35)
-    check = latency_check(compare_to="control", max_ratio=1.3)
-    check = LatencyCheck.model_validate({**check.model_dump(by_alias=True), "control": {"query": "c"}})
+    check = control_latency_check()
     base = Baseline(values={"value": (0.5 * np.exp(rng.normal(0, 0.08, 60))).tolist()})
     ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=18)
     assert ev is not None
@@ -434,23 +448,10 @@ def test_p99_of_a_canary_noisier_than_the_baseline_at_the_edge_crosses_at_most_a
     """A canary on a pod or two: exactly 1.3x its control in the log mean, with 30% noise of its own per
     sample that the baseline (the whole service) never showed. Scaled by the baseline's spread this failed
     about 15% of windows; the t-test of the differences needs no spread."""
+    runs = 400
     rng = np.random.default_rng(34)
-    check = latency_check(compare_to="control", max_ratio=1.3)
-    check = LatencyCheck.model_validate({**check.model_dump(by_alias=True), "control": {"query": "c"}})
-    runs, fails = 400, 0
-    for _ in range(runs):
-        common = np.log(p99_series(rng, points=60 + 18, rho=0.5) / 0.5)
-        base = Baseline(values={"value": (0.5 * np.exp(common[:60] + rng.normal(0, 0.04, 60))).tolist()})
-        ev = evidence_for(check, baseline=base, alpha=ALPHA, judged=18)
-        assert ev is not None
-        for i in range(18):
-            shared = common[60 + i]
-            v = float(0.5 * 1.3 * math.exp(shared + rng.normal(0, 0.04) + rng.normal(0, 0.3)))
-            c = float(0.5 * math.exp(shared + rng.normal(0, 0.04)))
-            if ev.step(Measurement(values={"value": v, "control_value": c}), position=i).crossed:
-                fails += 1
-                break
-    assert fails / runs <= margin(runs)
+    fails = control_p99_edge_fails(rng, runs=runs, rho=0.5, judged=18, jitter=0.04, own=0.3)
+    assert fails <= margin(runs)
 
 
 def test_control_split_with_the_canary_own_overdispersion_at_the_edge() -> None:
