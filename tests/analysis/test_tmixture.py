@@ -117,3 +117,10 @@ def test_autocorrelated_values_are_tempered_by_their_long_run_variance() -> None
         tempered += hit_b
     assert raw / runs > 2 * ALPHA
     assert tempered / runs <= margin(runs)
+
+
+def test_values_beyond_float_range_are_skipped_not_turned_into_nan() -> None:
+    e = TMixtureEProcess()
+    for y in (1.0, 2.0, 1e200, math.inf, 1.5):
+        e.add(y)
+    assert e.n == 3 and math.isfinite(e.log_e())

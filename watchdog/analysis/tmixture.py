@@ -70,11 +70,13 @@ class TMixtureEProcess:
 
     def add(self, y: float, *, lrv: float = 1.0) -> None:
         y = -y if self.below else y
+        if not math.isfinite(y * y):
+            return  # a value beyond float range (a metric in bytes near 1e160) cannot be weighed: skipped
         self.n += 1
         self.s += y
         self.q += y * y
-        if self.q <= 0.0:
-            return  # only zeros so far: no shape yet
+        if not 0.0 < self.q < math.inf:
+            return  # only zeros so far (no shape yet), or a sum beyond float range
         r = self.s / math.sqrt(self.q)
         base = _log_integral_at_zero(self.n)
         for i, d in enumerate(DELTAS):
