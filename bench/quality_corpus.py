@@ -284,7 +284,7 @@ def at_the_edge(runs: int = 60, seed: int = 11) -> Iterator[Case]:
             yield case
     # Then (after every row above) a canary p99 exactly at 1.3x its control, under a shared drift, with 30%
     # noise of its own per sample that the baseline never showed: the control test cannot take the spread
-    # from the baseline (scaled by it, these failed 20% of windows).
+    # from the baseline (scaled by it, these failed 15-17% of windows).
     for _ in range(runs):
         i += 1
         yield p99_case(

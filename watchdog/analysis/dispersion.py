@@ -75,7 +75,7 @@ class SplitDispersion:
 
 
 @dataclass
-class DiffSpread:
+class DiffAutocorrelation:
     """Lag-1 autocorrelation of (new - control) differences, shrunk toward independence.
 
     Their spread needs no estimate: the t-test (tmixture.py) integrates it out.

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from watchdog.analysis.dispersion import DiffSpread
+from watchdog.analysis.dispersion import DiffAutocorrelation
 from watchdog.analysis.models import Measurement
 from watchdog.analysis.noise import LevelNoise
 from watchdog.analysis.pairing import Pairing
@@ -55,9 +55,9 @@ class ValueEvidence:
         self.up = GaussianMixtureEProcess(lrv=noise.lrv, tau=TAU)
         self.down = GaussianMixtureEProcess(lrv=noise.lrv, tau=TAU, below=True)
         # Against a control the spread is the canary's own: a t-test, which needs no estimate of it. (Scaled
-        # by the baseline's spread, a canary 30% noisier per sample failed 12.7% exactly at the edge.) It and
-        # the Gaussian test of the samples that fell back to before see disjoint, independent samples: an
-        # e-process each, so their product is one too.
+        # by the baseline's spread, a canary with 30% noise of its own per sample failed 15-17% exactly at
+        # the edge.) It and the Gaussian test of the samples that fell back to before see disjoint,
+        # independent samples: an e-process each, so their product is one too.
         self.t_up = TMixtureEProcess()
         self.t_down = TMixtureEProcess(below=True)
         self.values: list[float] = []
@@ -65,7 +65,7 @@ class ValueEvidence:
         self.ref_values: list[float] = []
         self._pending: list[float] = []
         self.fallbacks = 0
-        self.spread = DiffSpread()  # the differences' autocorrelation, for the t-test's steps
+        self.diff_ac = DiffAutocorrelation()  # the differences' autocorrelation, for the t-test's steps
 
     @classmethod
     def build(
@@ -136,8 +136,8 @@ class ValueEvidence:
                 cx = self._x(c)
                 self.ctl_values.append(cx)
                 # shared drift and noise cancel in the difference; its autocorrelation is learnt from it
-                self._add_control(x - self._edge(cx), self.spread.lrv())
-                self.spread.add(x - cx)
+                self._add_control(x - self._edge(cx), self.diff_ac.lrv())
+                self.diff_ac.add(x - cx)
             else:
                 if self.control:
                     note = "control had no data: compared with before; "

@@ -83,17 +83,17 @@ class Announcer:
             report_path=str(path) if path else None,
             previous_stable=report.previous_stable.shown if report.previous_stable else None,
         )
-        if notification.event in ("passed", "rolled_back"):
-            earlier = await asyncio.to_thread(self._paged_before, detail)
-            notification = replace(notification, paged_before=earlier)
-        out: list[tuple[str, Notification]] = []
+        names: list[str] = []
         for name in dict.fromkeys(report.policy.notify):
             notifier = self.dispatcher.notifiers.get(name)
             if notifier is None:
                 log.error("notifier %r is not configured", name)
             elif notification.event in notifier.events:
-                out.append((name, notification))
-        return out
+                names.append(name)
+        if names and notification.event in ("passed", "rolled_back"):  # the store is read only when sent
+            earlier = await asyncio.to_thread(self._paged_before, detail)
+            notification = replace(notification, paged_before=earlier)
+        return [(name, notification) for name in names]
 
     def _paged_before(self, detail: DeploymentDetail) -> tuple[str, ...]:
         """Earlier deploys of the same service and environment since their previous pass whose end may have
